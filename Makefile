@@ -1,0 +1,51 @@
+# airflow-mlops: `make run` starts the embedded platform, `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY_VERSION ?= 3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+# torch==2.13.0+cpu: the local wheel pip is configured with (find-links), else PyTorch's CPU index.
+FIND_LINKS ?= $(shell pip config get global.find-links 2>/dev/null || echo /opt/wheels)
+TORCH_SOURCE := $(if $(wildcard $(FIND_LINKS)/torch-*),--find-links $(FIND_LINKS),--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+ENV := source scripts/embedded_env.sh &&
+
+.PHONY: help run test test-fast lint bench lock clean
+
+help:
+	@echo "make run    start the embedded platform (Airflow UI on http://localhost:8080)"
+	@echo "make test   install test tools and run the whole suite"
+	@echo "make bench  run the benchmark harness"
+	@echo "make lint   ruff"
+	@echo "make lock   re-resolve requirements*.lock from requirements*.txt"
+
+$(UV):
+	python3 -m pip install --user --quiet uv==0.13.9 || python3 -m pip install --quiet uv==0.13.9
+
+$(VENV)/.runtime: requirements.lock | $(UV)
+	@test -x $(PY) || $(UV) venv $(VENV) --python $(PY_VERSION) --quiet
+	$(UV) pip install --python $(PY) $(TORCH_SOURCE) -r requirements.lock
+	@touch $@
+
+$(VENV)/.dev: requirements-dev.lock $(VENV)/.runtime
+	$(UV) pip install --python $(PY) $(TORCH_SOURCE) -r requirements-dev.lock
+	@touch $@
+
+run: $(VENV)/.runtime
+	@bash scripts/run_embedded.sh
+
+test: $(VENV)/.dev
+	@unset PYTHONDONTWRITEBYTECODE; PYTHONPYCACHEPREFIX=$(CURDIR)/.cache/pycache $(PY) -m pytest
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+
+bench: $(VENV)/.dev
+	@$(ENV) $(PY) -m bench
+
+lock: | $(UV)
+	$(UV) pip compile requirements.txt --python-version $(PY_VERSION) $(TORCH_SOURCE) -o requirements.lock
+	$(UV) pip compile requirements.txt requirements-dev.txt -c requirements.lock --python-version $(PY_VERSION) $(TORCH_SOURCE) -o requirements-dev.lock
+
+clean:
+	rm -rf data .cache .pytest_cache

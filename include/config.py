@@ -1,0 +1,76 @@
+"""One place for settings: environment variables with embedded defaults.
+
+Every location can be a local path or an ``s3://`` URI; the same code runs against both.
+Secrets never live here: SMTP credentials come from the Airflow connection named by
+``MLOPS_SMTP_CONN_ID``, S3 credentials from the standard ``AWS_*`` variables.
+See ``.env.example`` for each variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; build with :func:`get_settings`."""
+
+    data_root: Path
+    landing_uri: str
+    lake_uri: str
+    gx_root: Path
+    mlflow_tracking_uri: str
+    feast_repo: Path
+    usecase_spec: Path
+    smtp_conn_id: str
+    alert_recipients: tuple[str, ...]
+    s3_endpoint_url: str | None
+    mail_sink_dir: Path
+
+    @property
+    def validated_uri(self) -> str:
+        return f"{self.lake_uri.rstrip('/')}/validated"
+
+    @property
+    def quarantine_uri(self) -> str:
+        return f"{self.lake_uri.rstrip('/')}/quarantine"
+
+    @property
+    def staging_uri(self) -> str:
+        return f"{self.lake_uri.rstrip('/')}/staging"
+
+    @property
+    def ledger_uri(self) -> str:
+        return f"{self.lake_uri.rstrip('/')}/ledger"
+
+
+def get_settings() -> Settings:
+    """Read the environment now (cheap; call it where the value is used, not at import)."""
+    data_root = Path(_env("MLOPS_DATA_ROOT", str(REPO_ROOT / "data"))).resolve()
+    recipients = tuple(
+        r.strip() for r in os.environ.get("MLOPS_ALERT_RECIPIENTS", "").split(",") if r.strip()
+    )
+    return Settings(
+        data_root=data_root,
+        landing_uri=_env("MLOPS_LANDING_URI", str(data_root / "landing")),
+        lake_uri=_env("MLOPS_LAKE_URI", str(data_root / "lake")),
+        gx_root=Path(_env("MLOPS_GX_ROOT", str(data_root / "gx"))),
+        mlflow_tracking_uri=_env(
+            "MLFLOW_TRACKING_URI", f"sqlite:///{data_root / 'mlflow' / 'mlflow.db'}"
+        ),
+        feast_repo=Path(_env("MLOPS_FEAST_REPO", str(REPO_ROOT / "feature_repo"))),
+        usecase_spec=Path(_env("MLOPS_USECASE_SPEC", str(REPO_ROOT / "usecase" / "fraud.yaml"))),
+        smtp_conn_id=_env("MLOPS_SMTP_CONN_ID", "smtp_mlops"),
+        alert_recipients=recipients,
+        s3_endpoint_url=os.environ.get("MLOPS_S3_ENDPOINT_URL") or None,
+        mail_sink_dir=Path(_env("MLOPS_MAIL_SINK_DIR", str(data_root / "mail"))),
+    )

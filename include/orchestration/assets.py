@@ -1,0 +1,32 @@
+"""Every Asset of the platform, by layer: the contract between DAGs.
+
+    raw (landing) → validated → features → model → reports
+
+Each producing task puts what the consumer needs (partition, row counts, URIs) in the
+event's ``extra``.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+from include import storage
+from include.config import get_settings
+
+
+def _uri(location: str) -> str:
+    return location if storage.is_s3(location) else f"file://{location}"
+
+
+def validated(feed: str) -> Asset:
+    """The validated zone of a feed: date-partitioned Parquet, one event per partition."""
+    settings = get_settings()
+    return Asset(
+        name=f"validated_{feed}",
+        uri=_uri(storage.join(settings.lake_uri, "validated", feed)),
+        group="validated",
+    )
+
+
+VALIDATED_TRANSACTIONS = validated("transactions")
+VALIDATED_LABELS = validated("labels")

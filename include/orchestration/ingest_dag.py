@@ -1,0 +1,109 @@
+"""The ingest DAG shape, shared by every feed (transactions, labels).
+
+    wait_for_batch → validate_batch → route_batch ─┬→ publish_partition  (Asset event)
+                                                   └→ quarantine_batch   (fails: one alert)
+
+Each task calls one function of ``include.data.ingest``; heavy imports happen inside.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import (
+    DAG,
+    Asset,
+    CronDataIntervalTimetable,
+    Metadata,
+    Param,
+    PokeReturnValue,
+    dag,
+    task,
+)
+
+from include.orchestration.alerts import default_args
+
+START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
+
+
+def build_ingest_dag(
+    *, dag_id: str, feed: str, asset: Asset, doc_md: str | None, catchup: bool = False
+) -> DAG:
+    @dag(
+        dag_id=dag_id,
+        # Interval timetable: the run of [D, D+1) starts after D ends and ingests day D.
+        schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+        start_date=START_DATE,
+        catchup=catchup,
+        max_active_runs=1,  # the re-delivery check compares with neighbouring partitions
+        default_args=default_args(),
+        tags=["ingest", "data-quality", feed],
+        doc_md=doc_md,
+        params={
+            "batch_date": Param(
+                None,
+                type=["null", "string"],
+                format="date",
+                description="Day to ingest (YYYY-MM-DD); empty = the run's data interval.",
+            )
+        },
+        render_template_as_native_obj=False,
+    )
+    def ingest() -> None:
+        @task
+        def resolve_batch_date(params: dict[str, Any] | None = None, **context: Any) -> str:
+            from include.data.ingest import batch_day
+
+            return batch_day((params or {}).get("batch_date"), context.get("data_interval_start"))
+
+        @task.sensor(poke_interval=300, timeout=timedelta(hours=12), mode="reschedule")
+        def wait_for_batch(day: str) -> PokeReturnValue:
+            from include.data.ingest import find_batch
+            from include.quality.errors import BatchNotLanded
+
+            try:
+                return PokeReturnValue(is_done=True, xcom_value=find_batch(feed, day))
+            except BatchNotLanded as exc:
+                print(f"waiting: {exc}")
+                return PokeReturnValue(is_done=False)
+
+        @task
+        def validate_batch(day: str, **context: Any) -> dict[str, Any]:
+            from include.data.ingest import validate
+
+            return validate(feed, day, context["run_id"])
+
+        @task.branch
+        def route_batch(summary: dict[str, Any]) -> str:
+            return "publish_partition" if summary["success"] else "quarantine_batch"
+
+        @task(outlets=[asset])
+        def publish_partition(summary: dict[str, Any]):  # noqa: ANN202 (generator task)
+            from include.data.ingest import publish
+
+            extra = publish(summary)
+            yield Metadata(asset, extra)
+            return extra
+
+        @task
+        def quarantine_batch(summary: dict[str, Any]) -> None:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from include.data.ingest import quarantine
+            from include.quality.errors import BatchValidationFailed
+
+            try:
+                quarantine(summary)
+            except BatchValidationFailed as exc:
+                # Fail now, without retries: the data is wrong, not the infrastructure.
+                raise AirflowFailException(str(exc)) from exc
+
+        day = resolve_batch_date()
+        files = wait_for_batch(day)
+        summary = validate_batch(day)
+        files >> summary
+        route_batch(summary) >> [publish_partition(summary), quarantine_batch(summary)]
+
+    return ingest()

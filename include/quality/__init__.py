@@ -1,0 +1,1 @@
+"""Data quality: expectation suites built from the use-case spec, validation, quarantine."""

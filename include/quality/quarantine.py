@@ -1,0 +1,56 @@
+"""Quarantine a failed batch: keep the raw files, the reason and the evidence together.
+
+Nothing is deleted: raw files are copied into ``quarantine/<feed>/<day>/<run>/raw/`` before
+they are removed from the landing zone, so a crash in between leaves two copies, never none,
+and a retry finishes the move. A re-delivered (fixed) batch can then land again.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from include import storage
+
+
+def quarantine_batch(
+    report: dict[str, Any], evidence: dict[str, str], dest_uri: str
+) -> dict[str, Any]:
+    """Move the batch's files under ``dest_uri``; returns the summary alerts are built from."""
+    raw_dir = storage.join(dest_uri, "raw")
+    moved = []
+    for f in report["files"]:
+        src = f["uri"]
+        target = storage.join(raw_dir, src.rstrip("/").rsplit("/", 1)[-1])
+        if storage.exists(src):
+            storage.move(src, target)
+        moved.append(target)
+    storage.copy(evidence["report_uri"], storage.join(dest_uri, "validation_result.json"))
+    docs_root = evidence["data_docs_uri"].rsplit("/", 1)[0]
+    storage.copy_tree(docs_root, storage.join(dest_uri, "data_docs"))
+    failed = [
+        {
+            k: c.get(k)
+            for k in (
+                "name", "stage", "column", "unexpected_count", "unexpected_percent",
+                "observed", "sample_keys", "sample_values", "message",
+            )
+        }
+        for c in report["checks"]
+        if not c["success"]
+    ]
+    summary = {
+        "feed": report["feed"],
+        "day": report["day"],
+        "run_id": report["run_id"],
+        "row_count": report["row_count"],
+        "failed_checks": failed,
+        "evidence_uri": dest_uri,
+        "validation_result_uri": storage.join(dest_uri, "validation_result.json"),
+        "data_docs_uri": storage.join(dest_uri, "data_docs", "index.html"),
+        "raw_files": moved,
+    }
+    storage.write_bytes(
+        storage.join(dest_uri, "quarantine.json"), json.dumps(summary, indent=2).encode()
+    )
+    return summary

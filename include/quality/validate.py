@@ -1,0 +1,364 @@
+"""Validate a landed batch: delivery checks, then the GX suites of ``include.quality.suites``.
+
+Inputs: the feed spec, the batch day, the raw batch (``include.data.batches``), the GX
+project folder and the run id. Output: a :class:`ValidationReport` (JSON-able; every failed
+check with counts, sample keys and values) and, when the batch is valid, its typed frame.
+The report and human-readable GX Data Docs are written by :func:`write_evidence`.
+
+GX never raises on failed expectations (``success=False``), so the caller decides; here that
+is the ingest DAG, which publishes or quarantines.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from include import storage
+from include.data.batches import RawBatch, coerce
+from include.quality import suites
+from include.spec import FeedSpec
+
+log = logging.getLogger(__name__)
+
+SAMPLE_SIZE = 10
+
+
+@dataclass
+class CheckResult:
+    """One check's outcome, in the words an on-call human needs."""
+
+    name: str
+    stage: str  # delivery | structure | content | history
+    success: bool
+    column: str | None = None
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    observed: Any = None
+    sample_keys: list[Any] = field(default_factory=list)
+    sample_values: list[Any] = field(default_factory=list)
+    message: str = ""
+
+
+@dataclass
+class ValidationReport:
+    feed: str
+    day: str
+    run_id: str
+    success: bool
+    row_count: int
+    files: list[dict[str, Any]]
+    checks: list[CheckResult]
+    gx_results: dict[str, Any] = field(default_factory=dict)
+    dropped_columns: list[str] = field(default_factory=list)
+    null_rates: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.success]
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(asdict(self))
+
+
+def jsonable(value: Any) -> Any:
+    """Numpy scalars, timestamps and NaN (GX results are full of them) to plain JSON."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (pd.Timestamp, date)):
+        return value.isoformat()
+    if hasattr(value, "item") and not isinstance(value, (list, dict)):
+        try:
+            value = value.item()
+        except (ValueError, AttributeError):
+            return str(value)
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return str(value)
+    if isinstance(value, (int, float)):
+        return value
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+# ---------------------------------------------------------------- delivery checks (no GX)
+def delivery_checks(batch: RawBatch, feed: FeedSpec) -> list[CheckResult]:
+    limit = int(feed.max_batch_mb * 1024 * 1024)
+    checks = [
+        CheckResult(
+            name="batch_size_within_limit",
+            stage="delivery",
+            success=batch.total_bytes <= limit,
+            observed={"bytes": batch.total_bytes, "limit_bytes": limit},
+            message=f"{batch.total_bytes} bytes in {len(batch.files)} file(s); limit {limit}",
+        )
+    ]
+    unreadable = [f for f in batch.files if f.error and "too large" not in f.error]
+    checks.append(
+        CheckResult(
+            name="files_readable",
+            stage="delivery",
+            success=not unreadable,
+            unexpected_count=len(unreadable),
+            sample_values=[f"{f.uri}: {f.error}" for f in unreadable[:SAMPLE_SIZE]],
+        )
+    )
+    headers = {f.columns for f in batch.files if f.size and not f.error}
+    checks.append(
+        CheckResult(
+            name="parts_share_header",
+            stage="delivery",
+            success=len(headers) <= 1,
+            observed=[list(h) for h in headers] if len(headers) > 1 else None,
+            message="" if len(headers) <= 1 else "the batch's files have different headers",
+        )
+    )
+    return checks
+
+
+# ---------------------------------------------------------------- GX
+@contextmanager
+def gx_context(gx_root: Path) -> Iterator[Any]:
+    """A file-backed GX context, locked: concurrent tasks share its stores and config."""
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    gx_root.mkdir(parents=True, exist_ok=True)
+    with open(gx_root / ".mlops.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            ctx = gx.get_context(mode="file", project_root_dir=str(gx_root))
+            ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+            yield ctx
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _run_suite(
+    ctx: Any, name: str, frame: pd.DataFrame, expectations: list[Any], key: str
+) -> tuple[Any, Any]:
+    import great_expectations as gx
+
+    source = ctx.data_sources.add_or_update_pandas(name="landed_batches")
+    try:
+        asset = source.get_asset(name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name=name)
+    try:
+        batch_def = asset.get_batch_definition("whole_batch")
+    except (KeyError, LookupError, ValueError):
+        batch_def = asset.add_batch_definition_whole_dataframe("whole_batch")
+    suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
+    vdef = ctx.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=name, data=batch_def, suite=suite)
+    )
+    result_format: dict[str, Any] = {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": SAMPLE_SIZE,
+    }
+    if key in frame.columns:
+        result_format["unexpected_index_column_names"] = [key]
+    checkpoint = ctx.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=f"{name}_checkpoint",
+            validation_definitions=[vdef],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+            result_format=result_format,
+        )
+    )
+    result = checkpoint.run(batch_parameters={"dataframe": frame})
+    (identifier, vresult), *_ = result.run_results.items()
+    return identifier, vresult
+
+
+def _to_checks(vresult: Any, stage: str, key: str) -> list[CheckResult]:
+    checks = []
+    for r in vresult.results:
+        cfg = r.expectation_config
+        column = cfg.kwargs.get("column")
+        res = r.result or {}
+        exc = (r.exception_info or {}).get("exception_message") if r.exception_info else None
+        keys = [
+            i.get(key) if isinstance(i, dict) else i
+            for i in (res.get("partial_unexpected_index_list") or [])
+        ]
+        checks.append(
+            CheckResult(
+                name=f"{cfg.type}({column})" if column else cfg.type,
+                stage=stage,
+                success=bool(r.success),
+                column=column,
+                unexpected_count=res.get("unexpected_count"),
+                unexpected_percent=res.get("unexpected_percent"),
+                observed=res.get("observed_value")
+                if "observed_value" in res
+                else res.get("details"),
+                sample_keys=jsonable(keys[:SAMPLE_SIZE]),
+                sample_values=jsonable((res.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]),
+                message=exc or "",
+            )
+        )
+    return jsonable_checks(checks)
+
+
+def jsonable_checks(checks: list[CheckResult]) -> list[CheckResult]:
+    for c in checks:
+        c.observed = jsonable(c.observed)
+    return checks
+
+
+def _build_evidence_docs(ctx: Any, identifiers: list[Any], out_dir: Path) -> None:
+    site = "mlops_evidence"
+    ctx.add_data_docs_site(
+        site_name=site,
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(out_dir),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    try:
+        ctx.build_data_docs(site_names=[site], resource_identifiers=identifiers)
+    finally:
+        ctx.delete_data_docs_site(site)
+
+
+# ---------------------------------------------------------------- entry point
+@dataclass
+class ValidationOutcome:
+    report: ValidationReport
+    typed: pd.DataFrame | None  # the frame to publish, None when the batch failed
+    docs_dir: Path  # local folder with the Data Docs of this validation
+
+
+def validate_batch(
+    batch: RawBatch,
+    feed: FeedSpec,
+    *,
+    gx_root: Path,
+    run_id: str,
+    existing_keys: Callable[[], dict[str, set[Any]]] | None = None,
+) -> ValidationOutcome:
+    """Run every check; never raises for bad data (the report says what failed).
+
+    ``existing_keys`` returns the keys already published in neighbouring partitions, by
+    partition; a batch repeating them is a re-delivery (A5) and fails the history check.
+    """
+    day: date = batch.day
+    checks = delivery_checks(batch, feed)
+    raw = batch.frame
+    gx_results: dict[str, Any] = {}
+    identifiers: list[Any] = []
+    typed: pd.DataFrame | None = None
+    dropped: list[str] = []
+    null_rates: dict[str, float] = {}
+    docs_dir = Path(tempfile.mkdtemp(prefix=f"gx-docs-{feed.name}-"))
+
+    if all(c.success for c in checks):
+        with gx_context(gx_root) as ctx:
+            exps = [
+                e
+                for e in suites.raw_expectations(feed)
+                if getattr(e, "column", None) is None or e.column in raw.columns
+            ]
+            ident, vres = _run_suite(ctx, f"{feed.name}_raw", raw, exps, feed.key)
+            identifiers.append(ident)
+            gx_results["structure"] = jsonable(vres.describe_dict())
+            checks += _to_checks(vres, "structure", feed.key)
+            if vres.success:
+                typed = coerce(raw, feed)
+                if feed.extra_columns == "drop":
+                    dropped = [c for c in typed.columns if c not in feed.column_names]
+                    typed = typed[feed.column_names]
+                ident, vres = _run_suite(
+                    ctx, feed.name, typed, suites.content_expectations(feed, day), feed.key
+                )
+                identifiers.append(ident)
+                gx_results["content"] = jsonable(vres.describe_dict())
+                checks += _to_checks(vres, "content", feed.key)
+                null_rates = {
+                    c: round(float(typed[c].isna().mean()), 6) for c in typed.columns
+                } if len(typed) else {}
+            _build_evidence_docs(ctx, identifiers, docs_dir)
+
+    if typed is not None and all(c.success for c in checks) and existing_keys is not None:
+        checks.append(_history_check(typed, feed, existing_keys()))
+
+    success = all(c.success for c in checks)
+    report = ValidationReport(
+        feed=feed.name,
+        day=day.isoformat(),
+        run_id=run_id,
+        success=success,
+        row_count=len(raw),
+        files=[f.to_dict() for f in batch.files],
+        checks=checks,
+        gx_results=gx_results,
+        dropped_columns=dropped,
+        null_rates=null_rates,
+    )
+    for rate_col, rate in null_rates.items():
+        if rate > 0:
+            log.info("%s %s: null rate %.4f in %s", feed.name, day, rate, rate_col)
+    return ValidationOutcome(report=report, typed=typed if success else None, docs_dir=docs_dir)
+
+
+def _history_check(
+    typed: pd.DataFrame, feed: FeedSpec, existing: dict[str, set[Any]]
+) -> CheckResult:
+    keys = typed[feed.key]
+    seen_in: dict[str, int] = {}
+    repeated: list[Any] = []
+    for partition, known in sorted(existing.items()):
+        hits = keys[keys.isin(known)]
+        if len(hits):
+            seen_in[partition] = int(len(hits))
+            repeated.extend(hits.head(SAMPLE_SIZE).tolist())
+    count = sum(seen_in.values())
+    return CheckResult(
+        name=f"keys_not_already_ingested({feed.key})",
+        stage="history",
+        success=count == 0,
+        column=feed.key,
+        unexpected_count=count,
+        unexpected_percent=round(100.0 * count / max(len(keys), 1), 4),
+        observed={"already_in_partitions": seen_in},
+        sample_keys=jsonable(repeated[:SAMPLE_SIZE]),
+        message=""
+        if count == 0
+        else f"{count} row(s) were already published in {sorted(seen_in)}: a re-delivery",
+    )
+
+
+def write_evidence(outcome: ValidationOutcome, dest_uri: str) -> dict[str, str]:
+    """Write ``validation_result.json`` and the Data Docs under ``dest_uri``."""
+    report_uri = storage.join(dest_uri, "validation_result.json")
+    storage.write_bytes(
+        report_uri, json.dumps(outcome.report.to_dict(), indent=2, sort_keys=True).encode()
+    )
+    docs_uri = storage.join(dest_uri, "data_docs")
+    storage.copy_tree(outcome.docs_dir, docs_uri)
+    return {"report_uri": report_uri, "data_docs_uri": storage.join(docs_uri, "index.html")}
