@@ -19,9 +19,10 @@ from include.spec import ColumnSpec, FeedSpec
 # Patterns of the raw text per declared type; a null (empty) cell is judged by completeness.
 TYPE_PATTERNS: dict[str, str] = {
     "int": r"^-?[0-9]+$",
-    "float": r"^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$",
-    "timestamp": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
-    r"(Z|[+-][0-9]{2}:?[0-9]{2})?$",
+    # inf/nan are floats: the range and completeness checks judge them, with clearer words.
+    "float": r"^[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|(?i:inf|infinity|nan))$",
+    "timestamp": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?"
+    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?$",
 }
 
 
