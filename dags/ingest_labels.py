@@ -8,8 +8,8 @@ freshness of `label_timestamp`, re-delivery), then published to
 `validated/labels/date=<date>` with a `validated_labels` Asset event, or quarantined with
 one alert mail.
 
-Part of airflow-mlops. Trigger by hand with `batch_date` to (re)ingest a given day. Rules: `usecase/fraud.yaml`
-(`feeds.labels`, `labels`).
+Part of airflow-mlops. Trigger by hand with `batch_date` to (re)ingest a given day.
+Rules: `usecase/fraud.yaml` (`feeds.labels`, `labels`).
 """
 
 from include.orchestration.assets import VALIDATED_LABELS

@@ -12,7 +12,8 @@ row count, freshness) and a re-delivery check, then
   `quarantine/transactions/<date>/<run>/` and fails with **one** alert mail.
 
 Trigger by hand with `batch_date` to (re)ingest a given day; re-running a day replaces its
-partition. Part of airflow-mlops. Settings: `.env.example`; rules: `usecase/fraud.yaml` (`feeds.transactions`).
+partition. Part of airflow-mlops. Settings: `.env.example`; rules: `usecase/fraud.yaml`
+(`feeds.transactions`).
 """
 
 from include.orchestration.assets import VALIDATED_TRANSACTIONS

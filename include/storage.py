@@ -60,7 +60,9 @@ def list_objects(prefix: str) -> list[ObjectInfo]:
         bucket, key = _split_s3(prefix)
         key = key.rstrip("/") + "/" if key else ""
         out: list[ObjectInfo] = []
-        for page in s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+        for page in (
+            s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+        ):
             for obj in page.get("Contents", []):
                 out.append(ObjectInfo(f"s3://{bucket}/{obj['Key']}", int(obj["Size"])))
         return sorted(out, key=lambda o: o.uri)
@@ -124,7 +126,9 @@ def delete(uri: str) -> None:
 def copy(src: str, dst: str) -> None:
     if not is_s3(src) and not is_s3(dst):
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{Path(dst).name}.", suffix=".tmp", dir=Path(dst).parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{Path(dst).name}.", suffix=".tmp", dir=Path(dst).parent
+        )
         os.close(fd)
         shutil.copyfile(src, tmp)
         os.replace(tmp, dst)

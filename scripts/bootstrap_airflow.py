@@ -55,13 +55,16 @@ def main() -> None:
 
     _wait("the API server", lambda: _call(base, "GET", "/api/v2/monitor/health"))
     password = json.loads(args.password_file.read_text())[args.user]
-    token = _call(
-        base, "POST", "/auth/token", body={"username": args.user, "password": password}
-    )["access_token"]
+    token = _call(base, "POST", "/auth/token", body={"username": args.user, "password": password})[
+        "access_token"
+    ]
 
     dag_ids = sorted(p.stem for p in (ROOT / "dags").glob("*.py") if not p.name.startswith("_"))
     for dag_id in dag_ids:
-        _wait(f"DAG {dag_id} to be parsed", lambda d=dag_id: _call(base, "GET", f"/api/v2/dags/{d}", token))
+        _wait(
+            f"DAG {dag_id} to be parsed",
+            lambda d=dag_id: _call(base, "GET", f"/api/v2/dags/{d}", token),
+        )
         _call(base, "PATCH", f"/api/v2/dags/{dag_id}", token, {"is_paused": False})
         print(f"   unpaused {dag_id}")
 

@@ -40,9 +40,9 @@ os.environ.update(
         "MLOPS_DATA_ROOT": str(_SESSION / "data"),
         "MLOPS_SMTP_CONN_ID": "smtp_mlops",
         "AIRFLOW_CONN_SMTP_MLOPS": (
-            '{"conn_type": "smtp", "host": "127.0.0.1", "port": %d, "login": "", '
+            '{"conn_type": "smtp", "host": "127.0.0.1", "port": ' + str(_SMTP_PORT) + ", "
             '"extra": {"disable_ssl": true, "disable_tls": true, "timeout": 5, '
-            '"retry_limit": 0}}' % _SMTP_PORT
+            '"retry_limit": 0}}'
         ),
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",
@@ -51,7 +51,58 @@ os.environ.update(
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import email  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from email.message import Message  # noqa: E402
+
 import pytest  # noqa: E402
+
+
+@dataclass
+class Mailbox:
+    messages: list[Message] = field(default_factory=list)
+
+    def clear(self) -> None:
+        self.messages.clear()
+
+    def subjects(self) -> list[str]:
+        return [str(m["Subject"]) for m in self.messages]
+
+    @staticmethod
+    def body(msg: Message) -> str:
+        parts = msg.walk() if msg.is_multipart() else [msg]
+        return "\n".join(
+            p.get_payload(decode=True).decode("utf-8", "replace")
+            for p in parts
+            if p.get_content_maintype() == "text"
+        )
+
+
+class _Handler:
+    def __init__(self, box: Mailbox) -> None:
+        self.box = box
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd API)
+        self.box.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture(scope="session")
+def _smtp_server(smtp_port: int) -> Iterator[Mailbox]:
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+    controller = Controller(_Handler(box), hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    yield box
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(_smtp_server: Mailbox) -> Mailbox:
+    _smtp_server.clear()
+    return _smtp_server
 
 
 @pytest.fixture(scope="session")

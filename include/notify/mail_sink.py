@@ -13,7 +13,7 @@ import email
 import re
 import signal
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ class FileSinkHandler:
         msg = email.message_from_bytes(content)
         subject = str(make_header(decode_header(msg.get("Subject", "no subject"))))
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", subject).strip("_")[:80] or "mail"
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         with self._lock:
             self._n += 1
             path = self.folder / f"{stamp}-{self._n:04d}-{slug}.eml"

@@ -98,8 +98,8 @@ def batch_quarantined(prefix: str, ctx: TaskContext, summary: dict[str, Any]) ->
     for c in failed:
         count = c.get("unexpected_count")
         pct = c.get("unexpected_percent")
-        amount = "" if count is None else f"{count} row(s)" + (
-            "" if pct is None else f" ({pct:.3g}%)"
+        amount = (
+            "" if count is None else f"{count} row(s)" + ("" if pct is None else f" ({pct:.3g}%)")
         )
         detail = c.get("message") or (
             "" if c.get("observed") is None else f"observed {_short(c['observed'])}"

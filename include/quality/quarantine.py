@@ -32,8 +32,15 @@ def quarantine_batch(
         {
             k: c.get(k)
             for k in (
-                "name", "stage", "column", "unexpected_count", "unexpected_percent",
-                "observed", "sample_keys", "sample_values", "message",
+                "name",
+                "stage",
+                "column",
+                "unexpected_count",
+                "unexpected_percent",
+                "observed",
+                "sample_keys",
+                "sample_values",
+                "message",
             )
         }
         for c in report["checks"]

@@ -11,7 +11,7 @@ Two stages, because a type error must be seen on the raw text, before coercion h
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from include.spec import ColumnSpec, FeedSpec
@@ -20,7 +20,8 @@ from include.spec import ColumnSpec, FeedSpec
 TYPE_PATTERNS: dict[str, str] = {
     "int": r"^-?[0-9]+$",
     # inf/nan are floats: the range and completeness checks judge them, with clearer words.
-    "float": r"^[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|(?i:inf|infinity|nan))$",
+    "float": r"^[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+    r"|(?i:inf|infinity|nan))$",
     "timestamp": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?"
     r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?$",
 }
@@ -28,7 +29,7 @@ TYPE_PATTERNS: dict[str, str] = {
 
 def interval_bounds(feed: FeedSpec, day: date) -> tuple[datetime, datetime, datetime]:
     """(earliest accepted event time, start of day, end of day), all UTC."""
-    start = datetime.combine(day, time(), tzinfo=timezone.utc)
+    start = datetime.combine(day, time(), tzinfo=UTC)
     end = start + timedelta(days=1)
     return start - timedelta(hours=feed.allowed_lateness_hours), start, end
 
@@ -71,7 +72,9 @@ def content_expectations(feed: FeedSpec, day: date) -> list[Any]:
                 )
             )
         if col.values is not None:
-            exps.append(gxe.ExpectColumnValuesToBeInSet(column=col.name, value_set=list(col.values)))
+            exps.append(
+                gxe.ExpectColumnValuesToBeInSet(column=col.name, value_set=list(col.values))
+            )
     earliest, start, end = interval_bounds(feed, day)
     ts = feed.timestamp
     # Late rows are fine within the allowed lateness; anything older, or from the future,

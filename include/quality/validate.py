@@ -299,9 +299,11 @@ def validate_batch(
                 identifiers.append(ident)
                 gx_results["content"] = jsonable(vres.describe_dict())
                 checks += _to_checks(vres, "content", feed.key)
-                null_rates = {
-                    c: round(float(typed[c].isna().mean()), 6) for c in typed.columns
-                } if len(typed) else {}
+                null_rates = (
+                    {c: round(float(typed[c].isna().mean()), 6) for c in typed.columns}
+                    if len(typed)
+                    else {}
+                )
             _build_evidence_docs(ctx, identifiers, docs_dir)
 
     if typed is not None and all(c.success for c in checks) and existing_keys is not None:

@@ -12,8 +12,18 @@ from tests.conftest import ROOT
 
 DAG_FILES = sorted(p for p in (ROOT / "dags").glob("*.py") if not p.name.startswith("_"))
 HEAVY = [
-    "pandas", "numpy", "pyarrow", "great_expectations", "feast", "mlflow", "evidently",
-    "xgboost", "torch", "bentoml", "sklearn", "boto3",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "great_expectations",
+    "feast",
+    "mlflow",
+    "evidently",
+    "xgboost",
+    "torch",
+    "bentoml",
+    "sklearn",
+    "boto3",
 ]
 
 
@@ -65,7 +75,10 @@ def test_dag_file_imports_no_heavy_library(path) -> None:
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(path)],
-        capture_output=True, text=True, check=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
         env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []

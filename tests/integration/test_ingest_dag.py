@@ -57,7 +57,9 @@ def test_A5_rerunning_a_date_leaves_row_counts_unchanged(spec, data_root, mailbo
     land(spec, "transactions", DAY, rows=ROWS)
     lake_uri = str(data_root / "lake")
     first = _ingest(dagbag, "transactions", DAY)
-    before = (data_root / "lake/validated/transactions" / f"date={DAY}" / "data.parquet").read_bytes()
+    before = (
+        data_root / "lake/validated/transactions" / f"date={DAY}" / "data.parquet"
+    ).read_bytes()
     second = _ingest(dagbag, "transactions", DAY)
     assert str(first.state) == str(second.state) == "success"
     assert lake.partition_row_counts(lake_uri, "transactions") == {DAY.isoformat(): ROWS}
@@ -82,9 +84,7 @@ FAULTS = {
 }
 
 
-@pytest.mark.parametrize(
-    "fault", list(FAULTS), ids=[f"{v[0]}-{k}" for k, v in FAULTS.items()]
-)
+@pytest.mark.parametrize("fault", list(FAULTS), ids=[f"{v[0]}-{k}" for k, v in FAULTS.items()])
 def test_faulty_batch_is_quarantined_with_evidence_and_one_mail(
     spec, data_root, mailbox: Mailbox, dagbag, fault: str
 ) -> None:
@@ -126,11 +126,15 @@ def test_A2_nulls_below_threshold_are_accepted(spec, data_root, mailbox, dagbag)
     dr = _ingest(dagbag, "transactions", DAY)
     assert str(dr.state) == "success"
     assert mailbox.messages == []
-    report = json.loads(Path(_asset_events("validated_transactions")[-1]["validation_result_uri"]).read_text())
+    report = json.loads(
+        Path(_asset_events("validated_transactions")[-1]["validation_result_uri"]).read_text()
+    )
     assert 0 < report["null_rates"]["merchant_category"] <= 0.02
 
 
-def test_label_feed_is_ingested_and_validated_the_same_way(spec, data_root, mailbox, dagbag) -> None:
+def test_label_feed_is_ingested_and_validated_the_same_way(
+    spec, data_root, mailbox, dagbag
+) -> None:
     land(spec, "labels", DAY, rows=ROWS)
     dr = _ingest(dagbag, "labels", DAY)
     assert str(dr.state) == "success", task_states(dr)

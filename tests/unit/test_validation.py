@@ -71,9 +71,7 @@ def test_A1_missing_column_fails_the_schema_and_stops(feed, tmp_path) -> None:
 
 def test_A1_extra_column_is_rejected_by_default_and_dropped_by_policy(feed, tmp_path) -> None:
     rows = [{**r, "promo_code": "X"} for r in _rows()]
-    assert _failed(_validate(_batch(rows), feed, tmp_path)) == {
-        "expect_table_columns_to_match_set"
-    }
+    assert _failed(_validate(_batch(rows), feed, tmp_path)) == {"expect_table_columns_to_match_set"}
     from dataclasses import replace
 
     lenient = replace(feed, extra_columns="drop")

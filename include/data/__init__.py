@@ -1,0 +1,1 @@
+"""Data stage: the transaction simulator, landed-batch reading and the lake layout."""
