@@ -8,6 +8,7 @@ server, ``MLOPS_S3_ENDPOINT_URL``.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -39,9 +40,15 @@ def _split_s3(uri: str) -> tuple[str, str]:
 
 
 def s3_client() -> Any:
+    return _s3_client(os.environ.get("MLOPS_S3_ENDPOINT_URL") or None)
+
+
+@functools.lru_cache(maxsize=4)
+def _s3_client(endpoint_url: str | None) -> Any:
+    # boto3 clients are thread-safe and costly to build (~50 ms): one per endpoint.
     import boto3
 
-    return boto3.client("s3", endpoint_url=os.environ.get("MLOPS_S3_ENDPOINT_URL") or None)
+    return boto3.client("s3", endpoint_url=endpoint_url)
 
 
 @dataclass(frozen=True)

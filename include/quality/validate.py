@@ -214,7 +214,10 @@ def _to_checks(vresult: Any, stage: str, key: str) -> list[CheckResult]:
                 if "observed_value" in res
                 else res.get("details"),
                 sample_keys=jsonable(keys[:SAMPLE_SIZE]),
-                sample_values=jsonable((res.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]),
+                # For a check on the key itself the values are the keys: say them once.
+                sample_values=[]
+                if column == key
+                else jsonable((res.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]),
                 message=exc or "",
             )
         )

@@ -190,3 +190,21 @@ def test_report_is_json_serialisable(feed, tmp_path) -> None:
     rows = _rows()
     rows[1]["amount"] = "-1"
     json.dumps(_validate(_batch(rows), feed, tmp_path).report.to_dict())
+
+
+def test_A9_an_oversized_batch_is_refused_before_it_is_loaded(feed, tmp_path) -> None:
+    from dataclasses import replace
+
+    from include import storage
+    from include.data.batches import read_batch
+
+    path = tmp_path / "landing" / "big.csv"
+    path.parent.mkdir()
+    pd.DataFrame(_rows(200)).to_csv(path, index=False)
+    tiny = replace(feed, max_batch_mb=0.001)  # ~1 KB
+    files = storage.list_objects(str(path.parent))
+    batch = read_batch("transactions", DAY, files, max_bytes=tiny.max_batch_mb * 1024 * 1024)
+    assert batch.frame.empty and batch.files[0].error == "not loaded: batch too large"
+    out = _validate(batch, tiny, tmp_path)
+    assert _failed(out) == {"batch_size_within_limit"}
+    assert out.report.gx_results == {}
