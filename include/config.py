@@ -35,6 +35,7 @@ class Settings:
     alert_recipients: tuple[str, ...]
     s3_endpoint_url: str | None
     mail_sink_dir: Path
+    ingest_catchup: bool = False
 
     @property
     def validated_uri(self) -> str:
@@ -73,4 +74,5 @@ def get_settings() -> Settings:
         alert_recipients=recipients,
         s3_endpoint_url=os.environ.get("MLOPS_S3_ENDPOINT_URL") or None,
         mail_sink_dir=Path(_env("MLOPS_MAIL_SINK_DIR", str(data_root / "mail"))),
+        ingest_catchup=_env("MLOPS_INGEST_CATCHUP", "false").lower() in ("1", "true", "yes"),
     )
