@@ -71,23 +71,32 @@ class AlertNotifier(BaseNotifier):
             if summary
             else messages.task_failure(prefix, task_ctx)
         )
-        to = recipients()
-        try:
-            from airflow.providers.smtp.hooks.smtp import SmtpHook
+        send_alert(alert)
 
-            with SmtpHook(smtp_conn_id=settings.smtp_conn_id) as hook:
-                hook.send_email_smtp(
-                    to=to,
-                    subject=alert.subject,
-                    html_content=alert.html,
-                    from_email=spec.alerts.from_email,
-                )
-            log.info("alert sent to %s: %s", to, alert.subject)
-        except Exception:
-            path = messages.save_undelivered(
-                alert, spec.alerts.from_email, to, settings.mail_sink_dir / "undelivered"
+
+def send_alert(alert: Any) -> bool:
+    """Mail ``alert`` (an ``include.notify.messages.Alert``) to the recipients; never raises.
+
+    Returns False when SMTP failed, after keeping the mail under ``undelivered/``."""
+    from include.notify import messages
+    from include.spec import load_spec
+
+    settings = get_settings()
+    sender = load_spec(settings.usecase_spec).alerts.from_email
+    to = recipients()
+    try:
+        from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+        with SmtpHook(smtp_conn_id=settings.smtp_conn_id) as hook:
+            hook.send_email_smtp(
+                to=to, subject=alert.subject, html_content=alert.html, from_email=sender
             )
-            log.exception("ALERT NOT DELIVERED (%s); kept at %s", alert.subject, path)
+        log.info("alert sent to %s: %s", to, alert.subject)
+        return True
+    except Exception:
+        path = messages.save_undelivered(alert, sender, to, settings.mail_sink_dir / "undelivered")
+        log.exception("ALERT NOT DELIVERED (%s); kept at %s", alert.subject, path)
+        return False
 
 
 def default_args(**overrides: Any) -> dict[str, Any]:
