@@ -35,6 +35,9 @@ class Settings:
     alert_recipients: tuple[str, ...]
     s3_endpoint_url: str | None
     mail_sink_dir: Path
+    # Feast online store: "sqlite" (embedded, <data_root>/feast/online.db) or "redis".
+    feast_online_store: str = "sqlite"
+    redis_url: str = "redis://localhost:6379/0"
     ingest_catchup: bool = False
 
     @property
@@ -74,5 +77,7 @@ def get_settings() -> Settings:
         alert_recipients=recipients,
         s3_endpoint_url=os.environ.get("MLOPS_S3_ENDPOINT_URL") or None,
         mail_sink_dir=Path(_env("MLOPS_MAIL_SINK_DIR", str(data_root / "mail"))),
+        feast_online_store=_env("MLOPS_FEAST_ONLINE_STORE", "sqlite").lower(),
+        redis_url=_env("MLOPS_REDIS_URL", "redis://localhost:6379/0"),
         ingest_catchup=_env("MLOPS_INGEST_CATCHUP", "false").lower() in ("1", "true", "yes"),
     )

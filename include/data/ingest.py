@@ -6,6 +6,7 @@ references, not data, through XCom. Settings and the use-case spec are read when
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, datetime
 from typing import Any
 
@@ -59,7 +60,12 @@ def validate(feed: str, day: str, run_id: str) -> dict[str, Any]:
             settings.lake_uri, feed, the_day, feed_spec.key, feed_spec.allowed_lateness_hours
         ),
     )
-    evidence = write_evidence(outcome, lake.report_dir(settings.lake_uri, feed, the_day, run_id))
+    try:
+        evidence = write_evidence(
+            outcome, lake.report_dir(settings.lake_uri, feed, the_day, run_id)
+        )
+    finally:
+        shutil.rmtree(outcome.docs_dir, ignore_errors=True)
     staged = None
     if outcome.typed is not None:
         staged = lake.staging_uri(settings.lake_uri, feed, the_day, run_id)

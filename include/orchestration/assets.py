@@ -30,3 +30,17 @@ def validated(feed: str) -> Asset:
 
 VALIDATED_TRANSACTIONS = validated("transactions")
 VALIDATED_LABELS = validated("labels")
+
+
+def features() -> Asset:
+    """The feature store's offline tables + online store: one event per materialize run
+    (extra: partitions, rows per view, feature service, materialized window)."""
+    settings = get_settings()
+    return Asset(
+        name="features",
+        uri=_uri(storage.join(str(settings.data_root), "features")),
+        group="features",
+    )
+
+
+FEATURES = features()

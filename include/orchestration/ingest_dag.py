@@ -29,9 +29,7 @@ from include.orchestration.alerts import default_args
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 
 
-def build_ingest_dag(
-    *, dag_id: str, feed: str, asset: Asset, doc_md: str | None
-) -> DAG:
+def build_ingest_dag(*, dag_id: str, feed: str, asset: Asset, doc_md: str | None) -> DAG:
     @dag(
         dag_id=dag_id,
         # Interval timetable: the run of [D, D+1) starts after D ends and ingests day D.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -140,6 +141,7 @@ def delivery_checks(batch: RawBatch, feed: FeedSpec) -> list[CheckResult]:
 def gx_context(gx_root: Path) -> Iterator[Any]:
     """A file-backed GX context, locked: concurrent tasks share its stores and config."""
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no usage pings from workers
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 

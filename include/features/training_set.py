@@ -1,0 +1,215 @@
+"""Training and serving reads of the feature service (``fraud_detection_v1``).
+
+``historical_features(entity_df)`` — training. ``entity_df`` columns: ``transaction_id``,
+``customer_id``, ``merchant_id``, ``event_timestamp`` (tz-aware; converted to UTC) and
+``amount``; other columns (e.g. the label) are kept. Returns ``entity_df``'s rows in its order
+with one column per model feature (:func:`include.features.schema.model_features`) appended.
+Guarantees, each raising a named error instead of returning a quietly wrong frame:
+
+* one output row per entity row (A8: Feast's file store silently drops an entity row that
+  has no feature row within the TTL before it, collapses rows sharing keys and time, and
+  fails on keys it has never seen) → :class:`FeatureRowsDropped`;
+* no feature row stamped after its entity row (no future leakage) → :class:`FeatureLeakage`.
+
+By construction every transaction in a computed partition has a customer row at its own time
+and a merchant row at or before it, so a drop means "features not computed for that period"
+(run ``materialize_features`` with ``start_date``/``end_date``), not a cold start. Nulls are
+legitimate in means/stds/shares/fraud rates (no history in the window), never in counts.
+
+``online_features(entity_rows)`` — serving and skew checks: the same service from the online
+store, plus the ``*_as_of`` stamps saying which stored row answered.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from include.config import Settings, get_settings
+from include.features import schema, store
+
+ENTITY_COLUMNS = ("transaction_id", "customer_id", "merchant_id", "event_timestamp", "amount")
+_ROW = "__entity_row"
+_KEYS = (schema.CUSTOMER_KEY, schema.MERCHANT_KEY)
+
+
+class EntityFrameInvalid(ValueError):
+    """The entity dataframe lacks a column, has nulls in keys/time or naive timestamps."""
+
+
+class FeatureRowsDropped(RuntimeError):
+    """The point-in-time join did not return exactly one row per entity row (A8)."""
+
+
+class FeatureLeakage(RuntimeError):
+    """A feature row stamped after its entity row was returned (future leakage)."""
+
+
+def _checked(entity_df: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in ENTITY_COLUMNS if c not in entity_df.columns]
+    if missing:
+        raise EntityFrameInvalid(f"entity_df lacks {missing}; expected {list(ENTITY_COLUMNS)}")
+    ts = entity_df["event_timestamp"]
+    if not isinstance(ts.dtype, pd.DatetimeTZDtype):
+        raise EntityFrameInvalid(
+            f"entity_df.event_timestamp must be tz-aware (UTC), got {ts.dtype}: naive times are "
+            "ambiguous (A8); use pd.to_datetime(..., utc=True)"
+        )
+    nulls = entity_df[list(ENTITY_COLUMNS)].isna().sum()
+    if nulls.any():
+        raise EntityFrameInvalid(f"entity_df has nulls: {nulls[nulls > 0].to_dict()}")
+    frame = pd.DataFrame(
+        {
+            schema.CUSTOMER_KEY: entity_df[schema.CUSTOMER_KEY].astype("int64").to_numpy(),
+            schema.MERCHANT_KEY: entity_df[schema.MERCHANT_KEY].astype("int64").to_numpy(),
+            "event_timestamp": ts.dt.tz_convert("UTC").reset_index(drop=True),
+            "amount": entity_df["amount"].astype("float64").to_numpy(),
+            _ROW: np.arange(len(entity_df)),
+        }
+    )
+    return frame
+
+
+def _known_keys(path: Any, view: str, key: str) -> np.ndarray:
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(str(path / "features" / view), format="parquet").to_table(columns=[key])
+    return np.unique(table.column(key).to_numpy())
+
+
+def _chunks(frame: pd.DataFrame, chunk_days: int) -> list[pd.DataFrame]:
+    """Time chunks (the pruned view's size), then rounds without duplicate (keys, time):
+    Feast keeps one row per (join keys, event time) and would silently drop the others."""
+    day = frame["event_timestamp"].dt.floor("D")
+    bucket = ((day - day.min()).dt.days // chunk_days).to_numpy()
+    rounds = frame.groupby([*_KEYS, "event_timestamp"]).cumcount().to_numpy()
+    return [frame[(bucket == b) & (rounds == r)] for b, r in sorted(set(zip(bucket, rounds)))]
+
+
+def historical_features(
+    entity_df: pd.DataFrame,
+    *,
+    settings: Settings | None = None,
+    chunk_days: int = 1,
+    include_as_of: bool = False,
+) -> pd.DataFrame:
+    """Point-in-time features of the feature service for every entity row (module docstring)."""
+    settings = settings or get_settings()
+    fspec = store.feature_spec_from(settings)
+    frame = _checked(entity_df)
+    results = []
+    for part in _chunks(frame, max(1, chunk_days)) if len(frame) else []:
+        first, last = store.partitions_for_stamps(
+            part["event_timestamp"].min() - timedelta(days=fspec.ttl_days),
+            part["event_timestamp"].max(),
+            fspec,
+        )
+        with store.pruned_view(settings.data_root, first, last) as (path, views):
+            _require_keys(part, path, views)
+            chunk_store = store.feature_store(settings, repo_path=path)
+            service = chunk_store.get_feature_service(fspec.feature_service)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # "experimental" ODFV notice
+                job = chunk_store.get_historical_features(entity_df=part, features=service)
+                results.append(job.to_df())
+    out = pd.concat(results, ignore_index=True) if results else pd.DataFrame(columns=[_ROW])
+    _check_one_row_each(frame, out, entity_df)
+    _check_no_leakage(out)
+    features = schema.model_features(fspec)
+    if include_as_of:
+        features += [schema.CUSTOMER_AS_OF, schema.MERCHANT_AS_OF]
+    joined = out.set_index(_ROW)[features].reindex(frame[_ROW].to_numpy())
+    result = entity_df.reset_index(drop=True).copy()
+    for col in features:
+        result[col] = joined[col].to_numpy()
+    return result
+
+
+def _require_keys(part: pd.DataFrame, path: Any, views: list[str]) -> None:
+    """Rows whose key has no feature row at all would crash Feast's join: name them now."""
+    for view, key in (
+        (schema.CUSTOMER_VIEW, schema.CUSTOMER_KEY),
+        (schema.MERCHANT_VIEW, schema.MERCHANT_KEY),
+    ):
+        if view not in views:
+            raise FeatureRowsDropped(
+                f"no {view} partitions cover {part['event_timestamp'].min()}.."
+                f"{part['event_timestamp'].max()}: compute them (materialize_features with "
+                "start_date/end_date)"
+            )
+        unknown = ~part[key].isin(_known_keys(path, view, key))
+        if unknown.any():
+            raise FeatureRowsDropped(
+                f"{int(unknown.sum())} entity rows have a {key} with no {view} row near their "
+                f"time, e.g. {part.loc[unknown, key].head(5).tolist()}; compute the partitions "
+                "of those days (materialize_features with start_date/end_date)"
+            )
+
+
+def _check_one_row_each(frame: pd.DataFrame, out: pd.DataFrame, entity_df: pd.DataFrame) -> None:
+    got = out[_ROW].to_numpy() if len(out) else np.array([], dtype="int64")
+    missing = np.setdiff1d(frame[_ROW].to_numpy(), got)
+    if len(got) != len(frame) or len(missing):
+        ids = entity_df["transaction_id"].iloc[missing[:5]].tolist()
+        raise FeatureRowsDropped(
+            f"Feast returned {len(got)} rows for {len(frame)} entity rows; {len(missing)} "
+            f"dropped, e.g. transaction_id {ids}. An entity row earlier than every feature row "
+            "of its customer/merchant within the TTL is dropped by the file offline store "
+            "(A8): compute features for those days (materialize_features start_date/end_date)"
+        )
+
+
+def _check_no_leakage(out: pd.DataFrame) -> None:
+    for col in (schema.CUSTOMER_AS_OF, schema.MERCHANT_AS_OF):
+        stamps = pd.to_datetime(out[col], utc=True)
+        late = stamps > out["event_timestamp"]
+        if late.any():
+            raise FeatureLeakage(
+                f"{int(late.sum())} rows got a {col} after their event_timestamp, e.g. "
+                f"{out.loc[late, [_ROW, 'event_timestamp', col]].head(3).to_dict('records')}"
+            )
+
+
+def online_features(
+    entity_rows: Sequence[Mapping[str, Any]], *, feature_store: Any = None
+) -> dict[str, list[Any]]:
+    """The feature service from the online store for request rows (``customer_id``,
+    ``merchant_id``, ``amount``, ``event_timestamp``); unknown entities give None values.
+    Pass a long-lived ``feature_store`` in serving (building one loads the registry)."""
+    fs = feature_store or store.feature_store()
+    fspec = store.feature_spec_from()
+    rows = []
+    for i, row in enumerate(entity_rows):
+        missing = [
+            c for c in ("customer_id", "merchant_id", "amount", "event_timestamp") if c not in row
+        ]
+        if missing:
+            raise EntityFrameInvalid(f"entity row {i} lacks {missing}")
+        ts = pd.Timestamp(row["event_timestamp"])
+        if ts.tzinfo is None:
+            raise EntityFrameInvalid(f"entity row {i}: event_timestamp must be tz-aware")
+        rows.append(
+            {
+                schema.CUSTOMER_KEY: int(row["customer_id"]),
+                schema.MERCHANT_KEY: int(row["merchant_id"]),
+                "amount": float(row["amount"]),
+                "event_timestamp": ts.tz_convert("UTC").to_pydatetime(),
+            }
+        )
+    service = fs.get_feature_service(fspec.feature_service)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return fs.get_online_features(features=service, entity_rows=rows).to_dict()
+
+
+def as_timestamp(value: Any) -> pd.Timestamp | None:
+    """An ``*_as_of`` value from either read as a UTC timestamp (None stays None)."""
+    if value is None or pd.isna(value):
+        return None
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

@@ -1,0 +1,27 @@
+"""Named outcomes of the registry gate that stop a promotion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PromotionRejected(Exception):
+    """The challenger did not pass the gate; the champion alias was left untouched (C1).
+
+    ``result`` is the gate's JSON-able result (``comparison`` holds champion vs challenger,
+    overall and per slice, and every check); alert emails are built from it. The outcome is
+    deterministic: retrying the task gives the same answer, so do not retry it.
+    """
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        self.result = result
+        self.comparison: dict[str, Any] = result.get("comparison", {})
+        super().__init__(
+            f"{result.get('model')} v{result.get('version')} was not promoted: "
+            f"{result.get('reason')}. Champion unchanged "
+            f"(v{result.get('champion_version')}). Report: {result.get('report_uri')}"
+        )
+
+
+class PromotionLockTimeout(TimeoutError):
+    """Another promotion of the same model held the lock for longer than the timeout."""

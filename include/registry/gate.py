@@ -1,0 +1,447 @@
+"""The evaluation gate: register the best candidate as challenger, compare it with the
+champion on the same recent holdout, and promote it only when it is clearly better and fair.
+
+Policy (spec ``model``): the challenger replaces the champion when its ``primary_metric``
+beats the champion's by ``promotion_margin`` AND no slice of a sensitive attribute with at
+least ``min_slice_rows`` rows has ``slice_metric`` more than ``max_slice_gap`` below the
+challenger's overall value. With no champion yet, the absolute ``minimums`` replace the
+comparison. Aliases only (``champion_alias`` / ``challenger_alias``), never stages.
+
+Steps (each a public function, so a DAG can split them into tasks):
+
+1. :func:`register_challenger`: the training result's best candidate becomes a version of
+   ``registered_name`` (idempotent per run: a retried task finds its version) with lineage
+   and metric tags, and the challenger alias.
+2. :func:`compare_with_champion`: both models score the challenger's holdout (stored by
+   training as a run artifact); overall and per-slice metrics and every check.
+3. :func:`promote`: under the promotion lock (:mod:`include.registry.lock`) the champion is
+   re-read; if it changed since step 2 the comparison is redone against the new one. The
+   report (JSON + HTML) is logged on the challenger's run and tagged on the version, and
+   only then the champion alias moves. A rejection leaves the champion untouched and raises
+   :class:`PromotionRejected` carrying the result (or returns it, ``raise_on_reject=False``).
+
+:func:`evaluate_and_promote` runs the three. Every result is JSON-able.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from include.registry.errors import PromotionRejected
+from include.registry.lock import promotion_lock
+from include.registry.report import render_html
+from include.spec import UseCaseSpec, load_spec
+from include.training import metrics as m
+from include.training import tracking
+from include.training.split import frame_digest
+
+log = logging.getLogger(__name__)
+
+REPORT_DIR = "gate"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The gate's part of the spec's ``model`` section."""
+
+    name: str
+    champion_alias: str
+    challenger_alias: str
+    target: str
+    primary: str
+    margin: float
+    minimums: dict[str, float]
+    fpr: float
+    slice_metric: str
+    max_slice_gap: float
+    min_slice_rows: int
+
+    @classmethod
+    def of(cls, spec: UseCaseSpec) -> Policy:
+        p = spec.model
+        try:
+            return cls(
+                name=p["registered_name"],
+                champion_alias=p.get("champion_alias", "champion"),
+                challenger_alias=p.get("challenger_alias", "challenger"),
+                target=p.get("target", "is_fraud"),
+                primary=p["primary_metric"],
+                margin=float(p["promotion_margin"]),
+                minimums={k: float(v) for k, v in (p.get("minimums") or {}).items()},
+                fpr=float(p["recall_at_fpr"]),
+                slice_metric=p["slice_metric"],
+                max_slice_gap=float(p["max_slice_gap"]),
+                min_slice_rows=int(p["min_slice_rows"]),
+            )
+        except KeyError as exc:
+            raise ValueError(f"{spec.path}: model.{exc.args[0]} is missing") from None
+
+
+def _setup(spec: UseCaseSpec | None, tracking_uri: str | None) -> tuple[Policy, Any, Any]:
+    spec = spec or load_spec()
+    mlflow = tracking.configure(tracking_uri)
+    return Policy.of(spec), mlflow, mlflow.MlflowClient()
+
+
+def load_holdout(uri: str) -> pd.DataFrame:
+    """The holdout frame training stored as a run artifact (``runs:/<id>/holdout/...``)."""
+    mlflow = tracking.mlflow_module()
+    with tempfile.TemporaryDirectory(prefix="mlops-holdout-") as tmp:
+        path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
+        return pd.read_parquet(path)
+
+
+def score(
+    model: Any,
+    holdout: pd.DataFrame,
+    features: list[str],
+    sensitive: list[str],
+    policy: Policy,
+) -> dict[str, Any]:
+    """Overall and per-slice metrics of a pyfunc model on ``holdout``."""
+    proba = np.asarray(model.predict(holdout[features].astype("float64")), dtype=np.float64)
+    proba = proba.reshape(-1) if proba.ndim == 2 and proba.shape[1] == 1 else proba
+    if proba.shape != (len(holdout),) or not np.all(np.isfinite(proba)):
+        raise ValueError(f"model returned {proba.shape} non-probabilities for {len(holdout)} rows")
+    y = holdout[policy.target].to_numpy(dtype=np.int64)
+    overall = m.classification_metrics(y, proba, fpr_target=policy.fpr)
+    slices = {
+        attr: m.slice_metrics(
+            y,
+            proba,
+            holdout[attr],
+            metric=policy.slice_metric,
+            fpr_target=policy.fpr,
+            min_rows=policy.min_slice_rows,
+            overall=overall.get(policy.slice_metric),
+            max_gap=policy.max_slice_gap,
+        )
+        for attr in sensitive
+    }
+    return {"overall": overall, "slices": slices}
+
+
+def decide(
+    challenger: Mapping[str, Any], champion: Mapping[str, Any] | None, policy: Policy
+) -> tuple[bool, list[dict[str, Any]], str]:
+    """(passed, checks, reason) for scored challenger/champion entries (pure policy)."""
+    checks: list[dict[str, Any]] = []
+    mine = challenger["overall"]
+    if champion is None:
+        for metric, minimum in policy.minimums.items():
+            value = mine.get(metric)
+            ok = value is not None and (value == minimum or m.better(metric, value, minimum))
+            checks.append(
+                {
+                    "name": f"minimum:{metric}",
+                    "passed": ok,
+                    "detail": f"{metric} {_num(value)} vs minimum {minimum:g} (first model)",
+                }
+            )
+    elif champion.get("error"):
+        checks.append(
+            {
+                "name": "beats_champion",
+                "passed": False,
+                "detail": f"champion v{champion['version']}: {champion['error']}",
+            }
+        )
+    else:
+        ours, theirs = mine.get(policy.primary), champion["overall"].get(policy.primary)
+        sign = -1.0 if policy.primary in m.LOWER_IS_BETTER else 1.0
+        ok = (
+            ours is not None
+            and theirs is not None
+            and (sign * (ours - theirs) >= policy.margin - 1e-12)
+        )
+        checks.append(
+            {
+                "name": "beats_champion",
+                "passed": ok,
+                "detail": f"{policy.primary} {_num(ours)} vs champion v{champion['version']} "
+                f"{_num(theirs)} (needs a margin of {policy.margin:g})",
+            }
+        )
+    for attr, rows in challenger["slices"].items():
+        failing = [r for r in rows if r["passed"] is False]
+        judged = sum(1 for r in rows if r["judged"])
+        detail = (
+            "; ".join(
+                f"{r['slice']} {_num(r[policy.slice_metric])} is {_num(r['gap'])} below overall"
+                for r in failing
+            )
+            or f"{judged} of {len(rows)} slices judged, none more than "
+            f"{policy.max_slice_gap:g} below overall {policy.slice_metric}"
+        )
+        checks.append({"name": f"slices:{attr}", "passed": not failing, "detail": detail})
+    failed = [c for c in checks if not c["passed"]]
+    reason = "; ".join(f"{c['name']}: {c['detail']}" for c in failed) or "every check passed"
+    return not failed, checks, reason
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def register_challenger(
+    training: Mapping[str, Any],
+    *,
+    spec: UseCaseSpec | None = None,
+    tracking_uri: str | None = None,
+) -> dict[str, Any]:
+    """Register the training result's best candidate and point the challenger alias at it."""
+    policy, mlflow, client = _setup(spec, tracking_uri)
+    best = training["best"]
+    candidate = next(c for c in training["candidates"] if c["run_id"] == best["run_id"])
+    found = client.search_model_versions(
+        f"name = '{policy.name}' and run_id = '{candidate['run_id']}'"
+    )
+    if found:  # a retried task: the version exists already
+        version = str(max(int(v.version) for v in found))
+    else:
+        tags = {
+            **tracking.lineage_tags(training.get("lineage", {})),
+            "family": candidate["family"],
+            "training_run_id": training["run_id"],
+            "candidate_run_id": candidate["run_id"],
+            "data_sha256": training["data_sha256"],
+            "features": ",".join(training["features"])[: tracking.MAX_TAG_VALUE],
+            # Selection metrics; the holdout metrics follow as gate.* once the gate scored it.
+            **{f"validation.{k}": str(v) for k, v in candidate["validation"].items()},
+        }
+        version = str(mlflow.register_model(candidate["model_uri"], policy.name, tags=tags).version)
+    client.set_registered_model_alias(policy.name, policy.challenger_alias, version)
+    log.info("%s v%s registered as %s", policy.name, version, policy.challenger_alias)
+    return {
+        "model": policy.name,
+        "version": version,
+        "family": candidate["family"],
+        "run_id": candidate["run_id"],
+        "training_run_id": training["run_id"],
+        "model_uri": f"models:/{policy.name}/{version}",
+        "features": list(training["features"]),
+        "sensitive": list(training["sensitive"]),
+        "holdout_uri": training["holdout_uri"],
+    }
+
+
+def _champion_version(client: Any, policy: Policy) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(policy.name, policy.champion_alias).version)
+    except MlflowException:  # no such alias (or model) yet
+        return None
+
+
+def _score_version(
+    mlflow: Any,
+    policy: Policy,
+    version: str,
+    holdout: pd.DataFrame,
+    sensitive: list[str],
+    fallback_features: list[str],
+) -> dict[str, Any]:
+    model = mlflow.pyfunc.load_model(f"models:/{policy.name}/{version}")
+    schema = model.metadata.get_input_schema()
+    features = schema.input_names() if schema is not None else fallback_features
+    missing = [f for f in features if f not in holdout.columns]
+    if missing:
+        # e.g. the feature service changed: no fair comparison is possible, so no promotion.
+        return {"version": version, "error": f"cannot be scored, holdout lacks {missing}"}
+    return {"version": version, **score(model, holdout, list(features), sensitive, policy)}
+
+
+def compare_with_champion(
+    challenger: Mapping[str, Any],
+    *,
+    holdout: pd.DataFrame | None = None,
+    spec: UseCaseSpec | None = None,
+    tracking_uri: str | None = None,
+) -> dict[str, Any]:
+    """Score challenger and current champion on the same holdout; return the comparison."""
+    policy, mlflow, client = _setup(spec, tracking_uri)
+    if holdout is None:
+        holdout = load_holdout(challenger["holdout_uri"])
+    features, sensitive = list(challenger["features"]), list(challenger["sensitive"])
+    needed = [*features, policy.target, *sensitive]
+    missing = [c for c in needed if c not in holdout.columns]
+    if missing:
+        raise ValueError(f"holdout lacks columns {missing}")
+    champion_version = _champion_version(client, policy)
+    mine = _score_version(mlflow, policy, challenger["version"], holdout, sensitive, features)
+    if mine.get("error"):
+        raise ValueError(f"challenger v{challenger['version']} {mine['error']}")
+    if champion_version == challenger["version"]:
+        champion, passed, checks = None, True, []
+        reason = f"v{champion_version} is the champion already (a retried task)"
+        decision = "already_champion"
+    else:
+        champion = (
+            _score_version(mlflow, policy, champion_version, holdout, sensitive, features)
+            if champion_version is not None
+            else None
+        )
+        passed, checks, reason = decide(mine, champion, policy)
+        decision = "promote" if passed else "reject"
+    ts = holdout.get("event_timestamp")
+    return {
+        "model": policy.name,
+        "primary_metric": policy.primary,
+        "margin": policy.margin,
+        "minimums": policy.minimums,
+        "slice_metric": policy.slice_metric,
+        "max_slice_gap": policy.max_slice_gap,
+        "min_slice_rows": policy.min_slice_rows,
+        "holdout": {
+            "uri": challenger["holdout_uri"],
+            "rows": len(holdout),
+            "positives": int(holdout[policy.target].sum()),
+            "from": ts.min().isoformat() if ts is not None else None,
+            "to": ts.max().isoformat() if ts is not None else None,
+            "sha256": frame_digest(holdout, needed),
+        },
+        "challenger": {**dict(challenger), **mine},
+        "champion": champion,
+        "champion_version": champion_version,
+        "checks": checks,
+        "passed": passed,
+        "decision": decision,
+        "reason": reason,
+    }
+
+
+def promote(
+    comparison: Mapping[str, Any],
+    *,
+    holdout: pd.DataFrame | None = None,
+    spec: UseCaseSpec | None = None,
+    tracking_uri: str | None = None,
+    lock_dir: Path | None = None,
+    lock_timeout_s: float = 300.0,
+    raise_on_reject: bool = True,
+) -> dict[str, Any]:
+    """Act on a comparison: under the lock, re-check the champion, publish the report, and
+    move the champion alias if the challenger still passes."""
+    policy, _, client = _setup(spec, tracking_uri)
+    comparison = dict(comparison)
+    if comparison["passed"]:
+        with promotion_lock(policy.name, lock_dir, timeout_s=lock_timeout_s):
+            current = _champion_version(client, policy)
+            if current != comparison["champion_version"]:
+                # Someone promoted since the comparison: judge against the new champion.
+                log.info(
+                    "champion moved from v%s to v%s: re-comparing",
+                    comparison["champion_version"],
+                    current,
+                )
+                base = {k: comparison["challenger"][k] for k in _CHALLENGER_KEYS}
+                comparison = compare_with_champion(
+                    base, holdout=holdout, spec=spec, tracking_uri=tracking_uri
+                )
+                comparison["rechecked"] = True
+            if comparison["decision"] == "promote":
+                # Evidence first, alias last: if anything fails before, nothing moved.
+                result = _publish(client, policy, comparison, "promoted")
+                version = result["version"]
+                client.set_registered_model_alias(policy.name, policy.champion_alias, version)
+                now = _champion_version(client, policy)  # read back what serving will load
+                if now != version:
+                    raise RuntimeError(
+                        f"{policy.name}: set {policy.champion_alias} to v{version} but it reads "
+                        f"v{now}: another process promoted without the lock"
+                    )
+                client.set_model_version_tag(policy.name, version, "gate.decision", "promoted")
+                log.info("%s v%s promoted to %s", policy.name, version, policy.champion_alias)
+                return {**result, "champion_version": version}
+    if comparison["decision"] == "already_champion":
+        return _publish(client, policy, comparison, "already_champion")
+    result = _publish(client, policy, comparison, "rejected")
+    client.set_model_version_tag(policy.name, result["version"], "gate.decision", "rejected")
+    log.warning("%s v%s rejected: %s", policy.name, result["version"], result["reason"])
+    if raise_on_reject:
+        raise PromotionRejected(result)
+    return result
+
+
+_CHALLENGER_KEYS = (
+    "model",
+    "version",
+    "family",
+    "run_id",
+    "training_run_id",
+    "model_uri",
+    "features",
+    "sensitive",
+    "holdout_uri",
+)
+
+
+def _publish(
+    client: Any, policy: Policy, comparison: dict[str, Any], decision: str
+) -> dict[str, Any]:
+    """Log the report (JSON + HTML) on the challenger's run, tag the version with it and the
+    gate's metrics, and build the result (the decision tag is the caller's last step)."""
+    challenger = comparison["challenger"]
+    version, run_id = str(challenger["version"]), challenger["run_id"]
+    comparison["decision"] = decision
+    stem = f"{REPORT_DIR}/v{version}-comparison"
+    client.log_text(run_id, json.dumps(comparison, indent=2, default=str), f"{stem}.json")
+    client.log_text(run_id, render_html(comparison), f"{stem}.html")
+    report_uri = f"runs:/{run_id}/{stem}.html"
+    tags = {
+        "gate.reason": comparison["reason"][: tracking.MAX_TAG_VALUE],
+        "gate.report": report_uri,
+        "gate.compared_with": str(comparison.get("champion_version") or "none"),
+        **{f"gate.{k}": str(v) for k, v in challenger["overall"].items()},
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(policy.name, version, key, value)
+    promoted = decision in ("promoted", "already_champion")
+    return {
+        "model": policy.name,
+        "version": version,
+        "alias": policy.champion_alias if promoted else policy.challenger_alias,
+        "promoted": promoted,
+        "decision": decision,
+        "reason": comparison["reason"],
+        "champion_version": comparison.get("champion_version"),
+        "report_uri": report_uri,
+        "run_ids": {"training": challenger["training_run_id"], "candidate": run_id},
+        "comparison": comparison,
+    }
+
+
+def evaluate_and_promote(
+    training: Mapping[str, Any],
+    *,
+    holdout: pd.DataFrame | None = None,
+    spec: UseCaseSpec | None = None,
+    tracking_uri: str | None = None,
+    lock_dir: Path | None = None,
+    raise_on_reject: bool = True,
+) -> dict[str, Any]:
+    """Register, compare and (maybe) promote the best candidate of a training result."""
+    challenger = register_challenger(training, spec=spec, tracking_uri=tracking_uri)
+    if holdout is None:
+        holdout = load_holdout(training["holdout_uri"])
+    comparison = compare_with_champion(
+        challenger, holdout=holdout, spec=spec, tracking_uri=tracking_uri
+    )
+    return promote(
+        comparison,
+        holdout=holdout,
+        spec=spec,
+        tracking_uri=tracking_uri,
+        lock_dir=lock_dir,
+        raise_on_reject=raise_on_reject,
+    )

@@ -1,0 +1,98 @@
+"""The gate's side-by-side report (champion vs challenger) as a small self-contained HTML page.
+
+The JSON form is the comparison dict itself; this page is what a reviewer opens from the
+model version's ``gate.report`` tag or from the rejection email.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+
+from include.training.metrics import METRICS
+
+_STYLE = (
+    "body{font-family:sans-serif;margin:1.5em;color:#222}"
+    "table{border-collapse:collapse;margin:.5em 0 1.5em}"
+    "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
+    "th:first-child,td:first-child{text-align:left}"
+    ".pass{color:#186a3b}.fail{color:#b03a2e;font-weight:bold}.muted{color:#888}"
+)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return '<span class="muted">n/a</span>'
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return html.escape(str(value))
+
+
+def _verdict(passed: bool | None) -> str:
+    if passed is None:
+        return '<span class="muted">not judged</span>'
+    return '<span class="pass">pass</span>' if passed else '<span class="fail">FAIL</span>'
+
+
+def _side(comparison: Mapping[str, Any], who: str) -> Mapping[str, Any]:
+    return comparison.get(who) or {}
+
+
+def render_html(comparison: Mapping[str, Any]) -> str:
+    """The comparison as an HTML page (no external assets)."""
+    e = html.escape
+    chal, champ = _side(comparison, "challenger"), _side(comparison, "champion")
+    title = (
+        f"{comparison['model']}: challenger v{chal.get('version')} vs "
+        f"{'champion v' + str(champ.get('version')) if champ else 'no champion'}"
+    )
+    out = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
+        f"<style>{_STYLE}</style></head><body><h1>{e(title)}</h1>",
+        f"<p><b>Decision: {e(comparison['decision'])}</b> &mdash; {e(comparison['reason'])}</p>",
+    ]
+    hold = comparison.get("holdout", {})
+    out.append(
+        f"<p>Same holdout for both: {_fmt(hold.get('rows'))} rows, "
+        f"{_fmt(hold.get('positives'))} frauds, {_fmt(hold.get('from'))} to "
+        f"{_fmt(hold.get('to'))} ({_fmt(hold.get('uri'))}).</p>"
+    )
+    out.append("<h2>Checks</h2><table><tr><th>check</th><th>verdict</th><th>detail</th></tr>")
+    for check in comparison.get("checks", []):
+        out.append(
+            f"<tr><td>{e(check['name'])}</td><td>{_verdict(check['passed'])}</td>"
+            f"<td style='text-align:left'>{e(check['detail'])}</td></tr>"
+        )
+    out.append(
+        "</table><h2>Overall</h2><table><tr><th>metric</th><th>champion</th>"
+        "<th>challenger</th></tr>"
+    )
+    c_over, h_over = champ.get("overall") or {}, chal.get("overall") or {}
+    for name in (*METRICS, "rows", "positives"):
+        out.append(
+            f"<tr><td>{name}</td><td>{_fmt(c_over.get(name))}</td>"
+            f"<td>{_fmt(h_over.get(name))}</td></tr>"
+        )
+    out.append("</table>")
+    metric = comparison.get("slice_metric", "")
+    for attr, rows in (chal.get("slices") or {}).items():
+        champ_rows = {r["slice"]: r for r in (champ.get("slices") or {}).get(attr, [])}
+        out.append(
+            f"<h2>Slices of {e(attr)} ({e(metric)}; max gap "
+            f"{_fmt(comparison.get('max_slice_gap'))}, judged from "
+            f"{_fmt(comparison.get('min_slice_rows'))} rows)</h2><table><tr><th>slice</th>"
+            "<th>rows</th><th>frauds</th><th>champion</th><th>challenger</th>"
+            "<th>challenger gap</th><th>verdict</th></tr>"
+        )
+        for row in rows:
+            other = champ_rows.get(row["slice"], {})
+            out.append(
+                f"<tr><td>{e(row['slice'])}</td><td>{row['rows']}</td>"
+                f"<td>{row['positives']}</td><td>{_fmt(other.get(metric))}</td>"
+                f"<td>{_fmt(row.get(metric))}</td><td>{_fmt(row.get('gap'))}</td>"
+                f"<td>{_verdict(row.get('passed'))}</td></tr>"
+            )
+        out.append("</table>")
+    out.append("</body></html>")
+    return "\n".join(out)

@@ -1,0 +1,129 @@
+"""Metrics of a fraud-probability model: ranking, recall at a fixed FPR, calibration, slices.
+
+* ``pr_auc``: average precision (the step-wise area under the precision-recall curve, as
+  scikit-learn computes it; no optimistic trapezoid interpolation). Random scores give the
+  fraud rate.
+* ``roc_auc``; ``recall_at_fpr``: the best recall whose false-positive rate is at most the
+  spec's ``recall_at_fpr`` (the alert budget of an investigations team).
+* ``brier``; ``ece``: expected calibration error over equal-mass bins. With ~1.5 % fraud,
+  equal-width bins put almost every prediction in the first bin and hide miscalibration of
+  the high scores that trigger alerts.
+
+A metric that is undefined on the data (one class only) is ``None``, never NaN, so results
+stay JSON-able.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+METRICS = ("pr_auc", "roc_auc", "recall_at_fpr", "brier", "ece")
+# Larger is better for every metric except these (the gate and selection need to know).
+LOWER_IS_BETTER = frozenset({"brier", "ece"})
+UNKNOWN_SLICE = "(missing)"
+
+
+def recall_at_fpr(y: np.ndarray, p: np.ndarray, fpr_target: float) -> float:
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(y, p)
+    return float(tpr[fpr <= fpr_target].max())
+
+
+def calibration_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, np.ndarray]:
+    """Equal-mass bins of the predictions: mean prediction, fraud rate and size per bin."""
+    order = np.argsort(p, kind="stable")
+    groups = [g for g in np.array_split(order, min(bins, len(p))) if len(g)]
+    return {
+        "mean_predicted": np.array([p[g].mean() for g in groups]),
+        "fraction_positive": np.array([y[g].mean() for g in groups]),
+        "count": np.array([len(g) for g in groups]),
+    }
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    cal = calibration_bins(y, p, bins)
+    gaps = np.abs(cal["mean_predicted"] - cal["fraction_positive"])
+    return float(np.sum(gaps * cal["count"]) / cal["count"].sum())
+
+
+def classification_metrics(
+    y_true: Sequence[int] | np.ndarray, proba: Sequence[float] | np.ndarray, *, fpr_target: float
+) -> dict[str, Any]:
+    """Every metric of :data:`METRICS` plus ``rows`` and ``positives``."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    y = np.asarray(y_true, dtype=np.int64)
+    p = np.asarray(proba, dtype=np.float64)
+    if y.shape != p.shape:
+        raise ValueError(f"labels {y.shape} and predictions {p.shape} differ in shape")
+    if len(p) and not (np.isfinite(p).all() and p.min() >= 0.0 and p.max() <= 1.0):
+        raise ValueError("predictions must be finite probabilities in [0, 1]")
+    out: dict[str, Any] = {"rows": int(len(y)), "positives": int(y.sum())}
+    both_classes = 0 < out["positives"] < len(y)
+    out["pr_auc"] = float(average_precision_score(y, p)) if both_classes else None
+    out["roc_auc"] = float(roc_auc_score(y, p)) if both_classes else None
+    out["recall_at_fpr"] = recall_at_fpr(y, p, fpr_target) if both_classes else None
+    out["brier"] = float(brier_score_loss(y, p)) if len(y) else None
+    out["ece"] = expected_calibration_error(y, p) if len(y) else None
+    return out
+
+
+def slice_metrics(
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    groups: pd.Series,
+    *,
+    metric: str,
+    fpr_target: float,
+    min_rows: int,
+    overall: float | None,
+    max_gap: float,
+) -> list[dict[str, Any]]:
+    """One row per value of a sensitive attribute: its metric, gap to overall and verdict.
+
+    A slice is judged only with at least ``min_rows`` rows and both classes present;
+    otherwise ``judged`` is False and ``passed`` None (too little evidence either way).
+    """
+    y = np.asarray(y_true)
+    p = np.asarray(proba)
+    labels = groups.astype("object").where(groups.notna(), UNKNOWN_SLICE).astype(str).to_numpy()
+    rows = []
+    for value in sorted(set(labels)):
+        mask = labels == value
+        m = classification_metrics(y[mask], p[mask], fpr_target=fpr_target)
+        score = m.get(metric)
+        judged = bool(m["rows"] >= min_rows and score is not None and overall is not None)
+        gap = None
+        if score is not None and overall is not None:
+            gap = (score - overall) if metric in LOWER_IS_BETTER else (overall - score)
+        rows.append(
+            {
+                "slice": value,
+                "rows": m["rows"],
+                "positives": m["positives"],
+                metric: score,
+                "gap": gap,
+                "judged": judged,
+                "passed": (gap <= max_gap) if judged and gap is not None else None,
+            }
+        )
+    return rows
+
+
+def better(metric: str, a: float, b: float) -> bool:
+    """True when value ``a`` is strictly better than ``b`` for ``metric``."""
+    return a < b if metric in LOWER_IS_BETTER else a > b
+
+
+def prefixed(metrics: Mapping[str, Any], prefix: str) -> dict[str, float]:
+    """``{prefix/name: value}`` for the defined numeric metrics (what MLflow logs)."""
+    return {
+        f"{prefix}/{k}": float(v)
+        for k, v in metrics.items()
+        if v is not None and k in (*METRICS, "rows", "positives")
+    }
