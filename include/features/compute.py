@@ -24,7 +24,7 @@ Every aggregate is a difference of per-key cumulative sums looked up with ``merg
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
@@ -156,7 +156,7 @@ def _distinct_merchants(ev: pd.DataFrame, keys: np.ndarray, at: pd.Series, days:
 
 def day_end(day: date) -> pd.Timestamp:
     """The stamp of a partition's daily rows: midnight UTC after ``day``."""
-    return pd.Timestamp(datetime.combine(day + timedelta(days=1), time(), tzinfo=timezone.utc))
+    return pd.Timestamp(datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC))
 
 
 def merchant_stamps(

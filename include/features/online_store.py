@@ -8,8 +8,9 @@ recomputed with late labels keeps its stamps and must still reach the online sto
 writes with one ``executemany`` per batch instead of one statement per feature value.
 
 Feast's Redis store already skips older rows but also skips *equal* ones;
-:class:`GuardedRedisOnlineStore` filters with the same ``>=`` rule and writes the stock layout. Select them in a RepoConfig with ``type: include.features.online_store.
-GuardedSqliteOnlineStore`` (or ``...GuardedRedisOnlineStore``); both read like the stock stores.
+:class:`GuardedRedisOnlineStore` filters with the same ``>=`` rule and writes the stock
+layout. Select them in a RepoConfig with ``type: include.features.online_store.
+GuardedSqliteOnlineStore`` (or ``...GuardedRedisOnlineStore``); reads are the stock ones.
 """
 
 from __future__ import annotations
@@ -68,8 +69,10 @@ class GuardedSqliteOnlineStore(SqliteOnlineStore):
         )
         # The stock table layout; the WHERE makes the upsert a no-op for an older row.
         sql = (
-            f"INSERT INTO {name} (entity_key, feature_name, value, value_text, event_ts, created_ts)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(entity_key, feature_name) DO UPDATE SET"
+            f"INSERT INTO {name}"
+            " (entity_key, feature_name, value, value_text, event_ts, created_ts)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(entity_key, feature_name) DO UPDATE SET"
             " value = excluded.value, value_text = excluded.value_text,"
             " event_ts = excluded.event_ts, created_ts = excluded.created_ts"
             f" WHERE excluded.event_ts >= {name}.event_ts"
@@ -78,12 +81,14 @@ class GuardedSqliteOnlineStore(SqliteOnlineStore):
         rows = []
         for entity_key, values, event_ts, created_ts in data:
             key = serialize_entity_key(entity_key, entity_key_serialization_version=version)
-            # Same conversion as the stock store, so stored and compared stamps agree (UTC s).
-            ts = to_naive_utc(event_ts)
-            created = to_naive_utc(created_ts) if created_ts is not None else None
+            # What the stock store's sqlite3 adapter stores (whole seconds), computed once per
+            # entity instead of once per value; the guard compares these integers.
+            ts = int(to_naive_utc(event_ts).timestamp())
+            created = int(to_naive_utc(created_ts).timestamp()) if created_ts is not None else None
             for feature, value in values.items():
                 text, _ = extract_text_and_num(value, False)
                 rows.append((key, feature, value.SerializeToString(), text, ts, created))
+        rows.sort(key=lambda r: (r[0], r[1]))  # primary-key order: fewer B-tree page splits
         with conn:
             conn.executemany(sql, rows)
         if progress:

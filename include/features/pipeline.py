@@ -12,7 +12,7 @@ replaced per partition, the online store is written with an event-time guard).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from include import storage
@@ -84,8 +84,8 @@ def materialization_window(days: list[str], overlap_days: int) -> tuple[datetime
     """From ``overlap_days`` before the first day (late rows, A7) to just after the last
     day's end-of-day rows (stamped at the next midnight)."""
     first, last = date.fromisoformat(min(days)), date.fromisoformat(max(days))
-    start = datetime.combine(first - timedelta(days=overlap_days), time(), tzinfo=timezone.utc)
-    end = datetime.combine(last + timedelta(days=1), time(1), tzinfo=timezone.utc)
+    start = datetime.combine(first - timedelta(days=overlap_days), time(), tzinfo=UTC)
+    end = datetime.combine(last + timedelta(days=1), time(1), tzinfo=UTC)
     return start, end
 
 

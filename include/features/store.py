@@ -13,8 +13,8 @@ switch between the SQLite and Redis sections. The YAML mirrors the SQLite case f
 Pruned views: Feast's file offline store reads *every* file of a source and joins all rows of
 an entity before filtering by time, so its cost grows with the whole history. The feature
 sources are relative paths (``features/<view>``) resolved against ``repo_path``; pointing
-``repo_path`` at a temporary folder of symlinks to only the partitions a time range can use
-gives Feast the same answer at a bounded cost, with the same registry and feature service.
+``repo_path`` at a temporary folder holding only the partitions a time range can use gives
+Feast the same answer at a bounded cost, with the same registry and feature service.
 """
 
 from __future__ import annotations
@@ -24,10 +24,13 @@ import runpy
 import tempfile
 import warnings
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+import pandas as pd
 
 from include.config import Settings, get_settings
 from include.features import schema
@@ -142,26 +145,56 @@ def partitions_for_stamps(first: datetime, last: datetime, fspec: FeatureSpec) -
     return (first.date() - timedelta(days=2), last.date() + timedelta(days=fspec.lateness_days + 1))
 
 
+@dataclass
+class PrunedView:
+    """A temporary repo path for Feast plus the rows it holds, per view (present ones only)."""
+
+    path: Path
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
 @contextlib.contextmanager
 def pruned_view(
-    data_root: Path, first: date, last: date, views: tuple[str, ...] = schema.TABLE_VIEWS
-) -> Iterator[tuple[Path, list[str]]]:
-    """A temporary repo path whose ``features/<view>`` holds symlinks to the partitions
-    ``first``..``last`` only; yields it and the views that have at least one file there."""
+    data_root: Path,
+    first: date,
+    last: date,
+    keys: dict[str, Any] | None = None,
+    views: tuple[str, ...] = schema.TABLE_VIEWS,
+) -> Iterator[PrunedView]:
+    """The partitions ``first``..``last`` of each view (rows of ``keys[view]`` only, if
+    given) as ONE Parquet file per view under a temporary ``features/<view>/``.
+
+    One file, not links to the partition files: Feast's Dask join sorts and de-duplicates
+    per partition, and with several partitions it returned an older row than the latest one
+    before the entity time (seen in tests/unit/test_features_store.py); with one partition the
+    sort and ``keep="last"`` are plain pandas and exact.
+    """
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
     scratch = data_root / "feast" / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="view-", dir=scratch) as tmp:
-        present = []
-        for view in views:
-            for day in _days(first, last):
-                src = schema.table_path(data_root, view, day)
-                if src.is_file():
-                    dst = schema.table_path(Path(tmp), view, day)
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    dst.symlink_to(src)
-                    if view not in present:
-                        present.append(view)
-        yield Path(tmp), present
+        view = PrunedView(Path(tmp))
+        for name in views:
+            files = [
+                str(p)
+                for d in _days(first, last)
+                if (p := schema.table_path(data_root, name, d)).is_file()
+            ]
+            if not files:
+                continue
+            dataset = ds.dataset(files, format="parquet")
+            key = dataset.schema.names[0]  # tables are written key first (compute._typed)
+            wanted = None if keys is None or name not in keys else ds.field(key).isin(keys[name])
+            table = dataset.to_table(filter=wanted)
+            if table.num_rows == 0:
+                continue
+            target = schema.table_dir(view.path, name) / "data.parquet"
+            target.parent.mkdir(parents=True)
+            pq.write_table(table, target)
+            view.tables[name] = table.select([key, schema.TIMESTAMP]).to_pandas()
+        yield view
 
 
 def _days(first: date, last: date) -> Iterator[date]:
@@ -179,12 +212,13 @@ def materialize(start: datetime, end: datetime, settings: Settings | None = None
     fspec = feature_spec_from(settings)
     start, end = _utc(start), _utc(end)
     first, last = partitions_for_stamps(start, end, fspec)
-    with pruned_view(settings.data_root, first, last) as (path, views):
+    with pruned_view(settings.data_root, first, last) as view:
+        views = list(view.tables)
         if views:
-            store = feature_store(settings, repo_path=path)
+            store = feature_store(settings, repo_path=view.path)
             store.materialize(start_date=start, end_date=end, feature_views=views)
     return {"start": start.isoformat(), "end": end.isoformat(), "feature_views": views}
 
 
 def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)

@@ -9,7 +9,9 @@ Guarantees, each raising a named error instead of returning a quietly wrong fram
 * one output row per entity row (A8: Feast's file store silently drops an entity row that
   has no feature row within the TTL before it, collapses rows sharing keys and time, and
   fails on keys it has never seen) → :class:`FeatureRowsDropped`;
-* no feature row stamped after its entity row (no future leakage) → :class:`FeatureLeakage`.
+* no feature row stamped after its entity row (no future leakage) → :class:`FeatureLeakage`;
+* each row is the latest one at or before the entity time (checked against an independent
+  pandas ``merge_asof`` on the row stamps) → :class:`FeatureRowsStale`.
 
 By construction every transaction in a computed partition has a customer row at its own time
 and a merchant row at or before it, so a drop means "features not computed for that period"
@@ -44,6 +46,10 @@ class EntityFrameInvalid(ValueError):
 
 class FeatureRowsDropped(RuntimeError):
     """The point-in-time join did not return exactly one row per entity row (A8)."""
+
+
+class FeatureRowsStale(RuntimeError):
+    """The point-in-time join returned a row that is not the latest one before the entity."""
 
 
 class FeatureLeakage(RuntimeError):
@@ -88,7 +94,10 @@ def _chunks(frame: pd.DataFrame, chunk_days: int) -> list[pd.DataFrame]:
     day = frame["event_timestamp"].dt.floor("D")
     bucket = ((day - day.min()).dt.days // chunk_days).to_numpy()
     rounds = frame.groupby([*_KEYS, "event_timestamp"]).cumcount().to_numpy()
-    return [frame[(bucket == b) & (rounds == r)] for b, r in sorted(set(zip(bucket, rounds)))]
+    return [
+        frame[(bucket == b) & (rounds == r)]
+        for b, r in sorted(set(zip(bucket, rounds, strict=False)))
+    ]
 
 
 def historical_features(
@@ -109,14 +118,20 @@ def historical_features(
             part["event_timestamp"].max(),
             fspec,
         )
-        with store.pruned_view(settings.data_root, first, last) as (path, views):
-            _require_keys(part, path, views)
-            chunk_store = store.feature_store(settings, repo_path=path)
+        keys = {
+            schema.CUSTOMER_VIEW: part[schema.CUSTOMER_KEY].unique(),
+            schema.MERCHANT_VIEW: part[schema.MERCHANT_KEY].unique(),
+        }
+        with store.pruned_view(settings.data_root, first, last, keys) as view:
+            expected = _expected_as_of(part, view.tables, fspec.ttl_days)
+            chunk_store = store.feature_store(settings, repo_path=view.path)
             service = chunk_store.get_feature_service(fspec.feature_service)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # "experimental" ODFV notice
                 job = chunk_store.get_historical_features(entity_df=part, features=service)
-                results.append(job.to_df())
+                result = job.to_df()
+        _check_as_of(result, expected)
+        results.append(result)
     out = pd.concat(results, ignore_index=True) if results else pd.DataFrame(columns=[_ROW])
     _check_one_row_each(frame, out, entity_df)
     _check_no_leakage(out)
@@ -130,24 +145,58 @@ def historical_features(
     return result
 
 
-def _require_keys(part: pd.DataFrame, path: Any, views: list[str]) -> None:
-    """Rows whose key has no feature row at all would crash Feast's join: name them now."""
-    for view, key in (
-        (schema.CUSTOMER_VIEW, schema.CUSTOMER_KEY),
-        (schema.MERCHANT_VIEW, schema.MERCHANT_KEY),
+def _expected_as_of(
+    part: pd.DataFrame, tables: dict[str, pd.DataFrame], ttl_days: int
+) -> pd.DataFrame:
+    """The stamp of the row each entity row must get (latest at or before it, within the
+    TTL), found independently with pandas. A row without one would crash Feast's join (an
+    unseen key) or be dropped by it (A8), so it is reported here, before calling Feast."""
+    out = part[[_ROW, "event_timestamp"]].copy()
+    for view, key, col in (
+        (schema.CUSTOMER_VIEW, schema.CUSTOMER_KEY, schema.CUSTOMER_AS_OF),
+        (schema.MERCHANT_VIEW, schema.MERCHANT_KEY, schema.MERCHANT_AS_OF),
     ):
-        if view not in views:
+        empty = pd.DataFrame(
+            {
+                key: pd.Series(dtype="int64"),
+                "event_timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+            }
+        )
+        stamps = tables.get(view, empty)
+        stamps = stamps.assign(**{col: stamps["event_timestamp"]}).astype({key: "int64"})
+        hit = pd.merge_asof(
+            part[[_ROW, key, "event_timestamp"]].sort_values("event_timestamp"),
+            stamps.sort_values("event_timestamp"),
+            on="event_timestamp",
+            by=key,
+            tolerance=pd.Timedelta(days=ttl_days),
+        )
+        missing = hit[col].isna()
+        if missing.any():
             raise FeatureRowsDropped(
-                f"no {view} partitions cover {part['event_timestamp'].min()}.."
-                f"{part['event_timestamp'].max()}: compute them (materialize_features with "
-                "start_date/end_date)"
+                f"{int(missing.sum())} entity rows have no {view} row at or up to "
+                f"{ttl_days} days before their time (e.g. {key} "
+                f"{hit.loc[missing, key].head(5).tolist()} at "
+                f"{hit.loc[missing, 'event_timestamp'].head(2).astype(str).tolist()}); Feast "
+                "would drop them (A8). Compute features for those days (materialize_features "
+                "with start_date/end_date)"
             )
-        unknown = ~part[key].isin(_known_keys(path, view, key))
-        if unknown.any():
-            raise FeatureRowsDropped(
-                f"{int(unknown.sum())} entity rows have a {key} with no {view} row near their "
-                f"time, e.g. {part.loc[unknown, key].head(5).tolist()}; compute the partitions "
-                "of those days (materialize_features with start_date/end_date)"
+        out = out.merge(hit[[_ROW, col]], on=_ROW)
+    return out
+
+
+def _check_as_of(result: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Feast must have picked the latest row at or before each entity row: the Dask join has
+    been seen returning an older one when its input had several partitions."""
+    got = result[[_ROW, schema.CUSTOMER_AS_OF, schema.MERCHANT_AS_OF]].merge(
+        expected, on=_ROW, suffixes=("", "_expected")
+    )
+    for col in (schema.CUSTOMER_AS_OF, schema.MERCHANT_AS_OF):
+        stale = pd.to_datetime(got[col], utc=True) != got[f"{col}_expected"]
+        if stale.any():
+            raise FeatureRowsStale(
+                f"{int(stale.sum())} entity rows got a {col} other than the latest row before "
+                f"them, e.g. {got.loc[stale].head(3).to_dict('records')}"
             )
 
 

@@ -144,3 +144,48 @@ def save_undelivered(alert: Alert, sender: str, recipients: list[str], folder: P
     path = folder / f"{safe}.eml"
     path.write_bytes(bytes(alert.to_email(sender, recipients)))
     return path
+
+
+def promotion_rejected(prefix: str, ctx: TaskContext, result: dict[str, Any]) -> Alert:
+    """The gate kept the champion: say why, side by side, and where the report is."""
+    comparison = result.get("comparison", {})
+    challenger = comparison.get("challenger", {})
+    champion = comparison.get("champion") or {}
+    metric = comparison.get("primary_metric", "")
+    subject = (
+        f"{prefix} RETRAIN REJECTED {result.get('model')} v{result.get('version')}: "
+        f"champion v{result.get('champion_version') or '-'} kept"
+    )
+    keys = sorted(set(challenger.get("overall", {})) | set(champion.get("overall", {})))
+    rows = [
+        (k, challenger.get("overall", {}).get(k), champion.get("overall", {}).get(k)) for k in keys
+    ]
+    table = "".join(
+        f"<tr><td>{_e(k)}</td><td>{_e(_short(a))}</td><td>{_e(_short(b))}</td></tr>"
+        for k, a, b in rows
+    )
+    checks = "".join(
+        f"<li>{_e(c.get('name'))}: {'pass' if c.get('passed') else 'FAIL'} "
+        f"{_e(_short(c.get('detail', '')))}</li>"
+        for c in comparison.get("checks", [])
+    )
+    text = "\n".join(
+        [
+            "The retrained model did not pass the gate; the champion is unchanged.",
+            f"Reason: {result.get('reason')}",
+            *[f"{k}: {v}" for k, v in _context_rows(ctx)],
+            f"Primary metric: {metric}",
+            *[f"  {k}: challenger {a} / champion {b}" for k, a, b in rows],
+            f"Report: {result.get('report_uri')}",
+        ]
+    )
+    body = (
+        f"<h2>Retrain rejected: {_e(result.get('model'))} v{_e(result.get('version'))}</h2>"
+        f"<p>The champion (v{_e(result.get('champion_version') or '-')}) is unchanged. "
+        f"Reason: {_e(result.get('reason'))}</p>{_table(_context_rows(ctx))}"
+        "<h3>Holdout metrics</h3><table border='1' cellpadding='4'>"
+        f"<tr><th>metric</th><th>challenger</th><th>champion</th></tr>{table}</table>"
+        f"<h3>Checks</h3><ul>{checks}</ul>"
+        f"<p>Comparison report (MLflow artifact): {_e(result.get('report_uri'))}</p>"
+    )
+    return Alert(subject, body, text)

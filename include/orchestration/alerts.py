@@ -48,30 +48,44 @@ class AlertNotifier(BaseNotifier):
         from include.notify import messages
         from include.spec import load_spec
 
-        settings = get_settings()
-        spec = load_spec(settings.usecase_spec)
-        ti = context["ti"]
-        exc = context.get("exception")
-        interval = context.get("data_interval_start") or context.get("logical_date")
-        params = context.get("params") or {}
-        day = params.get("batch_date") or (interval.date().isoformat() if interval else "-")
-        task_ctx = messages.TaskContext(
-            dag_id=ti.dag_id,
-            task_id=ti.task_id,
-            run_id=ti.run_id,
-            day=str(day),
-            try_number=int(getattr(ti, "try_number", 0) or 0),
-            log_url=str(getattr(ti, "log_url", "") or ""),
-            error=f"{type(exc).__name__}: {exc}" if exc else "unknown error (see the log)",
-        )
-        summary = _find_summary(exc)
-        prefix = spec.alerts.subject_prefix
+        prefix = load_spec(get_settings().usecase_spec).alerts.subject_prefix
+        task_ctx = _task_context(context)
+        summary = _find_summary(context.get("exception"))
         alert = (
             messages.batch_quarantined(prefix, task_ctx, summary)
             if summary
             else messages.task_failure(prefix, task_ctx)
         )
         send_alert(alert)
+
+
+def _task_context(context: Any) -> Any:
+    """The fields every alert shows, from an Airflow task context."""
+    from include.notify import messages
+
+    ti = context["ti"]
+    exc = context.get("exception")
+    interval = context.get("data_interval_start") or context.get("logical_date")
+    params = context.get("params") or {}
+    day = params.get("batch_date") or (interval.date().isoformat() if interval else "-")
+    return messages.TaskContext(
+        dag_id=ti.dag_id,
+        task_id=ti.task_id,
+        run_id=ti.run_id,
+        day=str(day),
+        try_number=int(getattr(ti, "try_number", 0) or 0),
+        log_url=str(getattr(ti, "log_url", "") or ""),
+        error=f"{type(exc).__name__}: {exc}" if exc else "unknown error (see the log)",
+    )
+
+
+def rejection_alert(context: Any, result: dict[str, Any]) -> Any:
+    """The mail of a challenger the gate rejected (fault C1): the comparison, side by side."""
+    from include.notify import messages
+    from include.spec import load_spec
+
+    prefix = load_spec(get_settings().usecase_spec).alerts.subject_prefix
+    return messages.promotion_rejected(prefix, _task_context(context), result)
 
 
 def send_alert(alert: Any) -> bool:

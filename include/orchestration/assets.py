@@ -44,3 +44,19 @@ def features() -> Asset:
 
 
 FEATURES = features()
+
+
+def champion_model() -> Asset:
+    """The registered model's champion alias: one event per promotion
+    (extra: model name, version, alias, run ids) for the packaging stage."""
+    from include.spec import load_spec
+
+    model = load_spec(get_settings().usecase_spec).model
+    return Asset(
+        name="champion_model",
+        uri=f"mlflow://registry/{model['registered_name']}/{model['champion_alias']}",
+        group="model",
+    )
+
+
+CHAMPION_MODEL = champion_model()

@@ -1,0 +1,210 @@
+"""Feast materialization into SQLite against a plain parquet→SQLite insert floor.
+
+One table of N customers (one row each, the real ``customer_transaction_stats`` columns:
+13 features + the ``customer_as_of`` stamp) is written as a feature partition in a scratch
+data root, the project's definitions are applied, then timed in the same process:
+
+* **floor**: ``pd.read_parquet`` + ``sqlite3.executemany`` of the same wide rows into a fresh
+  SQLite file (one row per entity, one column per feature, one transaction);
+* **floor in the online layout**: the same values as one row per (entity, feature), keyed
+  and indexed like Feast's SQLite table — the write volume any Feast SQLite store has;
+* **project**: ``include.features.store.materialize`` (pruned view + ``store.materialize`` into
+  the guarded online store, ``online_write_batch_size`` from the store module);
+* **stock**: the same ``store.materialize`` into Feast's stock SQLite store (for reference).
+
+Rows/s = entities written / seconds (median of the reps; a fresh online DB per rep). Target
+(performance-anchors.md): the project's materialization ≤ 2x the floor's time. Feast import
+and ``apply`` are not timed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.common import Figure, fmt, median
+
+RATIO_TARGET = 2.0
+DAY = date(2026, 3, 1)
+
+
+def _table(n: int) -> pd.DataFrame:
+    """N customers, one row each, stamped within DAY, with the view's column types."""
+    from include.features import schema, store
+
+    rng = np.random.default_rng(11)
+    cols = schema.customer_features(store.feature_spec_from())
+    stamps = pd.Timestamp(DAY, tz="UTC") + pd.to_timedelta(rng.integers(0, 86_400_000, n), "ms")
+    frame = pd.DataFrame(
+        {"customer_id": np.arange(1, n + 1, dtype="int64"), "event_timestamp": stamps}
+    )
+    for name, kind in cols.items():
+        if kind == "int":
+            frame[name] = rng.integers(0, 100, n).astype("int64")
+        elif kind == "float":
+            frame[name] = rng.random(n) * 100
+        else:
+            frame[name] = stamps
+    return frame
+
+
+def _floor(path: Path, db: Path) -> float:
+    """Seconds to read the partition and insert it as wide rows into SQLite."""
+    start = time.perf_counter()
+    frame = pd.read_parquet(path)
+    frame["event_timestamp"] = frame["event_timestamp"].astype("int64")
+    frame["customer_as_of"] = frame["customer_as_of"].astype("int64")
+    cols = ", ".join(f'"{c}"' for c in frame.columns)
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"CREATE TABLE t ({cols}, PRIMARY KEY (customer_id))")
+        conn.executemany(
+            f"INSERT OR REPLACE INTO t VALUES ({', '.join('?' * len(frame.columns))})",
+            frame.itertuples(index=False, name=None),
+        )
+    return time.perf_counter() - start
+
+
+def _floor_long(path: Path, db: Path) -> float:
+    """Seconds to read the partition and insert it in the online store's layout: one row per
+    (entity, feature) with its stamp, keyed and indexed like Feast's SQLite table."""
+    start = time.perf_counter()
+    frame = pd.read_parquet(path)
+    ts = (frame["event_timestamp"].astype("int64") // 1_000_000_000).to_numpy()
+    keys = [int(k).to_bytes(8, "little") for k in frame["customer_id"]]
+    frame["customer_as_of"] = frame["customer_as_of"].astype("int64") // 1_000_000_000
+    features = [c for c in frame.columns if c not in ("customer_id", "event_timestamp")]
+    values = frame[features].astype("float64").to_numpy()
+    rows = [
+        (keys[i], name, float(values[i, j]), int(ts[i]))
+        for i in range(len(frame))
+        for j, name in enumerate(features)
+    ]
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "CREATE TABLE t (entity_key BLOB, feature_name TEXT, value REAL, event_ts INTEGER,"
+            " PRIMARY KEY (entity_key, feature_name))"
+        )
+        conn.execute("CREATE INDEX t_ek ON t (entity_key)")
+        conn.executemany("INSERT OR REPLACE INTO t VALUES (?, ?, ?, ?)", rows)
+    return time.perf_counter() - start
+
+
+def _materialize(data_root: Path, stock: bool) -> float:
+    """Seconds of one materialization of DAY into a fresh online DB."""
+    from feast import FeatureStore
+
+    from include.features import schema, store
+
+    online = data_root / "feast" / "online.db"
+    online.unlink(missing_ok=True)
+    fs = store.feature_store()
+    view = fs.get_feature_view(schema.CUSTOMER_VIEW)
+    if stock:
+        cfg = store.repo_config()
+        cfg = cfg.__class__(
+            **{
+                **cfg.model_dump(by_alias=True, exclude={"online_config", "online_store"}),
+                "online_store": {"type": "sqlite", "path": str(online)},
+            }
+        )
+        fs = FeatureStore(config=cfg)
+    fs._get_provider().online_store.update(fs.config, [], [view], [], [], False)
+    start_ts = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
+    end_ts = start_ts + timedelta(days=1, hours=1)
+    start = time.perf_counter()
+    if stock:
+        with store.pruned_view(data_root, DAY, DAY) as pruned:
+            fs.config.repo_path = pruned.path
+            fs.materialize(start_date=start_ts, end_date=end_ts, feature_views=[view.name])
+    else:
+        store.materialize(start_ts, end_ts)
+    return time.perf_counter() - start
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Measure, print and return the materialization section (``figures``: summary rows)."""
+    n = 20_000 if quick else 100_000
+    reps = 3
+    print(
+        f"\n== Feast materialize into SQLite vs insert floor ({n:,} entities, median of {reps}) =="
+    )
+    old_root = os.environ.get("MLOPS_DATA_ROOT")
+    scratch = Path(tempfile.mkdtemp(prefix="mlops-bench-mat-"))
+    try:
+        os.environ["MLOPS_DATA_ROOT"] = str(scratch / "data")
+        from include.features import schema, store, tables
+
+        data_root = scratch / "data"
+        frame = _table(n)
+        part = tables.write_table(frame, data_root, schema.CUSTOMER_VIEW, DAY)["path"]
+        t0 = time.perf_counter()
+        store.apply_definitions()
+        print(f"apply (import + registry) {time.perf_counter() - t0:.1f} s, not counted")
+        floor_s = [_floor(Path(part), scratch / f"floor-{i}.db") for i in range(reps)]
+        long_s = [_floor_long(Path(part), scratch / f"long-{i}.db") for i in range(reps)]
+        _materialize(data_root, stock=False)  # untimed warm-up (first-use costs)
+        project_s = [_materialize(data_root, stock=False) for _ in range(reps)]
+        stock_s = [_materialize(data_root, stock=True) for _ in range(1 if not quick else reps)]
+    finally:
+        if old_root is None:
+            os.environ.pop("MLOPS_DATA_ROOT", None)
+        else:
+            os.environ["MLOPS_DATA_ROOT"] = old_root
+        shutil.rmtree(scratch, ignore_errors=True)
+    floor, project, stock = median(floor_s), median(project_s), median(stock_s)
+    long_floor = median(long_s)
+    ratio = project / floor
+    lines = [
+        ("floor: read_parquet + executemany", floor),
+        ("floor in the online layout (x features)", long_floor),
+        ("project: guarded store.materialize", project),
+        ("reference: stock SQLite store", stock),
+    ]
+    for label, seconds in lines:
+        print(f"  {label:<38} {fmt(seconds, 's'):>9}  {n / seconds:>9,.0f} rows/s")
+    print(
+        f"  project / floor {ratio:.2f}x (target <= {RATIO_TARGET:g}x); project / layout floor "
+        f"{project / long_floor:.2f}x; stock / floor {stock / floor:.2f}x; "
+        f"online_write_batch_size={store.ONLINE_WRITE_BATCH_SIZE}"
+    )
+    return {
+        "entities": n,
+        "reps": reps,
+        "floor_s": floor_s,
+        "project_s": project_s,
+        "stock_s": stock_s,
+        "layout_floor_s": long_s,
+        "rows_per_s": {
+            "floor": n / floor,
+            "layout_floor": n / long_floor,
+            "project": n / project,
+            "stock": n / stock,
+        },
+        "figures": [
+            Figure("feast", "materialize rows/s (project)", n / project, "x", None, "rows/s"),
+            Figure("feast", "materialize / insert floor", ratio, "x", RATIO_TARGET),
+            Figure(
+                "feast",
+                "materialize / insert floor, online layout",
+                project / long_floor,
+                "x",
+                RATIO_TARGET,
+            ),
+            Figure("feast", "stock SQLite store / insert floor", stock / floor, "x"),
+        ],
+    }
+
+
+if __name__ == "__main__":
+    import sys
+
+    run("--quick" in sys.argv)

@@ -1,0 +1,207 @@
+"""Feature computation on tiny frames: point-in-time correctness, windows, idempotent tables.
+
+Given hand-made transactions and labels, when customer/merchant rows are computed, then each
+row stamped s aggregates exactly the events in ``[s - W, s)`` (checked against a brute-force
+loop), a planted future transaction or late-arriving label changes nothing stamped before it,
+and a partition's tables are the same bytes however often they are built.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from include.data import lake
+from include.features import compute, schema, tables
+from include.features.pipeline import NoPartitionsToCompute, resolve_partitions
+from include.spec import load_spec
+from tests.conftest import ROOT
+
+DAY = date(2026, 11, 20)
+T0 = pd.Timestamp("2026-11-20 12:00", tz="UTC")
+
+
+@pytest.fixture(scope="module")
+def fspec() -> schema.FeatureSpec:
+    return schema.feature_spec(load_spec(ROOT / "usecase" / "fraud.yaml"))
+
+
+def tx(rows: list[tuple]) -> pd.DataFrame:
+    """(customer, merchant, time, amount, channel) rows as a validated-transactions frame."""
+    frame = pd.DataFrame(rows, columns=["customer_id", "merchant_id", "ts", "amount", "channel"])
+    frame["event_timestamp"] = pd.to_datetime(frame.pop("ts"), utc=True)
+    frame["transaction_id"] = [f"tx_{i:016x}" for i in range(len(frame))]
+    frame["customer_id"] = frame["customer_id"].astype("Int64")
+    return frame
+
+
+def brute_force(history: pd.DataFrame, customer: int, s: pd.Timestamp, days: int) -> dict:
+    """The reference: a plain loop over the customer's events in [s - days, s)."""
+    mine = history[history["customer_id"] == customer]
+    inside = mine[
+        (mine.event_timestamp >= s - pd.Timedelta(days=days)) & (mine.event_timestamp < s)
+    ]
+    amounts = inside["amount"].to_numpy(dtype=float)
+    return {
+        "count": len(inside),
+        "mean": amounts.mean() if len(amounts) else np.nan,
+        "std": amounts.std(ddof=1) if len(amounts) > 1 else np.nan,
+        "online": (inside.channel == "online").mean() if len(inside) else np.nan,
+        "distinct": inside.merchant_id.nunique(),
+    }
+
+
+def test_customer_rows_match_a_brute_force_loop_on_random_history(fspec) -> None:
+    # given 40 days of random transactions of 5 customers, with ties and window-edge times
+    rng = np.random.default_rng(1)
+    n = 400
+    times = T0 - pd.to_timedelta(rng.integers(0, 40 * 86_400, n), unit="s")
+    times = times.append(pd.DatetimeIndex([T0 - pd.Timedelta(days=7), T0, T0]))
+    history = tx(
+        [
+            (
+                int(rng.integers(1, 6)),
+                int(rng.integers(1, 8)),
+                t,
+                float(rng.integers(1, 500)),
+                str(rng.choice(["online", "pos", "atm"])),
+            )
+            for t in times
+        ]
+    )
+    history.loc[history.index[-3:], "customer_id"] = 3
+    target = history[history.event_timestamp >= T0 - pd.Timedelta(days=2)]
+    # when
+    rows = compute.customer_stats(history, target, fspec)
+    # then two stamps per target transaction, each equal to the reference over [s - W, s)
+    assert set(rows.columns) == {"customer_id", "event_timestamp", *schema.customer_features(fspec)}
+    expected_stamps = set(zip(target.customer_id, target.event_timestamp, strict=False)) | {
+        (c, t + compute.EPSILON)
+        for c, t in zip(target.customer_id, target.event_timestamp, strict=False)
+    }
+    assert set(zip(rows.customer_id, rows.event_timestamp, strict=False)) == expected_stamps
+    for row in rows.itertuples(index=False):
+        for w in fspec.customer_windows_days:
+            ref = brute_force(history, row.customer_id, row.event_timestamp, w)
+            got = row._asdict()
+            assert got[f"customer_txn_count_{w}d"] == ref["count"]
+            np.testing.assert_allclose(got[f"customer_amount_mean_{w}d"], ref["mean"], rtol=1e-9)
+            np.testing.assert_allclose(got[f"customer_amount_std_{w}d"], ref["std"], rtol=1e-6)
+            np.testing.assert_allclose(got[f"customer_online_share_{w}d"], ref["online"])
+        ref30 = brute_force(history, row.customer_id, row.event_timestamp, 30)
+        assert row.customer_distinct_merchants_30d == ref30["distinct"]
+        assert row.customer_as_of == row.event_timestamp
+
+
+def test_a_customer_row_at_t_excludes_t_and_the_row_just_after_includes_it(fspec) -> None:
+    history = tx([(1, 1, T0 - pd.Timedelta(hours=2), 10.0, "pos"), (1, 2, T0, 30.0, "online")])
+    rows = compute.customer_stats(history, history.tail(1), fspec).set_index("event_timestamp")
+    at, after = rows.loc[T0], rows.loc[T0 + compute.EPSILON]
+    assert at.customer_txn_count_1d == 1 and at.customer_amount_mean_1d == 10.0
+    assert after.customer_txn_count_1d == 2 and after.customer_amount_mean_1d == 20.0
+    assert at.customer_online_share_1d == 0.0 and after.customer_online_share_1d == 0.5
+    assert after.customer_distinct_merchants_30d == 2
+
+
+def test_a_planted_future_transaction_is_never_used(fspec) -> None:
+    # given a history, and the same history plus a transaction one minute after T0
+    past = tx([(1, 1, T0 - pd.Timedelta(days=1, hours=1), 10.0, "pos"), (1, 1, T0, 20.0, "pos")])
+    future = pd.concat(
+        [past, tx([(1, 9, T0 + pd.Timedelta(minutes=1), 9999.0, "online")])], ignore_index=True
+    )
+    # when the rows of the T0 transaction are computed from each
+    clean = compute.customer_stats(past, past.tail(1), fspec)
+    planted = compute.customer_stats(future, past.tail(1), fspec)
+    # then they are identical: nothing after a stamp leaks into it
+    pd.testing.assert_frame_equal(clean, planted)
+    assert planted.customer_amount_mean_30d.max() < 9999.0
+
+
+def labels(rows: list[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["transaction_id", "label_timestamp", "is_fraud"])
+    frame["label_timestamp"] = pd.to_datetime(frame["label_timestamp"], utc=True)
+    return frame
+
+
+def test_merchant_fraud_rate_uses_only_labels_that_had_arrived(fspec) -> None:
+    # given merchant 7's transactions and labels: one arrived before T0, one arrives after
+    history = tx(
+        [
+            (1, 7, T0 - pd.Timedelta(days=5), 10.0, "pos"),
+            (2, 7, T0 - pd.Timedelta(days=4), 10.0, "pos"),
+            (3, 7, T0, 10.0, "pos"),
+        ]
+    )
+    ids = history.transaction_id.tolist()
+    arrived = labels([(ids[0], T0 - pd.Timedelta(days=1), 1)])
+    late = pd.concat([arrived, labels([(ids[1], T0 + pd.Timedelta(hours=1), 0)])])
+    target = history.tail(1)
+    # when the partition's merchant rows are computed with and without the late label
+    before = compute.merchant_stats(history, arrived, target, DAY, fspec)
+    after = compute.merchant_stats(history, late, target, DAY, fspec)
+    # then the row at T0 (first transaction of the day) sees one fraud label of one...
+    at_t0 = after.set_index("event_timestamp").loc[T0]
+    assert at_t0.merchant_label_count_30d == 1 and at_t0.merchant_fraud_rate_30d == 1.0
+    pd.testing.assert_series_equal(at_t0, before.set_index("event_timestamp").loc[T0])
+    assert at_t0.merchant_txn_count_7d == 2  # volume before T0 only
+    # ...and the end-of-day row, stamped after the late label arrived, sees both
+    end = after.set_index("event_timestamp").loc[compute.day_end(DAY)]
+    assert end.merchant_label_count_30d == 2 and end.merchant_fraud_rate_30d == 0.5
+    assert end.merchant_txn_count_7d == 3 and end.merchant_as_of == compute.day_end(DAY)
+
+
+def _land_lake(lake_uri: str, days: int, rows: int) -> list[date]:
+    from include.data.simulator import simulate_day, simulate_labels
+
+    spec = load_spec(ROOT / "usecase" / "fraud.yaml")
+    first = DAY - timedelta(days=days - 1)
+    out = []
+    for i in range(days):
+        d = first + timedelta(days=i)
+        lake.stage(
+            simulate_day(spec, d, rows=rows).transactions,
+            lake.partition_uri(lake_uri, "transactions", d),
+        )
+        lab = simulate_labels(spec, d, rows=rows, since=first)
+        if len(lab):
+            lake.stage(lab, lake.partition_uri(lake_uri, "labels", d))
+        out.append(d)
+    return out
+
+
+def test_partition_tables_are_replaced_not_appended_and_identical_on_rerun(
+    tmp_path: Path, fspec
+) -> None:
+    lake_uri = str(tmp_path / "lake")
+    days = _land_lake(lake_uri, days=4, rows=300)
+    first = tables.build_partitions(days, lake_uri=lake_uri, data_root=tmp_path, fspec=fspec)
+    files = sorted(schema.features_root(tmp_path).rglob("*.parquet"))
+    before = {p: p.read_bytes() for p in files}
+    second = tables.build_partitions(days[-2:], lake_uri=lake_uri, data_root=tmp_path, fspec=fspec)
+    assert first[days[-1].isoformat()] == second[days[-1].isoformat()]
+    assert sorted(schema.features_root(tmp_path).rglob("*")) == sorted(
+        schema.features_root(tmp_path).rglob("*")
+    )
+    assert {p: p.read_bytes() for p in files} == before  # same bytes, one file per partition
+    assert len(files) == 2 * len(days)
+    assert first[days[0].isoformat()][schema.CUSTOMER_VIEW] == 2 * 300  # t and t + 1 µs
+    assert tables.existing_partitions(tmp_path, schema.MERCHANT_VIEW) == days
+
+
+def test_partitions_resolve_from_range_events_or_latest(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MLOPS_DATA_ROOT", str(tmp_path))
+    monkeypatch.delenv("MLOPS_LAKE_URI", raising=False)
+    with pytest.raises(NoPartitionsToCompute):
+        resolve_partitions([])
+    days = _land_lake(str(tmp_path / "lake"), days=3, rows=50)
+    assert resolve_partitions([]) == [days[-1].isoformat()]
+    assert resolve_partitions([days[0].isoformat()]) == [days[0].isoformat()]
+    assert resolve_partitions([], days[0].isoformat(), days[1].isoformat()) == [
+        d.isoformat() for d in days[:2]
+    ]
+    with pytest.raises(NoPartitionsToCompute):
+        resolve_partitions([], "2020-01-01", "2020-01-02")
