@@ -11,7 +11,7 @@ Steps (each a public function, so a DAG can split them into tasks):
 
 1. :func:`register_challenger`: the training result's best candidate becomes a version of
    ``registered_name`` (idempotent per run: a retried task finds its version) with lineage
-   and metric tags, and the challenger alias.
+   and metric tags, and the challenger alias (under the lock, like every alias write).
 2. :func:`compare_with_champion`: both models score the challenger's holdout (stored by
    training as a run artifact); overall and per-slice metrics and every check.
 3. :func:`promote`: under the promotion lock (:mod:`include.registry.lock`) the champion is
@@ -197,29 +197,36 @@ def register_challenger(
     *,
     spec: UseCaseSpec | None = None,
     tracking_uri: str | None = None,
+    lock_dir: Path | None = None,
+    lock_timeout_s: float = 300.0,
 ) -> dict[str, Any]:
-    """Register the training result's best candidate and point the challenger alias at it."""
+    """Register the training result's best candidate and point the challenger alias at it.
+
+    Under the model's lock: MLflow's alias write is read-then-insert, and two concurrent
+    writers of the same alias failed with a UNIQUE constraint error (SQLite store)."""
     policy, mlflow, client = _setup(spec, tracking_uri)
     best = training["best"]
     candidate = next(c for c in training["candidates"] if c["run_id"] == best["run_id"])
-    found = client.search_model_versions(
-        f"name = '{policy.name}' and run_id = '{candidate['run_id']}'"
-    )
-    if found:  # a retried task: the version exists already
-        version = str(max(int(v.version) for v in found))
-    else:
-        tags = {
-            **tracking.lineage_tags(training.get("lineage", {})),
-            "family": candidate["family"],
-            "training_run_id": training["run_id"],
-            "candidate_run_id": candidate["run_id"],
-            "data_sha256": training["data_sha256"],
-            "features": ",".join(training["features"])[: tracking.MAX_TAG_VALUE],
-            # Selection metrics; the holdout metrics follow as gate.* once the gate scored it.
-            **{f"validation.{k}": str(v) for k, v in candidate["validation"].items()},
-        }
-        version = str(mlflow.register_model(candidate["model_uri"], policy.name, tags=tags).version)
-    client.set_registered_model_alias(policy.name, policy.challenger_alias, version)
+    tags = {
+        **tracking.lineage_tags(training.get("lineage", {})),
+        "family": candidate["family"],
+        "training_run_id": training["run_id"],
+        "candidate_run_id": candidate["run_id"],
+        "data_sha256": training["data_sha256"],
+        "features": ",".join(training["features"])[: tracking.MAX_TAG_VALUE],
+        # Selection metrics; the holdout metrics follow as gate.* once the gate scored it.
+        **{f"validation.{k}": str(v) for k, v in candidate["validation"].items()},
+    }
+    with promotion_lock(policy.name, lock_dir, timeout_s=lock_timeout_s):
+        found = client.search_model_versions(
+            f"name = '{policy.name}' and run_id = '{candidate['run_id']}'"
+        )
+        if found:  # a retried task: the version exists already
+            version = str(max(int(v.version) for v in found))
+        else:
+            registered = mlflow.register_model(candidate["model_uri"], policy.name, tags=tags)
+            version = str(registered.version)
+        client.set_registered_model_alias(policy.name, policy.challenger_alias, version)
     log.info("%s v%s registered as %s", policy.name, version, policy.challenger_alias)
     return {
         "model": policy.name,
@@ -431,7 +438,9 @@ def evaluate_and_promote(
     raise_on_reject: bool = True,
 ) -> dict[str, Any]:
     """Register, compare and (maybe) promote the best candidate of a training result."""
-    challenger = register_challenger(training, spec=spec, tracking_uri=tracking_uri)
+    challenger = register_challenger(
+        training, spec=spec, tracking_uri=tracking_uri, lock_dir=lock_dir
+    )
     if holdout is None:
         holdout = load_holdout(training["holdout_uri"])
     comparison = compare_with_champion(

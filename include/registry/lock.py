@@ -1,9 +1,11 @@
-"""Serialize promotions of one registered model (fault C3).
+"""Serialize registrations and promotions of one registered model (fault C3).
 
-Setting an MLflow alias is atomic but last-writer-wins, and MLflow has no compare-and-set:
-two runs that each compared against the old champion could both promote, and the worse one
-could win. The gate therefore decides and sets the alias while holding an exclusive
-``flock`` on ``<data_root>/locks/promotion-<model>.lock``, re-reading the champion inside it.
+Setting an MLflow alias is last-writer-wins, and MLflow has no compare-and-set: two runs
+that each compared against the old champion could both promote, and the worse one could
+win. Two concurrent writes of the *same* alias even failed outright (the store reads, then
+inserts: UNIQUE constraint error on SQLite). So every alias write of the gate, and its
+decision, happen while holding an exclusive ``flock`` on
+``<data_root>/locks/promotion-<model>.lock``; the champion is re-read inside it.
 
 Production caveat: ``flock`` serializes processes on one host (or on a shared filesystem
 with working POSIX locks; NFS and object stores are not that). With Celery workers on

@@ -9,7 +9,7 @@ Importing this package costs numpy + pandas; xgboost, torch, sklearn, matplotlib
 are imported inside the functions that use them.
 """
 
-from include.training.errors import TrainingDataInvalid, TrainingDiverged
+from include.training.errors import ModelReadBackFailed, TrainingDataInvalid, TrainingDiverged
 from include.training.train import train_candidates
 
-__all__ = ["TrainingDataInvalid", "TrainingDiverged", "train_candidates"]
+__all__ = ["ModelReadBackFailed", "TrainingDataInvalid", "TrainingDiverged", "train_candidates"]

@@ -35,13 +35,21 @@ def recall_at_fpr(y: np.ndarray, p: np.ndarray, fpr_target: float) -> float:
 
 
 def calibration_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, np.ndarray]:
-    """Equal-mass bins of the predictions: mean prediction, fraud rate and size per bin."""
-    order = np.argsort(p, kind="stable")
-    groups = [g for g in np.array_split(order, min(bins, len(p))) if len(g)]
+    """Equal-mass bins of the predictions: mean prediction, fraud rate and size per bin.
+
+    Bin edges are quantiles of ``p``; equal predictions always share a bin (a constant
+    model has one bin), so ties never fake a calibration error.
+    """
+    edges = np.unique(np.quantile(p, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+    which = np.searchsorted(edges, p, side="left")
+    count = np.bincount(which, minlength=len(edges) + 1)
+    sum_p = np.bincount(which, weights=p, minlength=len(count))
+    sum_y = np.bincount(which, weights=y, minlength=len(count))
+    used = count > 0
     return {
-        "mean_predicted": np.array([p[g].mean() for g in groups]),
-        "fraction_positive": np.array([y[g].mean() for g in groups]),
-        "count": np.array([len(g) for g in groups]),
+        "mean_predicted": sum_p[used] / count[used],
+        "fraction_positive": sum_y[used] / count[used],
+        "count": count[used],
     }
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from include.training.errors import TrainingDiverged
 from include.training.search import draw_configs
 from include.training.split import SplitArrays
-from include.training.threads import import_torch
+from include.training.threads import MLP_THREADS, import_torch
 
 FAMILY = "pytorch_mlp"
 MODEL_FILE = "weights.npz"
@@ -140,8 +140,10 @@ def fit(
     seed: int,
     primary_metric: str = "pr_auc",
 ) -> FittedMLP:
-    """Train one config with AdamW; keep the weights of the best validation-loss epoch."""
-    torch = import_torch(threads)
+    """Train one config with AdamW; keep the weights of the best validation-loss epoch.
+
+    ``threads`` is a cap; the MLP uses :data:`MLP_THREADS` (its layers are too small)."""
+    torch = import_torch(min(threads, MLP_THREADS))
     torch.manual_seed(seed)
     mean = np.nanmean(arrays.x_train, axis=0)
     std = np.nanstd(arrays.x_train, axis=0)

@@ -1,9 +1,9 @@
-"""PR, ROC and calibration curves as matplotlib figures (validation and holdout overlaid).
+"""PR, ROC and calibration curves as PNG images (validation and holdout overlaid).
 
-Figures are built with ``matplotlib.figure.Figure`` directly, not ``pyplot``: no global
-figure registry, no GUI backend (PNG output goes through Agg), safe in worker threads.
-Fixed margins instead of ``tight_layout`` (which draws every figure twice): the three PNGs
-of a candidate cost ~0.1 s instead of ~0.5 s.
+The three panels are drawn once, side by side, on one Agg canvas (``matplotlib.figure``,
+no ``pyplot``: no global figure registry, no GUI backend, safe in worker threads), then cut
+into three images. Drawing costs far more than encoding: three separate figures took
+~0.4 s per candidate, this ~0.1 s (MLflow's share of training has a 5 % budget).
 """
 
 from __future__ import annotations
@@ -15,22 +15,35 @@ import numpy as np
 
 from include.training.metrics import calibration_bins
 
+PANELS = ("pr_curve.png", "roc_curve.png", "calibration_curve.png")
+_MAX_POINTS = 2000  # curves are thinned to this many points (invisible at 360 px wide)
 
-def curve_figures(
+
+def _thin(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    n = len(arrays[0])
+    if n <= _MAX_POINTS:
+        return arrays
+    keep = np.unique(np.linspace(0, n - 1, _MAX_POINTS).astype(int))
+    return tuple(a[keep] for a in arrays)
+
+
+def curve_images(
     parts: Mapping[str, tuple[np.ndarray, np.ndarray]], *, title: str, fpr_target: float
 ) -> dict[str, Any]:
-    """``{file name: Figure}`` for ``parts`` = ``{part name: (labels, probabilities)}``."""
+    """``{file name: PIL image}`` for ``parts`` = ``{part name: (labels, probabilities)}``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from PIL import Image
     from sklearn.metrics import precision_recall_curve, roc_curve
 
-    figures: dict[str, Any] = {}
-    pr, roc, cal = (Figure(figsize=(5, 4), dpi=72) for _ in range(3))
-    ax_pr, ax_roc, ax_cal = (f.add_subplot() for f in (pr, roc, cal))
+    fig = Figure(figsize=(15, 4), dpi=72)
+    # Subfigures split the canvas in exact thirds, so each panel can be cut out by width.
+    ax_pr, ax_roc, ax_cal = (sub.add_subplot() for sub in fig.subfigures(1, 3))
     for name, (y, p) in parts.items():
         precision, recall, _ = precision_recall_curve(y, p)
-        ax_pr.step(recall, precision, where="post", label=f"{name} (rate {y.mean():.3%})")
+        ax_pr.step(*_thin(recall, precision), where="post", label=f"{name} (rate {y.mean():.2%})")
         fpr, tpr, _ = roc_curve(y, p)
-        ax_roc.plot(fpr, tpr, label=name)
+        ax_roc.plot(*_thin(fpr, tpr), label=name)
         bins = calibration_bins(y, p)
         ax_cal.plot(bins["mean_predicted"], bins["fraction_positive"], "o-", label=name)
     ax_pr.set(xlabel="recall", ylabel="precision", title=f"{title}: precision-recall")
@@ -43,13 +56,15 @@ def curve_figures(
         ylabel="observed fraud rate",
         title=f"{title}: calibration (equal-mass bins)",
     )
-    for name, fig, ax in (
-        ("pr_curve", pr, ax_pr),
-        ("roc_curve", roc, ax_roc),
-        ("calibration_curve", cal, ax_cal),
-    ):
-        ax.legend(loc="lower right" if ax is not ax_pr else "upper right", fontsize="small")
+    for ax in (ax_pr, ax_roc, ax_cal):
+        ax.legend(loc="upper right" if ax is ax_pr else "lower right", fontsize="small")
         ax.title.set_fontsize("medium")
-        fig.subplots_adjust(left=0.14, right=0.97, bottom=0.13, top=0.91)
-        figures[f"{name}.png"] = fig
-    return figures
+        ax.figure.subplots_adjust(left=0.14, right=0.97, bottom=0.13, top=0.91)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())
+    width = pixels.shape[1] // len(PANELS)
+    return {
+        name: Image.fromarray(pixels[:, i * width : (i + 1) * width].copy())
+        for i, name in enumerate(PANELS)
+    }

@@ -50,6 +50,11 @@ class TimeSplit:
     def parts(self) -> dict[str, pd.DataFrame]:
         return {"train": self.train, "validation": self.validation, "holdout": self.holdout}
 
+    def digest(self) -> str:
+        """SHA-256 of every kept column of the three parts, in split order (C8)."""
+        parts = "".join(frame_digest(p, self.columns.kept) for p in self.parts().values())
+        return hashlib.sha256(parts.encode()).hexdigest()
+
     def summary(self) -> dict[str, dict[str, Any]]:
         """Rows, positives and time range per part (JSON-able; logged and returned)."""
         out = {}
@@ -82,7 +87,7 @@ class SplitArrays:
         cols = split.columns
 
         def x(part: pd.DataFrame) -> np.ndarray:
-            return part[list(cols.features)].to_numpy(dtype=np.float32)
+            return feature_matrix(part, cols.features)
 
         def y(part: pd.DataFrame) -> np.ndarray:
             return part[cols.target].to_numpy(dtype=np.float32)
@@ -95,6 +100,13 @@ class SplitArrays:
     def negatives_per_positive(self) -> float:
         positives = float(self.y_train.sum())
         return (len(self.y_train) - positives) / positives
+
+
+def feature_matrix(
+    frame: pd.DataFrame, features: Sequence[str], dtype: type = np.float32
+) -> np.ndarray:
+    """The features as a float matrix; nullable dtypes' ``pd.NA`` becomes NaN (missing)."""
+    return frame[list(features)].astype("float64").to_numpy(dtype=dtype)
 
 
 def check_frame(frame: pd.DataFrame, columns: Columns) -> None:
@@ -122,9 +134,9 @@ def check_frame(frame: pd.DataFrame, columns: Columns) -> None:
     if target.isna().any() or not target.isin([0, 1]).all():
         raise TrainingDataInvalid(f"{columns.target} must be 0/1 without nulls")
     for name in columns.features:
-        if not pd.api.types.is_numeric_dtype(frame[name]) or frame[name].dtype == bool:
+        if not pd.api.types.is_numeric_dtype(frame[name]):  # bool and nullable ints count
             raise TrainingDataInvalid(f"feature {name} must be numeric, got {frame[name].dtype}")
-    values = frame[list(columns.features)].to_numpy(dtype=np.float64)
+    values = feature_matrix(frame, columns.features, np.float64)
     infinite = np.isinf(values).any(axis=0)
     if infinite.any():
         names = [n for n, bad in zip(columns.features, infinite, strict=True) if bad]

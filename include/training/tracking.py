@@ -6,6 +6,7 @@
 * :func:`log_model`: a candidate as the :mod:`include.training.probability_model` pyfunc with
   an explicit signature, input example and pinned ``pip_requirements`` (never inferred:
   inference costs 5-8 s per model and guesses), then read back and compared;
+* :func:`log_batch`: params, metrics and tags in one store transaction;
 * :class:`Stopwatch`: how much of a call MLflow took (target <= 5 % of a training task).
 """
 
@@ -27,16 +28,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from include.training.errors import ModelReadBackFailed
+
 PYFUNC_CODE = Path(__file__).with_name("probability_model.py")
 MODEL_NAME = "model"  # artifact name of the logged model inside its run
 MAX_TAG_VALUE = 5000  # MLflow's limit for model-version tag values (run tags allow 8000)
 # Serving needs these distributions; xgboost only for that family (the MLP runs in numpy).
 _REQUIREMENTS = {"xgboost": ("mlflow", "numpy", "pandas", "xgboost")}
 _DEFAULT_REQUIREMENTS = ("mlflow", "numpy", "pandas")
-
-
-class ModelReadBackFailed(RuntimeError):
-    """The logged model, loaded back, does not predict what the trained model predicted."""
 
 
 class Stopwatch:
@@ -68,9 +67,9 @@ def resolve_tracking_uri(tracking_uri: str | None) -> str:
         from include.config import get_settings
 
         tracking_uri = get_settings().mlflow_tracking_uri
-    if tracking_uri.startswith("sqlite:"):
-        path = tracking_uri.removeprefix("sqlite:///")
-        if tracking_uri.startswith("sqlite:///") and not path.startswith("/"):
+    if tracking_uri.startswith("sqlite:///"):
+        path = tracking_uri.removeprefix("sqlite:///")  # sqlite:////abs -> /abs
+        if not path.startswith("/"):
             raise ValueError(
                 f"MLflow tracking URI {tracking_uri!r} is relative to the working directory; "
                 "use sqlite:////absolute/path/mlflow.db"
@@ -123,6 +122,26 @@ def flat_params(prefix: str, values: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def log_batch(
+    *,
+    params: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> None:
+    """Params, metrics and tags of the active run in one store transaction (SQLite commits
+    dominate MLflow's cost for small logs; the fluent API commits once per call)."""
+    mlflow = mlflow_module()
+    from mlflow.entities import Metric, Param, RunTag
+
+    now = int(time.time() * 1000)
+    mlflow.MlflowClient().log_batch(
+        mlflow.active_run().info.run_id,
+        metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
+        params=[Param(k, str(v)) for k, v in (params or {}).items()],
+        tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
+    )
+
+
 def pip_requirements(family: str) -> list[str]:
     """Pinned to the versions trained with, so serving resolves the same stack."""
     names = _REQUIREMENTS.get(family, _DEFAULT_REQUIREMENTS)
@@ -162,7 +181,7 @@ def log_model(
             metadata={"family": fitted.family, "output": "fraud probability"},
         )
     loaded = mlflow.pyfunc.load_model(info.model_uri)
-    expected = fitted.predict(check_rows[features].to_numpy(dtype=np.float32))
+    expected = fitted.predict(check_rows[features].astype("float64").to_numpy(np.float32))
     got = np.asarray(loaded.predict(check_rows[features].astype("float64")))
     if got.shape != expected.shape or not np.allclose(got, expected, atol=1e-5):
         worst = float(np.max(np.abs(got - expected))) if got.shape == expected.shape else None

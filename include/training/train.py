@@ -35,7 +35,13 @@ from include.spec import UseCaseSpec, load_spec
 from include.training import metrics as m
 from include.training import mlp, tracking, xgb
 from include.training.errors import TrainingDataInvalid
-from include.training.split import Columns, SplitArrays, TimeSplit, frame_digest, time_split
+from include.training.split import (
+    Columns,
+    SplitArrays,
+    TimeSplit,
+    feature_matrix,
+    time_split,
+)
 from include.training.threads import resolve_threads
 from include.training.tracking import Stopwatch
 
@@ -105,17 +111,26 @@ def train_candidates(
     with watch.track("mlflow"):
         mlflow = tracking.configure(tracking_uri)
         experiment_id = ctx.experiment_id = tracking.ensure_experiment(spec.name)
-    digest = frame_digest(split.train, columns.kept)  # same rows, same order -> same hash
+    digest = split.digest()  # same rows in the same split -> same hash
     run_name = run_name or f"train-{lineage.get('dag_run_id', time.strftime('%Y%m%dT%H%M%S'))}"
-    with _run(mlflow, watch, experiment_id=experiment_id, run_name=run_name) as parent:
+    tags = {
+        **tracking.lineage_tags(lineage),
+        "data_sha256": digest,
+        "features": ",".join(ctx.features)[: tracking.MAX_TAG_VALUE],
+        "usecase_spec": str(spec.path),
+        "stage": "train_candidates",
+    }
+    with _run(mlflow, watch, experiment_id=experiment_id, run_name=run_name, tags=tags) as parent:
         with watch.track("mlflow"):
-            _log_parent(mlflow, ctx, lineage, digest, plan, spec)
+            _log_parent(mlflow, ctx, plan)
         candidates = [_train_family(mlflow, ctx, family, plan[family], lineage) for family in plan]
         primary = policy["primary_metric"]
         best = max(candidates, key=lambda c: _score(primary, c["validation"].get(primary)))
         with watch.track("mlflow"):
-            mlflow.set_tags({"best.family": best["family"], "best.run_id": best["run_id"]})
-            mlflow.log_metric(f"best/validation/{primary}", best["validation"][primary])
+            tracking.log_batch(
+                tags={"best.family": best["family"], "best.run_id": best["run_id"]},
+                metrics={f"best/validation/{primary}": best["validation"][primary]},
+            )
     total = time.perf_counter() - started
     return {
         "experiment": spec.name,
@@ -165,7 +180,7 @@ class _Context:
         self.fpr = float(policy["recall_at_fpr"])
         self.primary = str(policy["primary_metric"])
         holdout = split.holdout
-        self.x_hold = holdout[self.features].to_numpy(dtype=np.float32)
+        self.x_hold = feature_matrix(holdout, self.features)
         self.y_hold = holdout[split.columns.target].to_numpy(dtype=np.int64)
 
 
@@ -203,25 +218,11 @@ def _run(mlflow: ModuleType, watch: Stopwatch, **kwargs: Any) -> Iterator[Any]:
 
 
 def _log_parent(
-    mlflow: ModuleType,
-    ctx: _Context,
-    lineage: Mapping[str, str],
-    digest: str,
-    plan: Mapping[str, list[dict[str, Any]]],
-    spec: UseCaseSpec,
+    mlflow: ModuleType, ctx: _Context, plan: Mapping[str, list[dict[str, Any]]]
 ) -> None:
     split = ctx.split
-    mlflow.set_tags(
-        {
-            **tracking.lineage_tags(lineage),
-            "data_sha256": digest,
-            "features": ",".join(ctx.features)[: tracking.MAX_TAG_VALUE],
-            "usecase_spec": str(spec.path),
-            "stage": "train_candidates",
-        }
-    )
-    mlflow.log_params(
-        {
+    tracking.log_batch(
+        params={
             **{f"split.{k}": v for k, v in ctx.policy["split"].items()},
             "primary_metric": ctx.primary,
             "recall_at_fpr": ctx.fpr,
@@ -250,11 +251,15 @@ def _train_family(
     watch, arrays = ctx.watch, ctx.arrays
     # Nested runs need the experiment too: MLflow would put them in experiment 0, whose
     # artifacts go to ./mlruns in the working directory.
-    with _run(mlflow, watch, run_name=family, nested=True, experiment_id=ctx.experiment_id) as run:
-        with watch.track("mlflow"):
-            mlflow.set_tags(
-                {**tracking.lineage_tags(lineage), "family": family, "candidate": "true"}
-            )
+    tags = {**tracking.lineage_tags(lineage), "family": family, "candidate": "true"}
+    with _run(
+        mlflow,
+        watch,
+        run_name=family,
+        nested=True,
+        experiment_id=ctx.experiment_id,
+        tags=tags,
+    ) as run:
         trials = []
         for i, config in enumerate(configs):
             with watch.track("fit"):
@@ -273,13 +278,17 @@ def _train_family(
                     run_name=f"{family}-{i}",
                     nested=True,
                     experiment_id=ctx.experiment_id,
+                    tags={"family": family},
                 ),
                 watch.track("mlflow"),
             ):
-                mlflow.set_tag("family", family)
-                mlflow.log_params(tracking.flat_params("", config))
-                mlflow.log_metrics(
-                    {**m.prefixed(val, "validation"), **fitted.summary(), "fit_seconds": seconds}
+                tracking.log_batch(
+                    params=tracking.flat_params("", config),
+                    metrics={
+                        **m.prefixed(val, "validation"),
+                        **fitted.summary(),
+                        "fit_seconds": seconds,
+                    },
                 )
             trials.append(
                 {"config": config, "validation": val, "fit_seconds": seconds, "fitted": fitted}
@@ -325,15 +334,15 @@ def _log_candidate(
     p_val: np.ndarray,
     p_hold: np.ndarray,
 ) -> dict[str, str]:
-    from include.training.plots import curve_figures
+    from include.training.plots import curve_images
 
-    mlflow.log_params(tracking.flat_params("", best["config"]))
-    mlflow.log_metrics(
-        {
+    tracking.log_batch(
+        params=tracking.flat_params("", best["config"]),
+        metrics={
             **m.prefixed(best["validation"], "validation"),
             **m.prefixed(hold, "holdout"),
             **fitted.summary(),
-        }
+        },
     )
     ranked = dict(sorted(importance.items(), key=lambda kv: -kv[1]))
     mlflow.log_dict(
@@ -342,13 +351,13 @@ def _log_candidate(
     mlflow.log_dict(
         [{k: v for k, v in t.items() if k != "fitted"} for t in trials], "tuning/trials.json"
     )
-    figures = curve_figures(
+    images = curve_images(
         {"validation": (ctx.arrays.y_val, p_val), "holdout": (ctx.y_hold, p_hold)},
         title=fitted.family,
         fpr_target=ctx.fpr,
     )
-    for name, figure in figures.items():
-        mlflow.log_figure(figure, f"plots/{name}")
+    for name, image in images.items():
+        mlflow.log_image(image, artifact_file=f"plots/{name}")
     validation = ctx.split.validation
     return tracking.log_model(
         fitted,

@@ -16,7 +16,7 @@ import numpy as np
 from include.training.errors import TrainingDiverged
 from include.training.search import draw_configs
 from include.training.split import SplitArrays
-from include.training.threads import import_xgboost
+from include.training.threads import import_xgboost, xgboost_threads
 
 FAMILY = "xgboost"
 MODEL_FILE = "model.ubj"
@@ -59,6 +59,7 @@ class FittedXGBoost:
     features: tuple[str, ...]
     best_iteration: int
     rounds_trained: int
+    threads: int
 
     family = FAMILY
 
@@ -77,7 +78,11 @@ class FittedXGBoost:
         return path
 
     def summary(self) -> dict[str, float]:
-        return {"best_iteration": self.best_iteration, "rounds_trained": self.rounds_trained}
+        return {
+            "best_iteration": self.best_iteration,
+            "rounds_trained": self.rounds_trained,
+            "threads": self.threads,
+        }
 
 
 def fit(
@@ -88,8 +93,11 @@ def fit(
     seed: int,
     primary_metric: str = "pr_auc",
 ) -> FittedXGBoost:
-    """Train one config; early stopping keeps the trees up to the best validation round."""
+    """Train one config; early stopping keeps the trees up to the best validation round.
+
+    ``threads`` is a cap: small data gets fewer (see :func:`xgboost_threads`)."""
     xgb = import_xgboost()
+    threads = xgboost_threads(threads, *arrays.x_train.shape)
     if "xgb" not in arrays.cache:  # quantile sketch once per family, shared by every trial
         dtrain = xgb.QuantileDMatrix(
             arrays.x_train,
@@ -139,6 +147,7 @@ def fit(
         features=arrays.features,
         best_iteration=best,
         rounds_trained=len(curve),
+        threads=threads,
     )
     if not np.isfinite(curve).all() or not np.isfinite(fitted.predict(arrays.x_val)).all():
         raise TrainingDiverged(FAMILY, config, "validation metric or predictions not finite")

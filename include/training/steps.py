@@ -1,0 +1,187 @@
+"""The ``train_model`` DAG's steps, one function per task; references in, references out.
+
+1. :func:`build_training_set`: labelled transactions of the window (validated transactions
+   inner-joined with matured labels) → Feast ``get_historical_features`` through the feature
+   service (one row per entity row, no future feature: ``include.features.training_set``) →
+   one Parquet file per run under ``<lake>/training_sets/``, plus the lineage (partitions,
+   feature service, validation result ids, git commit, DAG run id).
+2. :func:`train`: :func:`include.training.train.train_candidates` on that file.
+3. :func:`gate`: :func:`include.registry.evaluate_and_promote`; a rejection returns its
+   result (the champion is untouched) for the DAG to mail, it does not fail the run.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from datetime import date, timedelta
+from typing import Any
+
+from include import storage
+from include.config import REPO_ROOT, get_settings
+from include.data import lake
+from include.spec import load_spec
+
+
+class TrainingWindowEmpty(ValueError):
+    """Too few matured labelled transactions in the window to train on (yet)."""
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _validation_ids(lake_uri: str, feed: str, days: list[date]) -> list[str]:
+    """The newest validation result per partition: ``<feed>/<day>/<run>``."""
+    ids = []
+    for day in days:
+        reports = storage.list_objects(
+            storage.join(lake_uri, "reports", "validation", feed, day.isoformat())
+        )
+        runs = sorted({o.uri.rsplit("/", 2)[-2] for o in reports if o.name.endswith(".json")})
+        if runs:
+            ids.append(f"{feed}/{day.isoformat()}/{runs[-1]}")
+    return ids
+
+
+def build_training_set(window_days: int, run_id: str, end: str | None = None) -> dict[str, Any]:
+    """Write the run's training set; returns its URI, size and lineage."""
+    import pandas as pd
+
+    from include.features import schema, store
+    from include.features.training_set import historical_features
+
+    settings = get_settings()
+    spec = load_spec(settings.usecase_spec)
+    target = spec.model["target"]
+    published = sorted(lake.partition_row_counts(settings.lake_uri, "transactions"))
+    if end:
+        published = [d for d in published if d <= end]
+    if not published:
+        raise TrainingWindowEmpty("no validated transaction partition yet: ingest data first")
+    last = date.fromisoformat(published[-1])
+    days = [
+        d
+        for d in (date.fromisoformat(p) for p in published)
+        if d > last - timedelta(days=window_days)
+    ]
+    label_days = [
+        date.fromisoformat(p) for p in lake.partition_row_counts(settings.lake_uri, "labels")
+    ]
+    sensitive = [a for f in spec.feeds.values() for a in f.sensitive_attributes]
+    tx = pd.concat(
+        [
+            lake.read_partition(
+                settings.lake_uri,
+                "transactions",
+                d,
+                [
+                    "transaction_id",
+                    "customer_id",
+                    "merchant_id",
+                    "event_timestamp",
+                    "amount",
+                    *sensitive,
+                ],
+            )
+            for d in days
+        ],
+        ignore_index=True,
+    )
+    labels = pd.concat(
+        [
+            lake.read_partition(settings.lake_uri, "labels", d, ["transaction_id", target])
+            for d in label_days
+        ]
+        or [pd.DataFrame(columns=["transaction_id", target])],
+        ignore_index=True,
+    ).drop_duplicates("transaction_id", keep="last")
+    # Only matured transactions: before a transaction is `maturity_days` old only its
+    # chargeback can have arrived, so a younger window would over-represent fraud.
+    maturity = int(spec.labels.get("maturity_days", 7))
+    cutoff = pd.Timestamp(max(label_days) + timedelta(days=1 - maturity), tz="UTC")
+    tx = tx[tx["event_timestamp"] < cutoff]
+    entity = tx.merge(labels, on="transaction_id", how="inner")
+    positives = int(entity[target].sum()) if len(entity) else 0
+    min_rows = int(spec.model.get("min_training_rows", 1000))
+    min_pos = int(spec.model.get("min_positives", 20))
+    if len(entity) < min_rows or positives < min_pos or positives == len(entity):
+        raise TrainingWindowEmpty(
+            f"{len(entity)} matured labelled transactions ({positives} fraud) in "
+            f"{days[0]}..{days[-1]}; training needs {min_rows} rows with {min_pos} fraud and "
+            "both classes. Genuine transactions are labelled after the spec's maturity_days."
+        )
+    entity["customer_id"] = entity["customer_id"].astype("int64")
+    entity["merchant_id"] = entity["merchant_id"].astype("int64")
+    frame = historical_features(entity.sort_values("event_timestamp", ignore_index=True))
+    fspec = store.feature_spec_from(settings)
+    features = schema.model_features(fspec)
+    uri = storage.join(settings.lake_uri, "training_sets", f"{lake.run_slug(run_id)}.parquet")
+    storage.write_bytes(uri, lake.to_parquet_bytes(frame))
+    lineage = {
+        "data_partitions": f"transactions:{days[0]}..{days[-1]}",
+        "label_partitions": f"labels:{min(label_days)}..{max(label_days)}",
+        "feature_service": fspec.feature_service,
+        "validation_result_ids": ",".join(_validation_ids(settings.lake_uri, "transactions", days))[
+            :4000
+        ],
+        "git_commit": _git_commit(),
+        "dag_run_id": run_id,
+        "training_set_uri": uri,
+    }
+    return {
+        "uri": uri,
+        "rows": len(frame),
+        "positives": int(frame[target].sum()),
+        "features": features,
+        "lineage": lineage,
+    }
+
+
+def train(
+    training_set: dict[str, Any], *, families: list[str] | None, tuning_budget: int | None
+) -> dict[str, Any]:
+    import pandas as pd
+
+    from include.training.train import train_candidates
+
+    frame = pd.read_parquet(io.BytesIO(storage.read_bytes(training_set["uri"])))
+    return train_candidates(
+        frame,
+        training_set["features"],
+        training_set["lineage"],
+        tracking_uri=get_settings().mlflow_tracking_uri,
+        families=families or None,
+        tuning_budget=tuning_budget,
+    )
+
+
+def gate(training: dict[str, Any]) -> dict[str, Any]:
+    """Register the best candidate as challenger; promote it only if it wins the gate."""
+    from include.registry import evaluate_and_promote
+
+    settings = get_settings()
+    return evaluate_and_promote(
+        training,
+        tracking_uri=settings.mlflow_tracking_uri,
+        lock_dir=settings.data_root / "locks",
+        raise_on_reject=False,
+    )

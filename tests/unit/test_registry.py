@@ -1,0 +1,479 @@
+"""Training tracked in MLflow and the registry gate, against one temporary SQLite MLflow.
+
+Given a week of simulated transactions, ``train_candidates`` logs both families; the gate
+registers, compares and promotes by alias. Every test that touches the registry uses its
+own registered-model name, so tests do not depend on each other's order. Fault-catalogue
+ids (C1, C2, C3, C8, E6) are in the test names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from include.registry import (
+    PromotionLockTimeout,
+    PromotionRejected,
+    compare_with_champion,
+    evaluate_and_promote,
+    promote,
+    register_challenger,
+)
+from include.registry.gate import Policy, decide
+from include.registry.lock import promotion_lock
+from include.spec import UseCaseSpec, load_spec
+from include.training import sample_data, train_candidates
+from include.training.errors import TrainingDataInvalid, TrainingDiverged
+
+ROOT = Path(__file__).resolve().parents[2]
+START = dt.date(2026, 3, 1)
+LINEAGE = {
+    "partitions": "date=2026-03-01..2026-03-07",
+    "feature_service": "fraud_detection_v1",
+    "validation_results": "gx-run-1,gx-run-2",
+    "git_commit": "0123abcd",
+    "dag_run_id": "manual__2026-03-08T00:00:00+00:00",
+}
+# Budget 1 (the family defaults) and few epochs keep each training call ~1-3 s.
+FAST = {"tuning_budget": 1, "configs": {"pytorch_mlp": [{"max_epochs": 6}]}, "threads": 2}
+
+
+# ------------------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module")
+def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One SQLite DB for the module (its first migration takes seconds), absolute path."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module")
+def client(tracking_uri: str) -> Iterator[Any]:
+    from include.training import tracking
+
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow = tracking.configure(tracking_uri)
+    yield mlflow.MlflowClient()
+    # set_tracking_uri also exports MLFLOW_TRACKING_URI; later test modules must not see it.
+    mlflow.set_tracking_uri(previous)
+
+
+@pytest.fixture(scope="module")
+def lock_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("locks")
+
+
+@pytest.fixture(scope="module")
+def spec() -> UseCaseSpec:
+    return load_spec(ROOT / "usecase" / "fraud.yaml")
+
+
+def with_policy(spec: UseCaseSpec, name: str, **model: Any) -> UseCaseSpec:
+    """The spec with its own registered name (and policy overrides) for one test."""
+    return dataclasses.replace(spec, model={**spec.model, "registered_name": name, **model})
+
+
+@pytest.fixture(scope="module")
+def frame(spec: UseCaseSpec) -> pd.DataFrame:
+    return sample_data.training_frame(spec, START, 7, rows_per_day=3000)
+
+
+@pytest.fixture(scope="module")
+def good(frame, spec, tracking_uri, client) -> dict[str, Any]:
+    return train_candidates(
+        frame, sample_data.FEATURES, LINEAGE, spec=spec, tracking_uri=tracking_uri, **FAST
+    )
+
+
+@pytest.fixture(scope="module")
+def shuffled(frame, spec, tracking_uri, client) -> dict[str, Any]:
+    """Labels shuffled in the training window (a broken label join); the holdout, the newest
+    15 %, keeps the true labels, so the gate judges both models on the truth."""
+    cut = frame["event_timestamp"].quantile(0.85)
+    old = frame["event_timestamp"] < cut
+    broken = frame.copy()
+    broken.loc[old, "is_fraud"] = np.random.default_rng(0).permutation(broken.loc[old, "is_fraud"])
+    return train_candidates(
+        broken,
+        sample_data.FEATURES,
+        {**LINEAGE, "dag_run_id": "shuffled"},
+        spec=spec,
+        tracking_uri=tracking_uri,
+        families=["xgboost"],
+        **FAST,
+    )
+
+
+def _gate(training, spec, tracking_uri, lock_dir, **kw) -> dict[str, Any]:
+    return evaluate_and_promote(
+        training, spec=spec, tracking_uri=tracking_uri, lock_dir=lock_dir, **kw
+    )
+
+
+def _champion(client, name: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(name, "champion").version)
+    except MlflowException:
+        return None
+
+
+# ---------------------------------------------------------------------- tracking (train)
+def test_a_relative_sqlite_uri_is_refused(tmp_path, monkeypatch) -> None:
+    from include.training.tracking import resolve_tracking_uri
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="absolute"):
+        resolve_tracking_uri("sqlite:///mlflow.db")
+    assert not (tmp_path / "mlflow.db").exists()
+    assert resolve_tracking_uri(f"sqlite:///{tmp_path}/a/b.db") == f"sqlite:///{tmp_path}/a/b.db"
+    assert (tmp_path / "a").is_dir()
+
+
+def test_candidates_are_tracked_with_everything_a_reviewer_needs(good, client) -> None:
+    import mlflow
+
+    json.dumps(good)  # the result goes through XCom: JSON-able
+    assert {c["family"] for c in good["candidates"]} == {"xgboost", "pytorch_mlp"}
+    assert good["best"]["run_id"] in {c["run_id"] for c in good["candidates"]}
+    parent = client.get_run(good["run_id"])
+    assert parent.data.tags["data_sha256"] == good["data_sha256"]
+    assert parent.data.tags["lineage.git_commit"] == LINEAGE["git_commit"]
+    assert parent.data.params["primary_metric"] == "pr_auc"
+    assert "holdout/holdout.parquet" in _artifacts(client, good["run_id"])
+    for cand in good["candidates"]:
+        run = client.get_run(cand["run_id"])
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["mlflow.parentRunId"] == good["run_id"]
+        assert run.data.tags["lineage.dag_run_id"] == LINEAGE["dag_run_id"]
+        for part in ("validation", "holdout"):
+            for metric in ("pr_auc", "roc_auc", "recall_at_fpr", "brier", "ece"):
+                assert f"{part}/{metric}" in run.data.metrics, (part, metric)
+        assert set(cand["config"]) <= set(run.data.params)
+        files = _artifacts(client, cand["run_id"])
+        for name in ("pr_curve.png", "roc_curve.png", "calibration_curve.png"):
+            assert f"plots/{name}" in files
+        assert {"feature_importance.json", "tuning/trials.json"} <= files
+        trials = client.search_runs(
+            [run.info.experiment_id], f"tags.mlflow.parentRunId = '{cand['run_id']}'"
+        )
+        assert len(trials) == cand["trials"] == 1
+        info = mlflow.models.get_model_info(cand["model_uri"])
+        assert info.signature.inputs.input_names() == list(sample_data.FEATURES)
+        assert info.saved_input_example_info is not None
+
+
+def test_E6_models_are_data_files_with_pinned_requirements(good) -> None:
+    import mlflow
+
+    for cand in good["candidates"]:
+        local = Path(mlflow.artifacts.download_artifacts(cand["model_uri"]))
+        files = {p.name for p in local.rglob("*") if p.is_file()}
+        expected = "model.ubj" if cand["family"] == "xgboost" else "weights.npz"
+        assert expected in files and "python_model.pkl" not in files
+        assert not [f for f in files if f.endswith((".pkl", ".pickle", ".pt", ".pth"))]
+        requirements = (local / "requirements.txt").read_text().split()
+        assert all("==" in r for r in requirements), requirements
+        assert any(r.startswith("xgboost==") for r in requirements) == (cand["family"] == "xgboost")
+
+
+def test_E6_logged_models_load_without_pickle_and_give_probabilities(
+    good, frame, monkeypatch
+) -> None:
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
+    rows = frame[list(sample_data.FEATURES)].head(300)[::-1]  # any order of rows is fine
+    for cand in good["candidates"]:
+        model = mlflow.pyfunc.load_model(cand["model_uri"])
+        proba = model.predict(rows[list(reversed(rows.columns))])  # columns by name, too
+        assert proba.shape == (300,)
+        assert np.isfinite(proba).all() and proba.min() >= 0 and proba.max() <= 1
+
+
+def test_C8_same_data_and_seed_give_the_same_metrics_and_hash(
+    good, frame, spec, tracking_uri
+) -> None:
+    again = train_candidates(
+        frame,
+        sample_data.FEATURES,
+        LINEAGE,
+        spec=spec,
+        tracking_uri=tracking_uri,
+        families=["xgboost"],
+        **FAST,
+    )
+
+    first = next(c for c in good["candidates"] if c["family"] == "xgboost")
+    assert again["data_sha256"] == good["data_sha256"]
+    assert again["candidates"][0]["config"] == first["config"]
+    for part in ("validation", "holdout"):
+        for metric, value in first[part].items():
+            assert again["candidates"][0][part][metric] == pytest.approx(value, abs=1e-6)
+
+
+def test_C2_diverging_training_fails_its_runs_and_registers_nothing(
+    frame, spec, tracking_uri, client
+) -> None:
+    lineage = {**LINEAGE, "dag_run_id": "c2-diverged"}
+    with pytest.raises(TrainingDiverged, match="diverged"):
+        train_candidates(
+            frame,
+            sample_data.FEATURES,
+            lineage,
+            spec=spec,
+            tracking_uri=tracking_uri,
+            families=["pytorch_mlp"],
+            tuning_budget=1,
+            configs={"pytorch_mlp": [{"lr": 1e3, "max_epochs": 2}]},
+        )
+
+    exp = client.get_experiment_by_name(spec.name)
+    runs = client.search_runs([exp.experiment_id], "tags.`lineage.dag_run_id` = 'c2-diverged'")
+    assert runs and {r.info.status for r in runs} == {"FAILED"}
+    assert all("TrainingDiverged" in r.data.tags["error"] for r in runs)
+    for run in runs:
+        assert client.search_model_versions(f"run_id = '{run.info.run_id}'") == []
+
+
+def test_C2_nan_labels_are_refused_before_any_run(frame, spec, tracking_uri, client) -> None:
+    broken = frame.assign(is_fraud=frame["is_fraud"].astype(float))
+    broken.loc[broken.index[:10], "is_fraud"] = np.nan
+    exp = client.get_experiment_by_name(spec.name)
+    before = len(client.search_runs([exp.experiment_id], max_results=1000))
+
+    with pytest.raises(TrainingDataInvalid, match="is_fraud"):
+        train_candidates(
+            broken, sample_data.FEATURES, LINEAGE, spec=spec, tracking_uri=tracking_uri, **FAST
+        )
+
+    assert len(client.search_runs([exp.experiment_id], max_results=1000)) == before
+
+
+# ------------------------------------------------------------------------- the gate
+def test_first_model_is_promoted_when_it_reaches_the_minimums(
+    good, spec, tracking_uri, lock_dir, client, frame, monkeypatch
+) -> None:
+    import mlflow
+
+    name = "fraud_first"
+    result = _gate(good, with_policy(spec, name), tracking_uri, lock_dir)
+
+    json.dumps(result)
+    assert result["promoted"] and result["decision"] == "promoted"
+    assert (result["model"], result["version"], result["alias"]) == (name, "1", "champion")
+    assert _champion(client, name) == "1"
+    assert str(client.get_model_version_by_alias(name, "challenger").version) == "1"
+    checks = {c["name"]: c["passed"] for c in result["comparison"]["checks"]}
+    assert checks == {
+        "minimum:pr_auc": True,
+        "minimum:roc_auc": True,
+        "slices:customer_age_band": True,
+    }
+    version = client.get_model_version(name, "1")
+    for key, value in LINEAGE.items():
+        assert version.tags[f"lineage.{key}"] == value
+    assert version.tags["gate.decision"] == "promoted"
+    assert (
+        float(version.tags["gate.pr_auc"])
+        == result["comparison"]["challenger"]["overall"]["pr_auc"]
+    )
+    assert version.tags["data_sha256"] == good["data_sha256"]
+    assert version.run_id == good["best"]["run_id"]
+    report = Path(
+        mlflow.artifacts.download_artifacts(version.tags["gate.report"].replace(".html", ".json"))
+    )
+    assert json.loads(report.read_text())["decision"] == "promoted"
+    # What serving does: load the champion by alias, with pickle disallowed.
+    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
+    served = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+    proba = served.predict(frame[list(sample_data.FEATURES)].tail(500))
+    assert proba.shape == (500,) and ((proba >= 0) & (proba <= 1)).all()
+
+
+def test_first_model_below_the_minimums_is_not_promoted(
+    good, spec, tracking_uri, lock_dir, client
+) -> None:
+    name = "fraud_too_weak"
+    strict = with_policy(spec, name, minimums={"pr_auc": 0.99, "roc_auc": 0.75})
+
+    with pytest.raises(PromotionRejected, match="minimum:pr_auc") as caught:
+        _gate(good, strict, tracking_uri, lock_dir)
+
+    assert caught.value.result["promoted"] is False
+    assert caught.value.result["alias"] == "challenger"
+    assert _champion(client, name) is None
+    assert str(client.get_model_version_by_alias(name, "challenger").version) == "1"
+
+
+def test_a_retried_gate_reuses_its_version(good, spec, tracking_uri, lock_dir, client) -> None:
+    policy = with_policy(spec, "fraud_retry")
+
+    first = _gate(good, policy, tracking_uri, lock_dir)
+    again = _gate(good, policy, tracking_uri, lock_dir)
+
+    assert first["version"] == again["version"] == "1"
+    assert again["decision"] == "already_champion" and again["promoted"]
+    assert len(client.search_model_versions("name = 'fraud_retry'")) == 1
+
+
+def test_C1_shuffled_labels_are_rejected_and_the_champion_stays(
+    good, shuffled, spec, tracking_uri, lock_dir, client
+) -> None:
+    policy = with_policy(spec, "fraud_c1")
+    _gate(good, policy, tracking_uri, lock_dir)
+
+    with pytest.raises(PromotionRejected, match="beats_champion") as caught:
+        _gate(shuffled, policy, tracking_uri, lock_dir)
+
+    result = caught.value.result
+    assert (result["version"], result["promoted"], result["alias"]) == ("2", False, "challenger")
+    assert _champion(client, "fraud_c1") == "1"
+    assert str(client.get_model_version_by_alias("fraud_c1", "challenger").version) == "2"
+    comparison = caught.value.comparison
+    assert comparison["champion"]["version"] == "1"
+    for side in ("champion", "challenger"):
+        assert comparison[side]["overall"]["pr_auc"] is not None
+        assert {r["slice"] for r in comparison[side]["slices"]["customer_age_band"]} >= {
+            "18-25",
+            "65+",
+        }
+    assert (
+        comparison["challenger"]["overall"]["pr_auc"] < comparison["champion"]["overall"]["pr_auc"]
+    )
+    assert client.get_model_version("fraud_c1", "2").tags["gate.decision"] == "rejected"
+    assert "v2" in str(caught.value) and "Champion unchanged (v1)" in str(caught.value)
+
+
+LENIENT = {"minimums": {}, "max_slice_gap": 1.0}  # both models may become a first champion
+
+
+def test_C3_concurrent_promotions_leave_one_champion_the_better(
+    good, shuffled, spec, tracking_uri, lock_dir, client
+) -> None:
+    policy = with_policy(spec, "fraud_c3", **LENIENT)
+    barrier = threading.Barrier(2)
+    results: dict[str, Any] = {}
+
+    def run(label: str, training: dict[str, Any]) -> None:
+        barrier.wait()
+        try:
+            results[label] = _gate(training, policy, tracking_uri, lock_dir, raise_on_reject=False)
+        except Exception as exc:  # surfaced by the asserts below
+            results[label] = exc
+
+    threads = [threading.Thread(target=run, args=a) for a in (("good", good), ("bad", shuffled))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+
+    better, worse = results["good"], results["bad"]
+    assert isinstance(better, dict) and isinstance(worse, dict), results
+    assert better["promoted"]
+    assert _champion(client, "fraud_c3") == better["version"]
+    if worse["promoted"]:  # the worse one got there first; the better one then beat it
+        assert better["comparison"]["champion_version"] == worse["version"]
+    else:
+        assert worse["comparison"]["champion_version"] == better["version"]
+
+
+def test_C3_promotion_rechecks_a_champion_that_changed_after_the_comparison(
+    good, shuffled, spec, tracking_uri, lock_dir, client
+) -> None:
+    policy = with_policy(spec, "fraud_c3_recheck", **LENIENT)
+    worse = register_challenger(shuffled, spec=policy, tracking_uri=tracking_uri, lock_dir=lock_dir)
+    stale = compare_with_champion(worse, spec=policy, tracking_uri=tracking_uri)
+    assert stale["passed"] and stale["champion_version"] is None  # would win without a check
+
+    winner = _gate(good, policy, tracking_uri, lock_dir)
+    result = promote(
+        stale, spec=policy, tracking_uri=tracking_uri, lock_dir=lock_dir, raise_on_reject=False
+    )
+
+    assert result["comparison"]["rechecked"] and not result["promoted"]
+    assert result["comparison"]["champion_version"] == winner["version"]
+    assert _champion(client, "fraud_c3_recheck") == winner["version"]
+
+
+def test_C3_promotion_waits_for_the_lock_and_times_out_clearly(lock_dir) -> None:
+    with (
+        promotion_lock("fraud_locked", lock_dir),
+        pytest.raises(PromotionLockTimeout, match="still held"),
+        promotion_lock("fraud_locked", lock_dir, timeout_s=0.2),
+    ):
+        pass
+    with promotion_lock("fraud_locked", lock_dir, timeout_s=0.2):
+        pass  # released: free again
+
+
+# ---------------------------------------------------------------- the policy, pure
+def _entry(pr_auc: float, slice_gaps: dict[str, float | None]) -> dict[str, Any]:
+    rows = [
+        {
+            "slice": s,
+            "rows": 500,
+            "positives": 10,
+            "roc_auc": 0.9 - (g or 0),
+            "gap": g,
+            "judged": g is not None,
+            "passed": None if g is None else g <= 0.1,
+        }
+        for s, g in slice_gaps.items()
+    ]
+    return {
+        "version": "7",
+        "overall": {"pr_auc": pr_auc, "roc_auc": 0.9},
+        "slices": {"customer_age_band": rows},
+    }
+
+
+@pytest.mark.parametrize(
+    ("challenger", "champion", "passed", "failing"),
+    [
+        (0.505, 0.500, True, []),  # exactly the margin
+        (0.504, 0.500, False, ["beats_champion"]),
+        (0.600, None, True, []),  # first model: minimums only
+        (0.150, None, False, ["minimum:pr_auc"]),
+    ],
+)
+def test_gate_policy_margin_and_minimums(spec, challenger, champion, passed, failing) -> None:
+    policy = Policy.of(spec)
+    champ = _entry(champion, {}) if champion is not None else None
+
+    ok, checks, reason = decide(_entry(challenger, {"18-25": 0.02}), champ, policy)
+
+    assert ok is passed
+    assert [c["name"] for c in checks if not c["passed"]] == failing
+    assert (reason == "every check passed") is passed
+
+
+def test_gate_policy_rejects_an_unfair_slice_even_when_better(spec) -> None:
+    policy = Policy.of(spec)
+
+    ok, checks, reason = decide(
+        _entry(0.9, {"18-25": 0.02, "65+": 0.25, "(missing)": None}), _entry(0.5, {}), policy
+    )
+
+    assert not ok
+    assert "65+" in reason and "18-25" not in reason
+    assert {c["name"]: c["passed"] for c in checks} == {
+        "beats_champion": True,
+        "slices:customer_age_band": False,
+    }
+
+
+def _artifacts(client: Any, run_id: str, path: str | None = None) -> set[str]:
+    out: set[str] = set()
+    for item in client.list_artifacts(run_id, path):
+        out |= _artifacts(client, run_id, item.path) if item.is_dir else {item.path}
+    return out
