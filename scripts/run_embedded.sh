@@ -9,7 +9,8 @@ set -euo pipefail
 . "$(dirname "$0")/embedded_env.sh"
 cd "$MLOPS_ROOT"
 
-DAYS="${MLOPS_BOOTSTRAP_DAYS:-3}"
+# Ten days: genuine transactions are labelled 7 days late, so the first model can train.
+DAYS="${MLOPS_BOOTSTRAP_DAYS:-10}"
 LOGS="$MLOPS_DATA_ROOT/logs"
 mkdir -p "$AIRFLOW_HOME" "$LOGS" "$MLOPS_MAIL_SINK_DIR" "$(dirname "${MLFLOW_TRACKING_URI#sqlite:///}")"
 

@@ -1,0 +1,124 @@
+"""
+### Train, evaluate and promote the fraud model
+
+Runs when the feature store is updated (the `features` Asset), by hand with the Params
+below, or when monitoring triggers it with a `reason` in its conf.
+
+1. **build_training_set** – matured labelled transactions of the window → Feast
+   `get_historical_features` through the feature service (one row per entity row, no feature
+   from the future) → one Parquet file per run, with its lineage;
+2. **train_candidates** – XGBoost and a PyTorch MLP, each with a small seeded search, every
+   candidate an MLflow run (params, PR-AUC/ROC-AUC/recall@FPR/calibration, plots, feature
+   importance, signature, lineage tags);
+3. **evaluate_and_promote** – the best candidate becomes version `challenger` of the
+   registered model and replaces `champion` only if it beats it on the same holdout by the
+   spec's margin and no age-band slice falls behind (serialized: one promotion at a time);
+4. **publish_champion** (promoted: `champion_model` Asset event) or **report_rejection**
+   (kept: one mail with the side-by-side comparison).
+
+Part of airflow-mlops. Code: `include/training/`, `include/registry/`; policy:
+`usecase/fraud.yaml` (`model`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.sdk import Metadata, Param, dag, task
+
+from include.orchestration.alerts import default_args
+from include.orchestration.assets import CHAMPION_MODEL, FEATURES
+
+
+@dag(
+    dag_id="train_model",
+    schedule=[FEATURES],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,  # promotions are serialized by a lock too; one run at a time is clearer
+    default_args=default_args(),
+    tags=["training", "mlflow", "registry"],
+    doc_md=__doc__,
+    params={
+        "training_window_days": Param(
+            28,
+            type="integer",
+            minimum=1,
+            maximum=365,
+            description="Days of labelled transactions to train on.",
+        ),
+        "candidates": Param(
+            ["xgboost", "pytorch_mlp"],
+            type="array",
+            items={"type": "string", "enum": ["xgboost", "pytorch_mlp"]},
+            description="Model families to train.",
+        ),
+        "tuning_budget": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            maximum=50,
+            description="Configs per family; empty = the spec's budget.",
+        ),
+        "reason": Param("", type="string", description="Why (set by monitoring triggers)."),
+    },
+)
+def train_model() -> None:
+    @task
+    def build_training_set(params: dict[str, Any] | None = None, **context: Any) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from include.training.steps import TrainingWindowEmpty
+        from include.training.steps import build_training_set as build
+
+        params = params or {}
+        if params.get("reason"):
+            print(f"retraining because: {params['reason']}")
+        try:
+            return build(int(params.get("training_window_days") or 28), context["run_id"])
+        except TrainingWindowEmpty as exc:  # a young deployment, not a failure: no alert
+            raise AirflowSkipException(str(exc)) from exc
+
+    @task(execution_timeout=pendulum.duration(hours=2))
+    def train_candidates(training_set: dict, params: dict[str, Any] | None = None) -> dict:
+        from include.training.steps import train
+
+        params = params or {}
+        return train(
+            training_set,
+            families=params.get("candidates"),
+            tuning_budget=params.get("tuning_budget"),
+        )
+
+    @task
+    def evaluate_and_promote(training: dict) -> dict:
+        from include.training.steps import gate
+
+        return gate(training)
+
+    @task.branch
+    def route_decision(result: dict) -> str:
+        return "publish_champion" if result["promoted"] else "report_rejection"
+
+    @task(outlets=[CHAMPION_MODEL])
+    def publish_champion(result: dict):  # noqa: ANN202 (generator task)
+        extra = {k: result[k] for k in ("model", "version", "alias", "run_ids", "report_uri")}
+        yield Metadata(CHAMPION_MODEL, extra)
+        return extra
+
+    @task
+    def report_rejection(result: dict, **context: Any) -> str:
+        from include.orchestration.alerts import rejection_alert, send_alert
+
+        send_alert(rejection_alert(context, result))
+        return f"champion v{result.get('champion_version')} kept: {result['reason']}"
+
+    result = evaluate_and_promote(train_candidates(build_training_set()))
+    route_decision(result) >> [publish_champion(result), report_rejection(result)]
+
+
+dag = train_model()
+
+if __name__ == "__main__":
+    dag.test()
