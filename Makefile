@@ -10,12 +10,13 @@ TORCH_SOURCE := $(if $(wildcard $(FIND_LINKS)/torch-*),--find-links $(FIND_LINKS
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 ENV := source scripts/embedded_env.sh &&
 
-.PHONY: help run test test-fast lint bench lock clean
+.PHONY: help run test lint bench lock clean mlflow-ui
 
 help:
 	@echo "make run    start the embedded platform (Airflow UI on http://localhost:8080)"
 	@echo "make test   install test tools and run the whole suite"
 	@echo "make bench  run the benchmark harness"
+	@echo "make mlflow-ui  MLflow's UI on http://localhost:5000 (runs, registry, champion)"
 	@echo "make lint   ruff"
 	@echo "make lock   re-resolve requirements*.lock from requirements*.txt"
 
@@ -42,6 +43,9 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	@$(ENV) $(PY) -m bench
+
+mlflow-ui: $(VENV)/.runtime
+	@$(ENV) $(VENV)/bin/mlflow ui --backend-store-uri "$$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port $${MLFLOW_UI_PORT:-5000}
 
 lock: | $(UV)
 	$(UV) pip compile requirements.txt --python-version $(PY_VERSION) $(TORCH_SOURCE) -o requirements.lock

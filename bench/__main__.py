@@ -34,13 +34,14 @@ from bench.common import (
 )
 
 RESULTS = REPO_ROOT / "bench" / "results" / "latest.json"
-SECTIONS = ("parse", "gx")
+SECTIONS = ("parse", "gx", "materialize", "training")
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Measure DAG parse cost and GX validation against their floors.",
+        description="Measure DAG parse cost, GX validation, Feast materialization and "
+        "training against their floors.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="100k rows instead of 1M, 3 reps instead of 5"
@@ -125,6 +126,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     from bench import parse
 
                     result = parse.run(env, warm_reps=warm_reps, fresh_reps=fresh_reps)
+                elif section == "materialize":
+                    from bench import materialize
+
+                    result = materialize.run(args.quick)
+                elif section == "training":
+                    from bench import training
+
+                    result = training.run(args.quick)
                 else:
                     from bench import validation
                     from include.spec import load_spec
