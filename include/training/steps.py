@@ -134,6 +134,7 @@ def build_training_set(window_days: int, run_id: str, end: str | None = None) ->
     frame = historical_features(entity.sort_values("event_timestamp", ignore_index=True))
     fspec = store.feature_spec_from(settings)
     features = schema.model_features(fspec)
+    _check_splittable(frame, features, spec)
     uri = storage.join(settings.lake_uri, "training_sets", f"{lake.run_slug(run_id)}.parquet")
     storage.write_bytes(uri, lake.to_parquet_bytes(frame))
     lineage = {
@@ -154,6 +155,29 @@ def build_training_set(window_days: int, run_id: str, end: str | None = None) ->
         "features": features,
         "lineage": lineage,
     }
+
+
+def _check_splittable(frame: Any, features: list[str], spec: Any) -> None:
+    """Each part of the time split needs both classes; fraud clusters in time (nights,
+    bursts), so a young window may not have them yet: wait for more data, do not fail."""
+    from include.training.errors import TrainingDataInvalid
+    from include.training.split import Columns, time_split
+
+    columns = Columns(features=tuple(features), target=spec.model["target"])
+    try:
+        parts = time_split(frame, columns, spec.model["split"])
+    except TrainingDataInvalid as exc:
+        raise TrainingWindowEmpty(f"the labelled window cannot be split yet: {exc}") from exc
+    for name, part in zip(
+        ("train", "validation", "holdout"),
+        (parts.train, parts.validation, parts.holdout),
+        strict=True,
+    ):
+        if part[columns.target].sum() < 5:
+            raise TrainingWindowEmpty(
+                f"the {name} part has {int(part[columns.target].sum())} fraud rows; "
+                "waiting for more matured labels"
+            )
 
 
 def train(
