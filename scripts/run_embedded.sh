@@ -9,8 +9,9 @@ set -euo pipefail
 . "$(dirname "$0")/embedded_env.sh"
 cd "$MLOPS_ROOT"
 
-# Ten days: genuine transactions are labelled 7 days late, so the first model can train.
-DAYS="${MLOPS_BOOTSTRAP_DAYS:-10}"
+# Two weeks: genuine transactions are labelled 7 days late, so the first model gets a week
+# of matured labels, enough for whole nights (when fraud clusters) in each part of the split.
+DAYS="${MLOPS_BOOTSTRAP_DAYS:-14}"
 LOGS="$MLOPS_DATA_ROOT/logs"
 mkdir -p "$AIRFLOW_HOME" "$LOGS" "$MLOPS_MAIL_SINK_DIR" "$(dirname "${MLFLOW_TRACKING_URI#sqlite:///}")"
 
