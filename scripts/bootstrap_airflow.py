@@ -80,11 +80,19 @@ def main() -> None:
                 "reprocess_behavior": "failed",
                 "max_active_runs": 1,
             }
-            try:
-                _call(base, "POST", "/api/v2/backfills", token, body)
-                print(f"   backfilling {dag_id} {args.start} .. {last_backfilled}")
-            except urllib.error.HTTPError as exc:  # e.g. 409: a backfill already runs
-                print(f"   backfill of {dag_id} not started: {exc.code} {exc.read()[:200]!r}")
+            for attempt in range(1, 11):
+                try:
+                    _call(base, "POST", "/api/v2/backfills", token, body)
+                    print(f"   backfilling {dag_id} {args.start} .. {last_backfilled}")
+                    break
+                except urllib.error.HTTPError as exc:
+                    detail = exc.read()[:200]
+                    # 503: SQLite was locked by the scheduler (embedded setup only): retry.
+                    if exc.code == 503 and attempt < 10:
+                        time.sleep(3)
+                        continue
+                    print(f"   backfill of {dag_id} not started: {exc.code} {detail!r}")
+                    break
 
 
 if __name__ == "__main__":
