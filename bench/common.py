@@ -97,7 +97,7 @@ class Figure:
     section: str
     name: str
     value: float
-    unit: str  # "s" or "x"
+    unit: str  # "s", "x" or "rows/s"
     target: float | None = None  # the value must be <= target to meet the anchor
     note: str = ""
 
@@ -121,4 +121,6 @@ class Figure:
 def fmt(value: float, unit: str) -> str:
     if unit == "x":
         return f"{value:.2f}x"
+    if unit == "rows/s":
+        return f"{value:,.0f}/s"
     return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"

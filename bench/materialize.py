@@ -190,7 +190,7 @@ def run(quick: bool) -> dict[str, Any]:
             "stock": n / stock,
         },
         "figures": [
-            Figure("feast", "materialize rows/s (project)", n / project, "x", None, "rows/s"),
+            Figure("feast", "materialize rows/s (project)", n / project, "rows/s"),
             Figure("feast", "materialize / insert floor", ratio, "x", RATIO_TARGET),
             Figure(
                 "feast",
