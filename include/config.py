@@ -39,6 +39,13 @@ class Settings:
     feast_online_store: str = "sqlite"
     redis_url: str = "redis://localhost:6379/0"
     ingest_catchup: bool = False
+    # Day the ingest DAGs' schedule starts (with catchup, their first run ingests it).
+    ingest_start_date: str = "2026-01-01"
+    # Feast registry: a file path, or a SQLAlchemy URL (postgresql+psycopg2://...) for
+    # Feast's SQL registry, which many task processes can update at once.
+    feast_registry: str = ""
+    # Where MLflow puts the artifacts of new experiments when the tracking URI is a database.
+    mlflow_artifact_root: str = ""
 
     @property
     def validated_uri(self) -> str:
@@ -80,4 +87,9 @@ def get_settings() -> Settings:
         feast_online_store=_env("MLOPS_FEAST_ONLINE_STORE", "sqlite").lower(),
         redis_url=_env("MLOPS_REDIS_URL", "redis://localhost:6379/0"),
         ingest_catchup=_env("MLOPS_INGEST_CATCHUP", "false").lower() in ("1", "true", "yes"),
+        ingest_start_date=_env("MLOPS_INGEST_START_DATE", "2026-01-01"),
+        feast_registry=_env("MLOPS_FEAST_REGISTRY", str(data_root / "feast" / "registry.db")),
+        mlflow_artifact_root=_env(
+            "MLOPS_MLFLOW_ARTIFACT_ROOT", str(data_root / "mlflow" / "artifacts")
+        ),
     )

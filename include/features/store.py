@@ -77,6 +77,25 @@ def online_store_config(settings: Settings) -> dict[str, Any]:
     )
 
 
+def registry_config(registry: str) -> str | dict[str, Any]:
+    """A file registry (a path) or Feast's SQL registry (a SQLAlchemy URL).
+
+    The SQL registry keeps every object and materialization interval in a database
+    transaction, so concurrent materialize and training tasks cannot overwrite each other's
+    registry writes as they can with the single protobuf file.
+    """
+    if "://" not in registry:
+        return registry
+    if not registry.startswith(("postgresql", "mysql", "sqlite")):
+        raise ValueError(f"MLOPS_FEAST_REGISTRY must be a path or a SQLAlchemy URL, got {registry!r}")
+    return {
+        "registry_type": "sql",
+        "path": registry,
+        "cache_ttl_seconds": 60,
+        "sqlalchemy_config_kwargs": {"pool_pre_ping": True},
+    }
+
+
 def repo_config(settings: Settings | None = None, *, repo_path: Path | None = None) -> Any:
     """The store's ``RepoConfig``; ``repo_path`` (default: the data root) resolves sources."""
     from feast import RepoConfig
@@ -86,7 +105,7 @@ def repo_config(settings: Settings | None = None, *, repo_path: Path | None = No
     return RepoConfig(
         project=fspec.project,
         provider="local",
-        registry=str(settings.data_root / "feast" / "registry.db"),
+        registry=registry_config(settings.feast_registry),
         offline_store={"type": "file"},
         online_store=online_store_config(settings),
         entity_key_serialization_version=3,
@@ -135,7 +154,7 @@ def apply_definitions(settings: Settings | None = None) -> dict[str, Any]:
     return {
         "project": store.project,
         "objects": sorted(f"{type(o).__name__}:{o.name}" for o in objects),
-        "registry": str(settings.data_root / "feast" / "registry.db"),
+        "registry": settings.feast_registry,
     }
 
 

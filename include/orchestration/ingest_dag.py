@@ -26,18 +26,19 @@ from airflow.sdk import (
 from include.config import get_settings
 from include.orchestration.alerts import default_args
 
-START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
-
 
 def build_ingest_dag(*, dag_id: str, feed: str, asset: Asset, doc_md: str | None) -> DAG:
+    settings = get_settings()
+
     @dag(
         dag_id=dag_id,
         # Interval timetable: the run of [D, D+1) starts after D ends and ingests day D.
         schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-        start_date=START_DATE,
+        start_date=pendulum.parse(settings.ingest_start_date, tz="UTC"),
         # Off by default (runs start at the latest day); MLOPS_INGEST_CATCHUP=true runs every
-        # day since START_DATE. Either way `airflow backfill create` fills a chosen range.
-        catchup=get_settings().ingest_catchup,
+        # day since MLOPS_INGEST_START_DATE (what `make run` does over the days it landed).
+        # Either way `airflow backfill create` fills a chosen range.
+        catchup=settings.ingest_catchup,
         max_active_runs=1,  # the re-delivery check compares with neighbouring partitions
         default_args=default_args(),
         tags=["ingest", "data-quality", feed],

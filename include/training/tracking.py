@@ -94,9 +94,13 @@ def ensure_experiment(name: str, artifact_location: str | None = None) -> str:
     if found is not None:
         return found.experiment_id
     uri = mlflow.get_tracking_uri()
+    # MLflow's default for a database store would be ./mlartifacts in the working directory.
     if artifact_location is None and uri.startswith("sqlite:///"):
-        # MLflow's default would be ./mlartifacts in the working directory.
         artifact_location = str(Path(uri.removeprefix("sqlite:///")).parent / "artifacts" / name)
+    elif artifact_location is None and not uri.startswith(("http://", "https://")):
+        from include.config import get_settings
+
+        artifact_location = f"{get_settings().mlflow_artifact_root.rstrip('/')}/{name}"
     try:
         return mlflow.create_experiment(name, artifact_location=artifact_location)
     except MlflowException:

@@ -1,0 +1,309 @@
+"""``make run``: start the embedded platform, watch it, show the first cycle, stop on Ctrl-C.
+
+Run through ``scripts/run_embedded.sh`` (which sources ``scripts/embedded_env.sh``). Order:
+
+1. stop leftovers of a killed earlier run; refuse ports already taken;
+2. secrets and login (once), the embedded PostgreSQL (init once, databases once);
+3. at the same time: land the simulated days not landed yet, ``airflow db migrate``, and
+   MLflow's schema;
+4. the mail sink, scheduler, dag-processor, triggerer and api-server, each its own process;
+5. until Ctrl-C: the watchdog (processes + ``/api/v2/monitor/health``) and the milestones.
+
+Exit status: 0 after Ctrl-C/SIGTERM, 1 when a component cannot be brought back or the
+start-up fails (the message says which and where its log is).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from scripts.embedded import state as st
+from scripts.embedded.airflow_api import AirflowApi
+from scripts.embedded.console import Console, tail
+from scripts.embedded.postgres import EmbeddedPostgres, write_pgpass
+from scripts.embedded.progress import Progress
+from scripts.embedded.supervisor import Component, Supervisor, Unrecoverable, stop_leftovers
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Stop(Exception):
+    """Ctrl-C, SIGTERM or SIGHUP: stop everything and exit 0."""
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
+def _wait_all(procs: dict[str, tuple[subprocess.Popen[bytes], Path]], console: Console) -> None:
+    """Wait for one-shot preparation steps; the first failure ends the start-up."""
+    for name, (proc, log) in procs.items():
+        code = proc.wait()
+        if code != 0:
+            raise Unrecoverable(f"{name} failed (exit {code}); last lines of {log}:\n{tail(log)}")
+
+
+def main() -> int:
+    data = Path(_env("MLOPS_DATA_ROOT", str(ROOT / "data"))).resolve()
+    logs, run_dir, airflow_home = data / "logs", data / "run", Path(_env("AIRFLOW_HOME"))
+    console = Console(logs / "make-run.log")
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+
+    supervisor = Supervisor(
+        console,
+        run_dir / "processes.json",
+        max_restarts=int(_env("MLOPS_MAX_RESTARTS", "3")),
+        hung_after_s=float(_env("MLOPS_HUNG_AFTER_S", "180")),
+    )
+    status_path = run_dir / "status.json"
+    status: dict[str, object] = {"phase": "starting", "started_at": datetime.now(UTC).isoformat()}
+    code = 0
+    try:
+        _run(console, supervisor, data, logs, run_dir, airflow_home, status, status_path)
+    except Stop as why:
+        status["stopped_by"] = str(why)
+    except Unrecoverable as exc:
+        code = 1
+        status["error"] = str(exc)
+        # Kill first: the message below may go to a closed terminal.
+        supervisor.stop_all()
+        console.say(f"xx airflow-mlops cannot run: {exc}")
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        forced = supervisor.stop_all()
+        status["phase"] = "stopped"
+        status["restarts"] = supervisor.restart_counts()
+        _write_status(status_path, status)
+        console.say("stopping airflow-mlops ... stopped" + (f" ({', '.join(forced)} killed)" if forced else "."))
+        console.close()
+    return code
+
+
+def _write_status(path: Path, status: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(status, indent=1, default=str))
+    tmp.replace(path)
+
+
+def _run(
+    console: Console,
+    supervisor: Supervisor,
+    data: Path,
+    logs: Path,
+    run_dir: Path,
+    airflow_home: Path,
+    status: dict[str, object],
+    status_path: Path,
+) -> None:
+    ui_port = int(_env("MLOPS_UI_PORT", "8080"))
+    smtp_port = int(_env("MLOPS_SMTP_PORT", "2525"))
+    pg_port = int(_env("MLOPS_PG_PORT", "54320"))
+    embedded_pg = _env("MLOPS_EMBEDDED_POSTGRES", "true").lower() in ("1", "true", "yes")
+    user = _env("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "mlops:admin").split(":")[0]
+    passwords = airflow_home / "simple_auth_manager_passwords.json.generated"
+
+    # 1. leftovers and ports
+    stop_leftovers(run_dir / "processes.json", console)
+    ports = {
+        "web UI (MLOPS_UI_PORT)": ui_port,
+        "mail sink (MLOPS_SMTP_PORT)": smtp_port,
+        "task log server (AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT)": int(
+            _env("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "8793")
+        ),
+        "triggerer log server (AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT)": int(
+            _env("AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT", "8794")
+        ),
+    }
+    if embedded_pg:
+        ports["embedded PostgreSQL (MLOPS_PG_PORT)"] = pg_port
+    taken = [f"{what} {port}" for what, port in ports.items() if _port_taken(port)]
+    if taken:
+        raise Unrecoverable(
+            "port(s) already in use: " + "; ".join(taken) + ". Another `make run`? Stop it, or "
+            "set the variable named to a free port in .env"
+        )
+
+    # 2. secrets, login, bootstrap state
+    secrets = st.ensure_secrets(airflow_home / "secrets.env")
+    # The database password reaches clients through PGPASSFILE only, not the environment.
+    os.environ.update({k: v for k, v in secrets.items() if k != "MLOPS_PG_PASSWORD"})
+    st.ensure_login(passwords, user)
+    previous = st.Bootstrap.load(run_dir / "bootstrap.json")
+    days = int(_env("MLOPS_BOOTSTRAP_DAYS", "14"))
+    boot, land_first, land_count = st.plan_landing(previous, date.today(), days)
+    os.environ.setdefault("MLOPS_INGEST_START_DATE", boot.first_day)
+    if previous is None:
+        console.say(f"== airflow-mlops: first start on {data}")
+    else:
+        console.say(
+            f"== airflow-mlops: resuming on {data} (start {boot.starts}; data since "
+            f"{boot.first_day}, landed through {previous.landed_through})"
+        )
+
+    # 3. PostgreSQL
+    if embedded_pg:
+        pg = EmbeddedPostgres(data / "postgres", pg_port, secrets["MLOPS_PG_PASSWORD"])
+        write_pgpass(Path(_env("PGPASSFILE", str(airflow_home / "pgpass"))), pg_port, pg.password)
+        if not pg.initialized:
+            console.say(f"== creating the embedded PostgreSQL 18 cluster in {pg.pgdata}")
+            pg.init()
+        account = pg.run_as()
+        comp = supervisor.start(
+            Component(
+                "postgres",
+                pg.command(),
+                logs / "postgres.log",
+                stop_signal=signal.SIGINT,  # fast shutdown; SIGTERM would wait for clients
+                user=account.pw_uid if account else None,
+                group=account.pw_gid if account else None,
+            )
+        )
+        pg.wait_ready(60, comp.alive)
+        created = pg.ensure_databases(["airflow", "mlflow", "feast"])
+        console.say(
+            f"== PostgreSQL up on 127.0.0.1:{pg_port}"
+            + (f" (created databases {', '.join(created)})" if created else "")
+        )
+
+    # 4. one-shot preparation, in parallel
+    console.say(
+        "== preparing: Airflow metadata DB, MLflow store"
+        + (f", landing {land_count} simulated day(s) from {land_first}" if land_count else "")
+    )
+    prep: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+
+    def oneshot(name: str, argv: list[str]) -> None:
+        log = logs / f"{name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as fh:
+            prep[name] = (subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT), log)
+
+    oneshot("db-migrate", ["airflow", "db", "migrate"])
+    oneshot("mlflow-init", [sys.executable, "-m", "scripts.embedded.mlflow_init"])
+    if land_count:
+        argv = [sys.executable, "-m", "include.data.simulator", "--start", land_first.isoformat()]
+        argv += ["--days", str(land_count), "--feed", "both"]
+        if _env("MLOPS_BOOTSTRAP_ROWS"):
+            argv += ["--rows", _env("MLOPS_BOOTSTRAP_ROWS")]
+        oneshot("simulator", argv)
+    try:
+        _wait_all(prep, console)
+    finally:
+        for proc, _ in prep.values():
+            if proc.poll() is None:
+                proc.kill()
+    boot.save(run_dir / "bootstrap.json")
+
+    # 5. the long-running components
+    console.say("== starting the mail sink and Airflow (api-server, scheduler, dag-processor, triggerer)")
+    py, airflow = sys.executable, "airflow"
+    mail_dir = _env("MLOPS_MAIL_SINK_DIR", str(data / "mail"))
+    supervisor.start(
+        Component(
+            "mail-sink",
+            [py, "-m", "include.notify.mail_sink", "--port", str(smtp_port), "--dir", mail_dir],
+            logs / "mail-sink.log",
+        )
+    )
+    for name, key in (("scheduler", "scheduler"), ("dag-processor", "dag_processor"), ("triggerer", "triggerer")):
+        supervisor.start(Component(name, [airflow, name], logs / f"{name}.log", health_key=key))
+    supervisor.start(
+        Component(
+            "api-server",
+            [airflow, "api-server", "--host", "127.0.0.1", "--port", str(ui_port)],
+            logs / "api-server.log",
+            health_key="metadatabase",
+        )
+    )
+
+    api = AirflowApi(f"http://127.0.0.1:{ui_port}", user, passwords)
+    from include.spec import load_spec
+
+    model = load_spec().model
+    progress = Progress(
+        api=api,
+        console=console,
+        first_day=date.fromisoformat(boot.first_day),
+        last_day=date.fromisoformat(boot.landed_through),
+        tracking_uri=_env("MLFLOW_TRACKING_URI"),
+        model_name=model["registered_name"],
+        primary_metric=model["primary_metric"],
+    )
+
+    # 6. watch
+    healthy_once = False
+    unhealthy_since: float | None = None
+    last_progress = 0.0
+    while True:
+        health = api.health()
+        supervisor.check(health)
+        all_ok = health is not None and all(
+            health.get(k) == "healthy"
+            for k in ("metadatabase", "scheduler", "dag_processor", "triggerer")
+        )
+        status.update(
+            phase="running" if all_ok else "starting" if not healthy_once else "degraded",
+            health=health,
+            restarts=supervisor.restart_counts(),
+            pids={c.name: c.pid for c in supervisor.components},
+            ports={"ui": ui_port, "smtp": smtp_port, "postgres": pg_port if embedded_pg else None},
+        )
+        if all_ok and not healthy_once:
+            healthy_once = True
+            status["ui_up_s"] = round(console.elapsed(), 1)
+            if previous is not None:
+                progress.resume_summary()
+            _banner(console, ui_port, user, passwords, data, logs)
+        elif healthy_once and not all_ok and unhealthy_since is None:
+            unhealthy_since = time.monotonic()
+            bad = {k: v for k, v in (health or {"api-server": "no answer"}).items() if v != "healthy"}
+            console.say(f"!! not healthy: {bad} (the watchdog restarts what does not recover)")
+        elif all_ok and unhealthy_since is not None:
+            console.say(f"   healthy again after {time.monotonic() - unhealthy_since:.0f} s")
+            unhealthy_since = None
+        elif not healthy_once and console.elapsed() > float(_env("MLOPS_START_TIMEOUT_S", "600")):
+            raise Unrecoverable(f"Airflow did not become healthy in time (health: {health})")
+        if healthy_once and time.monotonic() - last_progress > 5:
+            last_progress = time.monotonic()
+            progress.poll()
+            status["progress"] = progress.snapshot()
+        _write_status(status_path, status)
+        time.sleep(2)
+
+
+def _banner(console: Console, port: int, user: str, passwords: Path, data: Path, logs: Path) -> None:
+    console.say(
+        f"""== airflow-mlops is running (all components healthy)
+    Airflow UI    http://localhost:{port}   login: {user}
+                  password: in {passwords}
+    Alert mails   {_env('MLOPS_MAIL_SINK_DIR', str(data / 'mail'))}/*.eml
+    Data          {data}  (landing/, lake/validated, lake/quarantine, lake/reports)
+    Logs          {logs}  (one per component; make-run.log is this terminal)
+    MLflow UI     make mlflow-ui  (in a second terminal)
+  Progress of the first cycle follows. Ctrl-C stops every process started here."""
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,201 @@
+"""The first cycle's milestones on the terminal, read from Airflow's REST API and MLflow.
+
+Days ingested n/N per feed (and any quarantined), features materialized, training started,
+and each training outcome: a new champion ``vN`` with its primary metric, a rejection and
+its reason, or a skip (the labelled window is still too young). The first champion closes
+with one line: how long it took from ``make run``.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from scripts.embedded.airflow_api import AirflowApi
+from scripts.embedded.console import Console
+
+INGEST_DAGS = {"transactions": "ingest_transactions", "labels": "ingest_labels"}
+
+
+@dataclass
+class Progress:
+    api: AirflowApi
+    console: Console
+    first_day: date
+    last_day: date
+    tracking_uri: str
+    model_name: str
+    primary_metric: str
+    ingest: dict[str, dict[str, int]] = field(default_factory=dict)
+    materialized: int = 0
+    train_runs: dict[str, str] = field(default_factory=dict)
+    versions_seen: set[str] = field(default_factory=set)
+    champion: dict[str, Any] | None = None
+    first_champion_s: float | None = None
+    _quarantine_checked: set[str] = field(default_factory=set)
+    _quarantined: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def expected_days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+    def resume_summary(self) -> None:
+        """On a restart: what is already there, so the reader knows where it continues."""
+        self.poll(quiet=True)
+        parts = [
+            f"{feed} {c.get('success', 0)}/{self.expected_days} days"
+            for feed, c in self.ingest.items()
+        ]
+        self.console.say(f"   already ingested: {', '.join(parts) or 'nothing yet'}")
+        if self.champion:
+            self.console.say(f"   champion: {self._describe(self.champion)}")
+
+    def poll(self, *, quiet: bool = False) -> None:
+        try:
+            self._poll_ingest(quiet)
+            self._poll_materialize(quiet)
+            self._poll_training(quiet)
+        except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
+            if not quiet:
+                self.console.say(f"   (progress not readable right now: {exc})")
+
+    # ---------------------------------------------------------------------------- ingest
+    def _poll_ingest(self, quiet: bool) -> None:
+        for feed, dag_id in INGEST_DAGS.items():
+            runs = [
+                r
+                for r in self.api.dag_runs(dag_id)
+                if r.get("logical_date")
+                and self.first_day <= date.fromisoformat(r["logical_date"][:10]) <= self.last_day
+            ]
+            success = sum(r["state"] == "success" for r in runs)
+            failed_runs = [r for r in runs if r["state"] == "failed"]
+            for r in failed_runs:
+                if r["dag_run_id"] in self._quarantine_checked:
+                    continue
+                self._quarantine_checked.add(r["dag_run_id"])
+                state = self.api.task_state(dag_id, r["dag_run_id"], "quarantine_batch")
+                if state == "failed":
+                    self._quarantined[feed] = self._quarantined.get(feed, 0) + 1
+                if not quiet:
+                    what = "quarantined (see the alert mail)" if state == "failed" else "failed"
+                    self.console.say(f"!! {feed} {r['logical_date'][:10]} {what}")
+            now = {"success": success, "failed": len(failed_runs), "runs": len(runs)}
+            before = self.ingest.get(feed, {})
+            changed = (success, len(failed_runs)) != (before.get("success"), before.get("failed"))
+            if changed and not quiet and success:
+                extra = ""
+                if failed_runs:
+                    extra = f" ({self._quarantined.get(feed, 0)} quarantined, {len(failed_runs)} failed)"
+                self.console.say(
+                    f"   days ingested, {feed}: {success}/{self.expected_days}{extra}"
+                )
+            self.ingest[feed] = now
+
+    def all_ingested(self) -> bool:
+        return all(
+            c.get("success", 0) + c.get("failed", 0) >= self.expected_days
+            for c in self.ingest.values()
+        ) and len(self.ingest) == len(INGEST_DAGS)
+
+    # ----------------------------------------------------------------------- features
+    def _poll_materialize(self, quiet: bool) -> None:
+        runs = self.api.dag_runs("materialize_features")
+        ok = sum(r["state"] == "success" for r in runs)
+        if ok != self.materialized and not quiet:
+            if self.materialized == 0:
+                self.console.say("   features materialized (Feast offline tables + online store)")
+            else:
+                self.console.say(f"   features materialized again ({ok} runs)")
+        self.materialized = ok
+
+    # ----------------------------------------------------------------------- training
+    def _poll_training(self, quiet: bool) -> None:
+        for r in self.api.dag_runs("train_model"):
+            run_id, state = r["dag_run_id"], r["state"]
+            before = self.train_runs.get(run_id)
+            if before == state:
+                continue
+            self.train_runs[run_id] = state
+            if quiet:
+                continue
+            if state == "running" and before is None:
+                self.console.say(f"   training started ({run_id})")
+            elif state in ("success", "failed"):
+                if before is None:
+                    self.console.say(f"   training started ({run_id})")
+                self._report_outcome(run_id, state)
+        self._poll_registry(quiet)
+
+    def _report_outcome(self, run_id: str, state: str) -> None:
+        if state == "failed":
+            self.console.say(f"!! training {run_id} failed: see its log in the Airflow UI")
+            return
+        built = self.api.task_state("train_model", run_id, "build_training_set")
+        if built == "skipped":
+            self.console.say(
+                "   training skipped: the labelled window is not ready yet (labels mature "
+                "after a few days; see build_training_set's log)"
+            )
+
+    def _poll_registry(self, quiet: bool) -> None:
+        versions = self._versions()
+        for v in sorted(versions, key=lambda v: int(v["version"])):
+            decided = v["tags"].get("gate.decision")
+            if not decided or v["version"] in self.versions_seen:
+                continue
+            self.versions_seen.add(v["version"])
+            if decided == "promoted" and "champion" in v["aliases"]:
+                self.champion = v
+            if quiet:
+                continue
+            if decided == "promoted":
+                self.console.say(f"   champion registered: {self._describe(v)}")
+                if self.first_champion_s is None:
+                    self.first_champion_s = self.console.elapsed()
+                    s = int(self.first_champion_s)
+                    self.console.say(
+                        f"== first champion after {s // 60} min {s % 60:02d} s: "
+                        f"{self._describe(v)}"
+                    )
+            else:
+                reason = v["tags"].get("gate.reason", "no reason recorded")
+                self.console.say(f"   {self.model_name} v{v['version']} {decided}: {reason}")
+        champions = [v for v in versions if "champion" in v["aliases"]]
+        if champions:
+            self.champion = champions[0]
+
+    def _describe(self, v: dict[str, Any]) -> str:
+        metric = v["tags"].get(f"gate.{self.primary_metric}")
+        value = f", {self.primary_metric} {float(metric):.3f}" if metric else ""
+        return f"{self.model_name} v{v['version']}{value}"
+
+    def _versions(self) -> list[dict[str, Any]]:
+        if not self.train_runs:
+            return []
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = MlflowClient(self.tracking_uri).search_model_versions(
+                f"name = '{self.model_name}'"
+            )
+        except MlflowException:
+            return []
+        return [
+            {"version": str(mv.version), "tags": dict(mv.tags), "aliases": list(mv.aliases)}
+            for mv in found
+        ]
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "ingest": self.ingest,
+            "expected_days": self.expected_days,
+            "quarantined": self._quarantined,
+            "materialized_runs": self.materialized,
+            "train_runs": self.train_runs,
+            "champion": self.champion and {"version": self.champion["version"]},
+            "first_champion_s": self.first_champion_s,
+        }

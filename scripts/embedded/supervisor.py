@@ -1,0 +1,287 @@
+"""Processes of ``make run``: start each in its own process group, watch them, stop them all.
+
+Each component runs in a new session, so a Ctrl-C at the terminal reaches only the
+supervisor, which then stops the components in reverse start order (PostgreSQL last) and
+waits for every process group to be gone. ``PR_SET_PDEATHSIG`` makes the kernel stop a
+component if the supervisor itself is killed with no chance to clean up, and the process
+groups of a run are recorded in ``data/run/processes.json`` so the next start stops any
+that survived.
+
+The watchdog (``check``) restarts a component that exits, or that Airflow's health endpoint
+reports unhealthy for longer than ``hung_after_s`` while its process is alive, at most
+``max_restarts`` times; after that the run cannot recover and the caller stops everything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scripts.embedded.console import Console, tail
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(sig: int) -> Callable[[], None]:
+    def preexec() -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+
+    return preexec
+
+
+class Unrecoverable(RuntimeError):
+    """A component kept failing: the platform cannot run; the message says which and why."""
+
+
+@dataclass
+class Component:
+    name: str
+    argv: list[str]
+    log: Path
+    stop_signal: int = signal.SIGTERM
+    user: int | None = None
+    group: int | None = None
+    # Airflow health key ("scheduler", "dag_processor", ...) watched for a hung process.
+    health_key: str | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restarts: list[float] = field(default_factory=list)
+    last_healthy: float = 0.0
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Supervisor:
+    def __init__(
+        self,
+        console: Console,
+        registry: Path,
+        *,
+        max_restarts: int = 3,
+        hung_after_s: float = 180.0,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.console = console
+        self.registry = registry
+        self.max_restarts = max_restarts
+        self.hung_after_s = hung_after_s
+        self.env = env
+        self.components: list[Component] = []
+        self.stopping = False
+
+    # ----------------------------------------------------------------------------- start
+    def start(self, component: Component) -> Component:
+        component.log.parent.mkdir(parents=True, exist_ok=True)
+        log = open(component.log, "ab")  # noqa: SIM115 (owned by the child)
+        log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {component.name}\n".encode())
+        log.flush()
+        if component.user is not None:
+            os.chown(component.log, component.user, component.group or -1)
+        component.proc = subprocess.Popen(
+            component.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(component.stop_signal),
+            user=component.user,
+            group=component.group,
+            env=self.env,
+            cwd="/" if component.user is not None else None,
+        )
+        log.close()
+        component.started_at = time.monotonic()
+        component.last_healthy = component.started_at
+        if component not in self.components:
+            self.components.append(component)
+        self._record()
+        return component
+
+    def _record(self) -> None:
+        self.registry.parent.mkdir(parents=True, exist_ok=True)
+        data = {
+            c.name: {"pid": c.pid, "argv0": c.argv[0], "restarts": len(c.restarts)}
+            for c in self.components
+            if c.proc is not None
+        }
+        tmp = self.registry.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"supervisor": os.getpid(), "components": data}, indent=1))
+        tmp.replace(self.registry)
+
+    # ------------------------------------------------------------------------- watchdog
+    def check(self, health: dict[str, str] | None) -> None:
+        """One watchdog pass; ``health`` maps Airflow health keys to statuses (None: no
+        answer). Restarts what died or hung; raises :class:`Unrecoverable` when it can't."""
+        now = time.monotonic()
+        for c in list(self.components):
+            if self.stopping:
+                return
+            if not c.alive():
+                code = c.proc.returncode if c.proc else None
+                self.console.say(
+                    f"!! {c.name} exited (code {code}) after {now - c.started_at:.0f} s; "
+                    f"last lines of {c.log}:\n{tail(c.log)}"
+                )
+                self._restart(c, "exited")
+                continue
+            # The api-server is judged by whether it answers; the others by their heartbeat.
+            seen = health.get(c.health_key) if health is not None else None
+            if c.health_key == "metadatabase" and health is None:
+                seen = "not answering"
+            if c.health_key and seen is not None:
+                if seen == "healthy":
+                    c.last_healthy = now
+                elif now - c.last_healthy > self.hung_after_s:
+                    self.console.say(
+                        f"!! {c.name} is running but Airflow reports it "
+                        f"{seen} for "
+                        f"{now - c.last_healthy:.0f} s (no heartbeat); last lines of {c.log}:\n"
+                        f"{tail(c.log)}"
+                    )
+                    self._kill(c, grace_s=15)
+                    self._restart(c, "hung")
+
+    def _restart(self, c: Component, why: str) -> None:
+        if len(c.restarts) >= self.max_restarts:
+            raise Unrecoverable(
+                f"{c.name} {why} again after {len(c.restarts)} restarts; its log is {c.log}"
+            )
+        c.restarts.append(time.monotonic())
+        backoff = 2 * len(c.restarts)
+        self.console.say(
+            f"   restarting {c.name} in {backoff} s (restart {len(c.restarts)} of "
+            f"{self.max_restarts})"
+        )
+        time.sleep(backoff)
+        self.start(c)
+
+    def restart_counts(self) -> dict[str, int]:
+        return {c.name: len(c.restarts) for c in self.components}
+
+    # ----------------------------------------------------------------------------- stop
+    def _kill(self, c: Component, grace_s: float) -> None:
+        if c.proc is None:
+            return
+        pgid = c.proc.pid
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, c.stop_signal)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and _group_alive(pgid):
+            c.proc.poll()
+            time.sleep(0.2)
+        if _group_alive(pgid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+            while _group_alive(pgid):
+                c.proc.poll()
+                time.sleep(0.1)
+        c.proc.poll()
+
+    def stop_all(self, grace_s: float = 30.0) -> list[str]:
+        """Stop every component, newest first; returns the names that needed SIGKILL.
+
+        Signals go out before any output: the terminal may be gone already.
+        """
+        self.stopping = True
+        forced: list[str] = []
+        for c in reversed(self.components):
+            if c.proc is None:
+                continue
+            pgid = c.proc.pid
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, c.stop_signal)
+            deadline = time.monotonic() + grace_s
+            while time.monotonic() < deadline and _group_alive(pgid):
+                c.proc.poll()
+                time.sleep(0.2)
+            if _group_alive(pgid):
+                forced.append(c.name)
+                self._kill(c, grace_s=0)
+        with contextlib.suppress(OSError):
+            self.registry.unlink()
+        return forced
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie leader still "exists"; the group is gone when only zombies are left.
+    return any(_is_live(pid) for pid in _group_members(pgid))
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            members.append(int(entry))
+    return members
+
+
+def _is_live(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_leftovers(registry: Path, console: Console) -> list[str]:
+    """Stop the process groups a previous, killed supervisor left behind."""
+    try:
+        data = json.loads(registry.read_text())
+    except (OSError, ValueError):
+        return []
+    stopped = []
+    if data.get("supervisor") and _is_live(int(data["supervisor"])):
+        raise Unrecoverable(
+            f"another `make run` (pid {data['supervisor']}) is running on this data directory; "
+            "stop it first (Ctrl-C in its terminal)"
+        )
+    for name, info in (data.get("components") or {}).items():
+        pid = info.get("pid")
+        if not pid or not _group_alive(int(pid)):
+            continue
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+        except OSError:
+            cmd = ""
+        if cmd != info.get("argv0"):
+            continue  # the pid was reused by something else
+        console.say(f"   stopping {name} (pid {pid}) left over from an earlier run")
+        sig = signal.SIGINT if name == "postgres" else signal.SIGTERM
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(int(pid), sig)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _group_alive(int(pid)):
+            time.sleep(0.2)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(int(pid), signal.SIGKILL)
+        stopped.append(name)
+    with contextlib.suppress(OSError):
+        registry.unlink()
+    return stopped
