@@ -10,12 +10,13 @@ TORCH_SOURCE := $(if $(wildcard $(FIND_LINKS)/torch-*),--find-links $(FIND_LINKS
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 ENV := source scripts/embedded_env.sh &&
 
-.PHONY: help run test lint bench lock clean mlflow-ui
+.PHONY: help run test lint bench bench-startup lock clean mlflow-ui
 
 help:
 	@echo "make run    start the embedded platform (Airflow UI on http://localhost:8080)"
 	@echo "make test   install test tools and run the whole suite"
 	@echo "make bench  run the benchmark harness"
+	@echo "make bench-startup  time make run to the first champion (scratch data, free ports)"
 	@echo "make mlflow-ui  MLflow's UI on http://localhost:5000 (runs, registry, champion)"
 	@echo "make lint   ruff"
 	@echo "make lock   re-resolve requirements*.lock from requirements*.txt"
@@ -35,14 +36,20 @@ $(VENV)/.dev: requirements-dev.lock $(VENV)/.runtime
 run: $(VENV)/.runtime
 	@bash scripts/run_embedded.sh
 
+# Lint first, then every tier; pick tiers with e.g. `make test PYTEST_ARGS="-m unit"`.
 test: $(VENV)/.dev
-	@unset PYTHONDONTWRITEBYTECODE; PYTHONPYCACHEPREFIX=$(CURDIR)/.cache/pycache $(PY) -m pytest
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	@unset PYTHONDONTWRITEBYTECODE; PYTHONPYCACHEPREFIX=$(CURDIR)/.cache/pycache $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 
 bench: $(VENV)/.dev
 	@$(ENV) $(PY) -m bench
+
+bench-startup: $(VENV)/.runtime
+	@$(ENV) $(PY) -m bench.startup
 
 mlflow-ui: $(VENV)/.runtime
 	@$(ENV) $(VENV)/bin/mlflow ui --backend-store-uri "$$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port $${MLFLOW_UI_PORT:-5000}

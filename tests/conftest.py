@@ -118,3 +118,15 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("MLOPS_LANDING_URI", "MLOPS_LAKE_URI", "MLOPS_GX_ROOT", "MLOPS_MAIL_SINK_DIR"):
         monkeypatch.delenv(var, raising=False)
     return root
+
+
+_TIERS = {"dag_validation": "integrity", "unit": "unit", "integration": "e2e", "startup": "startup"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, from the folder it lives in."""
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
+        tier = _TIERS.get(parts[0]) if len(parts) > 1 else None
+        if tier:
+            item.add_marker(getattr(pytest.mark, tier))

@@ -48,9 +48,7 @@ def validate(feed: str, day: str, run_id: str) -> dict[str, Any]:
     files = batches.list_batch_files(settings.landing_uri, feed, the_day)
     if not files:
         raise BatchNotLanded(f"the {feed} batch for {day} disappeared from the landing zone")
-    raw = batches.read_batch(
-        feed, the_day, files, max_bytes=feed_spec.max_batch_mb * 1024 * 1024
-    )
+    raw = batches.read_batch(feed, the_day, files, max_bytes=feed_spec.max_batch_mb * 1024 * 1024)
     outcome = validate_batch(
         raw,
         feed_spec,
@@ -88,7 +86,10 @@ def publish(summary: dict[str, Any]) -> dict[str, Any]:
     """Replace the day's partition with the staged batch; the result is the Asset extra."""
     settings = get_settings()
     result = lake.publish(
-        summary["staged_uri"], settings.lake_uri, summary["feed"], date.fromisoformat(summary["day"])
+        summary["staged_uri"],
+        settings.lake_uri,
+        summary["feed"],
+        date.fromisoformat(summary["day"]),
     )
     # The landing copy stays: landing is the source of record; re-runs re-read it.
     return {

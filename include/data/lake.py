@@ -74,7 +74,9 @@ def publish(staged: str, lake_uri: str, feed: str, day: date) -> dict[str, Any]:
     return {"partition": day.isoformat(), "uri": target, "rows": rows}
 
 
-def read_partition(lake_uri: str, feed: str, day: date, columns: list[str] | None = None) -> pd.DataFrame:
+def read_partition(
+    lake_uri: str, feed: str, day: date, columns: list[str] | None = None
+) -> pd.DataFrame:
     uri = partition_uri(lake_uri, feed, day)
     return pd.read_parquet(io.BytesIO(storage.read_bytes(uri)), columns=columns)
 

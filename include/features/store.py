@@ -87,7 +87,9 @@ def registry_config(registry: str) -> str | dict[str, Any]:
     if "://" not in registry:
         return registry
     if not registry.startswith(("postgresql", "mysql", "sqlite")):
-        raise ValueError(f"MLOPS_FEAST_REGISTRY must be a path or a SQLAlchemy URL, got {registry!r}")
+        raise ValueError(
+            f"MLOPS_FEAST_REGISTRY must be a path or a SQLAlchemy URL, got {registry!r}"
+        )
     return {
         "registry_type": "sql",
         "path": registry,

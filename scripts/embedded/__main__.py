@@ -92,9 +92,13 @@ def main() -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         forced = supervisor.stop_all()
         status["phase"] = "stopped"
+        status["exit_code"] = code
         status["restarts"] = supervisor.restart_counts()
         _write_status(status_path, status)
-        console.say("stopping airflow-mlops ... stopped" + (f" ({', '.join(forced)} killed)" if forced else "."))
+        console.say(
+            "stopping airflow-mlops ... stopped"
+            + (f" ({', '.join(forced)} killed)" if forced else ".")
+        )
         console.close()
     return code
 
@@ -216,7 +220,9 @@ def _run(
     boot.save(run_dir / "bootstrap.json")
 
     # 5. the long-running components
-    console.say("== starting the mail sink and Airflow (api-server, scheduler, dag-processor, triggerer)")
+    console.say(
+        "== starting the mail sink and Airflow (api-server, scheduler, dag-processor, triggerer)"
+    )
     py, airflow = sys.executable, "airflow"
     mail_dir = _env("MLOPS_MAIL_SINK_DIR", str(data / "mail"))
     supervisor.start(
@@ -226,7 +232,11 @@ def _run(
             logs / "mail-sink.log",
         )
     )
-    for name, key in (("scheduler", "scheduler"), ("dag-processor", "dag_processor"), ("triggerer", "triggerer")):
+    for name, key in (
+        ("scheduler", "scheduler"),
+        ("dag-processor", "dag_processor"),
+        ("triggerer", "triggerer"),
+    ):
         supervisor.start(Component(name, [airflow, name], logs / f"{name}.log", health_key=key))
     supervisor.start(
         Component(
@@ -258,6 +268,7 @@ def _run(
     while True:
         health = api.health()
         supervisor.check(health)
+        supervisor.reap_orphans()
         all_ok = health is not None and all(
             health.get(k) == "healthy"
             for k in ("metadatabase", "scheduler", "dag_processor", "triggerer")
@@ -277,7 +288,9 @@ def _run(
             _banner(console, ui_port, user, passwords, data, logs)
         elif healthy_once and not all_ok and unhealthy_since is None:
             unhealthy_since = time.monotonic()
-            bad = {k: v for k, v in (health or {"api-server": "no answer"}).items() if v != "healthy"}
+            bad = {
+                k: v for k, v in (health or {"api-server": "no answer"}).items() if v != "healthy"
+            }
             console.say(f"!! not healthy: {bad} (the watchdog restarts what does not recover)")
         elif all_ok and unhealthy_since is not None:
             console.say(f"   healthy again after {time.monotonic() - unhealthy_since:.0f} s")
@@ -292,12 +305,14 @@ def _run(
         time.sleep(2)
 
 
-def _banner(console: Console, port: int, user: str, passwords: Path, data: Path, logs: Path) -> None:
+def _banner(
+    console: Console, port: int, user: str, passwords: Path, data: Path, logs: Path
+) -> None:
     console.say(
         f"""== airflow-mlops is running (all components healthy)
     Airflow UI    http://localhost:{port}   login: {user}
                   password: in {passwords}
-    Alert mails   {_env('MLOPS_MAIL_SINK_DIR', str(data / 'mail'))}/*.eml
+    Alert mails   {_env("MLOPS_MAIL_SINK_DIR", str(data / "mail"))}/*.eml
     Data          {data}  (landing/, lake/validated, lake/quarantine, lake/reports)
     Logs          {logs}  (one per component; make-run.log is this terminal)
     MLflow UI     make mlflow-ui  (in a second terminal)

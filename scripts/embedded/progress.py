@@ -88,10 +88,9 @@ class Progress:
             if changed and not quiet and success:
                 extra = ""
                 if failed_runs:
-                    extra = f" ({self._quarantined.get(feed, 0)} quarantined, {len(failed_runs)} failed)"
-                self.console.say(
-                    f"   days ingested, {feed}: {success}/{self.expected_days}{extra}"
-                )
+                    quarantined = self._quarantined.get(feed, 0)
+                    extra = f" ({quarantined} quarantined, {len(failed_runs)} failed)"
+                self.console.say(f"   days ingested, {feed}: {success}/{self.expected_days}{extra}")
             self.ingest[feed] = now
 
     def all_ingested(self) -> bool:
@@ -157,8 +156,7 @@ class Progress:
                     self.first_champion_s = self.console.elapsed()
                     s = int(self.first_champion_s)
                     self.console.say(
-                        f"== first champion after {s // 60} min {s % 60:02d} s: "
-                        f"{self._describe(v)}"
+                        f"== first champion after {s // 60} min {s % 60:02d} s: {self._describe(v)}"
                     )
             else:
                 reason = v["tags"].get("gate.reason", "no reason recorded")

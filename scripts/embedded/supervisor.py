@@ -1,11 +1,13 @@
 """Processes of ``make run``: start each in its own process group, watch them, stop them all.
 
 Each component runs in a new session, so a Ctrl-C at the terminal reaches only the
-supervisor, which then stops the components in reverse start order (PostgreSQL last) and
-waits for every process group to be gone. ``PR_SET_PDEATHSIG`` makes the kernel stop a
-component if the supervisor itself is killed with no chance to clean up, and the process
-groups of a run are recorded in ``data/run/processes.json`` so the next start stops any
-that survived.
+supervisor, which then stops every component at once, PostgreSQL last. Airflow's task
+processes start sessions of their own, so a process group does not hold them all: the
+supervisor is a *child subreaper* (``PR_SET_CHILD_SUBREAPER``), every process it started,
+however deep and even orphaned, stays its descendant, and the stop ends with no descendant
+left. ``PR_SET_PDEATHSIG`` makes the kernel stop a component if the supervisor itself is
+killed with no chance to clean up, and the process groups of a run are recorded in
+``data/run/processes.json`` so the next start stops any that survived.
 
 The watchdog (``check``) restarts a component that exits, or that Airflow's health endpoint
 reports unhealthy for longer than ``hung_after_s`` while its process is alive, at most
@@ -28,6 +30,15 @@ from pathlib import Path
 from scripts.embedded.console import Console, tail
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (Linux ≥ 3.4), so none escapes the stop."""
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def _die_with_parent(sig: int) -> Callable[[], None]:
@@ -82,12 +93,15 @@ class Supervisor:
         self.env = env
         self.components: list[Component] = []
         self.stopping = False
+        become_subreaper()
 
     # ----------------------------------------------------------------------------- start
     def start(self, component: Component) -> Component:
         component.log.parent.mkdir(parents=True, exist_ok=True)
         log = open(component.log, "ab")  # noqa: SIM115 (owned by the child)
-        log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {component.name}\n".encode())
+        log.write(
+            f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {component.name}\n".encode()
+        )
         log.flush()
         if component.user is not None:
             os.chown(component.log, component.user, component.group or -1)
@@ -177,43 +191,115 @@ class Supervisor:
         if c.proc is None:
             return
         pgid = c.proc.pid
+        tree = _descendants(pgid)  # its task processes run in sessions of their own
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, c.stop_signal)
         deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline and _group_alive(pgid):
             c.proc.poll()
             time.sleep(0.2)
-        if _group_alive(pgid):
+        for pid in [pgid, *tree]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGKILL)
-            while _group_alive(pgid):
-                c.proc.poll()
-                time.sleep(0.1)
-        c.proc.poll()
+                os.kill(pid, signal.SIGKILL)
+        c.proc.wait()
+        self.reap_orphans()
 
-    def stop_all(self, grace_s: float = 30.0) -> list[str]:
-        """Stop every component, newest first; returns the names that needed SIGKILL.
+    def reap_orphans(self) -> None:
+        """Reap adopted orphans that exited (our own components are reaped by ``poll``)."""
+        own = {c.pid for c in self.components}
+        for pid, (ppid, state) in _process_table().items():
+            if ppid == os.getpid() and state == "Z" and pid not in own:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
 
-        Signals go out before any output: the terminal may be gone already.
+    def stop_all(self, grace_s: float = 15.0) -> list[str]:
+        """Stop every component; returns the names that needed SIGKILL.
+
+        All but PostgreSQL get their stop signal at once and ``grace_s`` to exit (the
+        scheduler would otherwise wait for running tasks: they are retried on the next start,
+        and every task is idempotent). Then every remaining descendant is killed, and
+        PostgreSQL, which the others needed until then, stops last. Signals go out before any
+        output: the terminal may be gone already.
         """
         self.stopping = True
         forced: list[str] = []
-        for c in reversed(self.components):
-            if c.proc is None:
-                continue
-            pgid = c.proc.pid
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, c.stop_signal)
+        db = [c for c in self.components if c.name == "postgres" and c.proc is not None]
+        rest = [c for c in reversed(self.components) if c not in db and c.proc is not None]
+        for group in (rest, db):
+            for c in group:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(c.proc.pid, c.stop_signal)  # type: ignore[union-attr]
             deadline = time.monotonic() + grace_s
-            while time.monotonic() < deadline and _group_alive(pgid):
-                c.proc.poll()
+            while time.monotonic() < deadline and any(_group_alive(c.proc.pid) for c in group):  # type: ignore[union-attr]
+                for c in group:
+                    c.proc.poll()  # type: ignore[union-attr]
                 time.sleep(0.2)
-            if _group_alive(pgid):
-                forced.append(c.name)
-                self._kill(c, grace_s=0)
+            for c in group:
+                if _group_alive(c.proc.pid):  # type: ignore[union-attr]
+                    forced.append(c.name)
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(c.proc.pid, signal.SIGKILL)  # type: ignore[union-attr]
+            if group is rest:
+                # Task processes in sessions of their own, orphans adopted by us: not the
+                # database, which stops next.
+                keep = set(_descendants(db[0].proc.pid)) | {db[0].proc.pid} if db else set()  # type: ignore[union-attr]
+                _kill_descendants(exclude=keep)
+            for c in group:
+                c.proc.wait()  # type: ignore[union-attr]
+        _kill_descendants(exclude=set())
         with contextlib.suppress(OSError):
             self.registry.unlink()
         return forced
+
+
+def _process_table() -> dict[int, tuple[int, str]]:
+    """``{pid: (ppid, state)}`` of every process, from /proc."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        table[int(entry)] = (int(fields[1]), fields[0])
+    return table
+
+
+def _descendants(root: int) -> list[int]:
+    table = _process_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_descendants(exclude: set[int], timeout_s: float = 10.0) -> None:
+    """SIGKILL every live descendant of this process not in ``exclude``; reap them."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        table = _process_table()
+        live = [
+            p
+            for p in _descendants(os.getpid())
+            if p not in exclude and table.get(p, (0, "Z"))[1] != "Z"
+        ]
+        for pid in live:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        for pid, (ppid, state) in _process_table().items():
+            if ppid == os.getpid() and state == "Z" and pid not in exclude:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+        if not live:
+            return
+        time.sleep(0.1)
 
 
 def _group_alive(pgid: int) -> bool:
