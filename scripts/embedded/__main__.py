@@ -97,7 +97,12 @@ def main() -> int:
         _write_status(status_path, status)
         console.say(
             "stopping airflow-mlops ... stopped"
-            + (f" ({', '.join(forced)} killed)" if forced else ".")
+            + (
+                f" ({', '.join(forced)} killed after the grace period; tasks it was running are"
+                " retried on the next start)"
+                if forced
+                else "."
+            )
         )
         console.close()
     return code

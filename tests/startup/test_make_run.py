@@ -5,8 +5,9 @@ directory (scratch), the ports (free ones) and the bootstrap (2 small days) diff
 
 Given an empty data directory, when ``make run`` starts, then every landed day's ingest run
 succeeds, health is all healthy and no component was restarted; after Ctrl-C no process and
-no port is left, even with its output piped through ``tee``. Given the same data directory, when it starts again, then it says it is
-resuming, lands no day again, creates no second run for any day and keeps the login.
+no port is left, even with its output piped through ``tee``. Given the same data directory,
+when it starts again, then it says it is resuming, lands no day again, creates no second run
+for any day and keeps the login.
 """
 
 from __future__ import annotations
