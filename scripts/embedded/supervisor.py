@@ -150,6 +150,9 @@ class Supervisor:
                     f"!! {c.name} exited (code {code}) after {now - c.started_at:.0f} s; "
                     f"last lines of {c.log}:\n{tail(c.log)}"
                 )
+                # What it forked in its group (LocalExecutor workers) would outlive it idle.
+                with contextlib.suppress(ProcessLookupError, PermissionError, TypeError):
+                    os.killpg(c.pid, signal.SIGKILL)  # type: ignore[arg-type]
                 self._restart(c, "exited")
                 continue
             # The api-server is judged by whether it answers; the others by their heartbeat.

@@ -7,12 +7,15 @@ Given an empty data directory, when ``make run`` starts, then every landed day's
 succeeds, health is all healthy and no component was restarted; after Ctrl-C no process and
 no port is left, even with its output piped through ``tee``. Given the same data directory,
 when it starts again, then it says it is resuming, lands no day again, creates no second run
-for any day and keeps the login.
+for any day and keeps the login; and when its scheduler is killed, the watchdog reports it
+and brings it back.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -94,6 +97,19 @@ def test_make_run_starts_stops_and_resumes(tmp_path: Path) -> None:
         assert (
             run.data_root / "airflow" / "simple_auth_manager_passwords.json.generated"
         ).read_text() == login
+
+        # --- the watchdog: a scheduler killed with SIGKILL is reported and restarted
+        killed = status["pids"]["scheduler"]
+        os.kill(killed, signal.SIGKILL)
+        status = run.wait_for(
+            "the scheduler restarted and healthy",
+            lambda s: s.get("restarts", {}).get("scheduler") == 1
+            and s["pids"]["scheduler"] != killed
+            and ingested(s),
+            timeout_s=300,
+        )
+        log = (run.data_root / "logs" / "make-run.log").read_text()
+        assert "scheduler exited (code -9)" in log and "restarting scheduler" in log
         _stop_and_check_clean(run, tmp_path)
     finally:
         run.kill()

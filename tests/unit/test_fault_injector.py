@@ -1,5 +1,7 @@
-"""Unit tests of the simulator's data faults, landed on both feeds and read back as the
-ingestion reads them (text CSV). Fault-catalogue ids (A1...) are in the test names."""
+"""Unit tests of the simulator's fault *injector*: each fault lands on both feeds and reads
+back as ingestion reads it (text CSV). These test the tool that makes bad data, not the
+platform's handling of it, so they carry no fault-model id (docs/fault-model.md): the A-series
+tests that do are the ingest tests that feed these batches through the DAGs."""
 
 from __future__ import annotations
 
@@ -72,7 +74,7 @@ def test_fault_is_deterministic_and_differs_from_clean(
 
 
 @pytest.mark.parametrize("feed", sim.FEEDS)
-def test_a1_missing_column_drops_a_required_column(
+def test_injector_missing_column_drops_a_required_column(
     spec: UseCaseSpec, tmp_path: Path, feed: str
 ) -> None:
     (path,) = _land(spec, tmp_path, feed, "missing_column")
@@ -82,7 +84,7 @@ def test_a1_missing_column_drops_a_required_column(
 
 
 @pytest.mark.parametrize("feed", sim.FEEDS)
-def test_a1_extra_column_adds_an_unknown_column(
+def test_injector_extra_column_adds_an_unknown_column(
     spec: UseCaseSpec, tmp_path: Path, feed: str
 ) -> None:
     (path,) = _land(spec, tmp_path, feed, "extra_column")
@@ -90,14 +92,18 @@ def test_a1_extra_column_adds_an_unknown_column(
     assert columns == [*spec.feed(feed).column_names, faults.EXTRA_COLUMN]
 
 
-def test_a2_nulls_above_threshold_exceeds_the_limit(spec: UseCaseSpec, tmp_path: Path) -> None:
+def test_injector_nulls_above_threshold_exceeds_the_limit(
+    spec: UseCaseSpec, tmp_path: Path
+) -> None:
     (path,) = _land(spec, tmp_path, "transactions", "nulls_above_threshold")
     col = spec.feed("transactions").column("merchant_category")
     share = _text(path)[col.name].isna().mean()
     assert share >= 0.10 > col.max_null_fraction
 
 
-def test_a2_nulls_below_threshold_stays_inside_the_limit(spec: UseCaseSpec, tmp_path: Path) -> None:
+def test_injector_nulls_below_threshold_stays_inside_the_limit(
+    spec: UseCaseSpec, tmp_path: Path
+) -> None:
     (path,) = _land(spec, tmp_path, "transactions", "nulls_below_threshold")
     feed = spec.feed("transactions")
     frame = _text(path)
@@ -108,7 +114,7 @@ def test_a2_nulls_below_threshold_stays_inside_the_limit(spec: UseCaseSpec, tmp_
         assert frame[col.name].isna().mean() <= col.max_null_fraction
 
 
-def test_a2_null_faults_refuse_a_feed_without_nullable_columns(
+def test_injector_null_faults_refuse_a_feed_without_nullable_columns(
     spec: UseCaseSpec, tmp_path: Path
 ) -> None:
     for name in NOT_FOR_LABELS:
@@ -118,7 +124,7 @@ def test_a2_null_faults_refuse_a_feed_without_nullable_columns(
 
 
 @pytest.mark.parametrize("feed", sim.FEEDS)
-def test_a3_wrong_types_put_text_in_numeric_columns(
+def test_injector_wrong_types_put_text_in_numeric_columns(
     spec: UseCaseSpec, tmp_path: Path, feed: str
 ) -> None:
     (path,) = _land(spec, tmp_path, feed, "wrong_types")
@@ -132,7 +138,7 @@ def test_a3_wrong_types_put_text_in_numeric_columns(
         assert len(bad["is_fraud"]) == 5 and bad["is_fraud"].str.match(r"^x[01]$").all()
 
 
-def test_a3_out_of_range_puts_negative_huge_nan_and_inf_in_amount(
+def test_injector_out_of_range_puts_negative_huge_nan_and_inf_in_amount(
     spec: UseCaseSpec, tmp_path: Path
 ) -> None:
     (path,) = _land(spec, tmp_path, "transactions", "out_of_range")
@@ -144,7 +150,7 @@ def test_a3_out_of_range_puts_negative_huge_nan_and_inf_in_amount(
     assert np.isposinf(values).sum() == 1 and np.isneginf(values).sum() == 1
 
 
-def test_a3_out_of_range_puts_values_outside_the_label_set(
+def test_injector_out_of_range_puts_values_outside_the_label_set(
     spec: UseCaseSpec, tmp_path: Path
 ) -> None:
     (path,) = _land(spec, tmp_path, "labels", "out_of_range")
@@ -152,19 +158,19 @@ def test_a3_out_of_range_puts_values_outside_the_label_set(
 
 
 @pytest.mark.parametrize("feed", sim.FEEDS)
-def test_a4_empty_file_is_zero_bytes(spec: UseCaseSpec, tmp_path: Path, feed: str) -> None:
+def test_injector_empty_file_is_zero_bytes(spec: UseCaseSpec, tmp_path: Path, feed: str) -> None:
     (path,) = _land(spec, tmp_path, feed, "empty_file")
     assert path.stat().st_size == 0
 
 
 @pytest.mark.parametrize("feed", sim.FEEDS)
-def test_a4_header_only_has_no_rows(spec: UseCaseSpec, tmp_path: Path, feed: str) -> None:
+def test_injector_header_only_has_no_rows(spec: UseCaseSpec, tmp_path: Path, feed: str) -> None:
     (path,) = _land(spec, tmp_path, feed, "header_only")
     assert path.read_text() == ",".join(spec.feed(feed).column_names) + "\n"
 
 
 @pytest.mark.parametrize("feed", sim.FEEDS)
-def test_a5_duplicate_delivery_lands_yesterdays_file_again(
+def test_injector_duplicate_delivery_lands_yesterdays_file_again(
     spec: UseCaseSpec, tmp_path: Path, feed: str
 ) -> None:
     # When today is landed with a duplicate delivery
@@ -179,7 +185,7 @@ def test_a5_duplicate_delivery_lands_yesterdays_file_again(
 
 
 @pytest.mark.parametrize("feed", sim.FEEDS)
-def test_a6_duplicate_keys_repeat_rows_with_the_same_key(
+def test_injector_duplicate_keys_repeat_rows_with_the_same_key(
     spec: UseCaseSpec, tmp_path: Path, feed: str
 ) -> None:
     (path,) = _land(spec, tmp_path, feed, "duplicate_keys")
@@ -190,7 +196,7 @@ def test_a6_duplicate_keys_repeat_rows_with_the_same_key(
 
 
 @pytest.mark.parametrize("feed", sim.FEEDS)
-def test_a7_late_rows_fall_beyond_the_allowed_lateness(
+def test_injector_late_rows_fall_beyond_the_allowed_lateness(
     spec: UseCaseSpec, tmp_path: Path, feed: str
 ) -> None:
     (path,) = _land(spec, tmp_path, feed, "late_rows")
