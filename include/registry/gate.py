@@ -242,12 +242,25 @@ def register_challenger(
 
 
 def _champion_version(client: Any, policy: Policy) -> str | None:
+    """The champion's version, or None when there is none *yet*.
+
+    Only "not found" means no champion: no registered model (``RESOURCE_DOES_NOT_EXIST``) or
+    no alias on it (MLflow answers ``INVALID_PARAMETER_VALUE`` "alias ... not found"). Any
+    other error (server down, database error) propagates and the task retries: judging a
+    challenger on the first-model minimums alone could replace a champion it never saw.
+    """
     from mlflow.exceptions import MlflowException
 
     try:
         return str(client.get_model_version_by_alias(policy.name, policy.champion_alias).version)
-    except MlflowException:  # no such alias (or model) yet
-        return None
+    except MlflowException as exc:
+        text = str(exc).lower()
+        missing_alias = (
+            exc.error_code == "INVALID_PARAMETER_VALUE" and "alias" in text and "not found" in text
+        )
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or missing_alias:
+            return None
+        raise
 
 
 def _score_version(

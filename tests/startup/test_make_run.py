@@ -103,9 +103,11 @@ def test_make_run_starts_stops_and_resumes(tmp_path: Path) -> None:
         os.kill(killed, signal.SIGKILL)
         status = run.wait_for(
             "the scheduler restarted and healthy",
-            lambda s: s.get("restarts", {}).get("scheduler") == 1
-            and s["pids"]["scheduler"] != killed
-            and ingested(s),
+            lambda s: (
+                s.get("restarts", {}).get("scheduler") == 1
+                and s["pids"]["scheduler"] != killed
+                and ingested(s)
+            ),
             timeout_s=300,
         )
         log = (run.data_root / "logs" / "make-run.log").read_text()

@@ -83,9 +83,10 @@ def test_a_running_but_unhealthy_component_is_restarted(tmp_path, console):
     sup.check({"scheduler": "unhealthy"})
     assert c.pid != first and c.alive()
     assert not pid_alive(first)
-    assert "scheduler is running but Airflow reports it unhealthy" in (
-        tmp_path / "make-run.log"
-    ).read_text()
+    assert (
+        "scheduler is running but Airflow reports it unhealthy"
+        in (tmp_path / "make-run.log").read_text()
+    )
     sup.stop_all(grace_s=1)
 
 

@@ -477,3 +477,32 @@ def _artifacts(client: Any, run_id: str, path: str | None = None) -> set[str]:
     for item in client.list_artifacts(run_id, path):
         out |= _artifacts(client, run_id, item.path) if item.is_dir else {item.path}
     return out
+
+
+# ----------------------------------------------------------- the champion lookup (issue 7)
+def test_no_model_or_no_alias_means_no_champion(spec, client) -> None:
+    from include.registry.gate import _champion_version
+
+    policy = Policy.of(with_policy(spec, "never_registered"))
+    assert _champion_version(client, policy) is None
+    client.create_registered_model("registered_without_alias")
+    policy = Policy.of(with_policy(spec, "registered_without_alias"))
+    assert _champion_version(client, policy) is None
+
+
+def test_an_unreachable_registry_fails_instead_of_meaning_no_champion(spec, monkeypatch) -> None:
+    """Otherwise a challenger would be judged on the first-model minimums alone and could
+    replace a champion it was never compared with."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from include.registry.gate import _champion_version
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens once the socket is closed
+    down = MlflowClient(f"http://127.0.0.1:{closed}")
+    with pytest.raises(MlflowException):
+        _champion_version(down, Policy.of(with_policy(spec, "fraud_is_fraud")))
