@@ -11,7 +11,7 @@ library loads, and a training task is a fresh process under Airflow):
   no longer than 1 with the project's policy (performance-anchors.md: 93 M cell-rounds/s
   with 2 default threads vs 190 M with 1; 342 M with 2 passive).
 * **MLflow share**: ``include.training.train_candidates`` on simulator-derived features
-  (``include.training.sample_data``; 150k rows, the spec's tuning budget; ``quick``: 80k
+  (``devtools.sample_data``; 150k rows, the spec's tuning budget; ``quick``: 80k
   rows, budget 2) against a SQLite MLflow migrated beforehand. The call's own stopwatch
   splits wall time into fitting (training, prediction, metrics) and MLflow (import, runs,
   params, metrics, plots, model logging and read-back). A *cold* call (first in a fresh
@@ -96,8 +96,8 @@ def share_child(args: dict[str, Any]) -> None:
     """Two ``train_candidates`` calls (cold, warm) and one gate; print JSON timings."""
     import datetime as dt
 
+    from devtools import sample_data, train_candidates
     from include.spec import load_spec
-    from include.training import sample_data, train_candidates
 
     spec = load_spec(REPO_ROOT / "usecase" / "fraud.yaml")
     frame = sample_data.training_frame(
@@ -141,7 +141,7 @@ def import_child(args: dict[str, Any]) -> None:
 
 def migrate_child(args: dict[str, Any]) -> None:
     """Create and migrate the SQLite MLflow (seconds; not part of any timing)."""
-    from include.training import tracking
+    from include.modeling import tracking
 
     tracking.configure(args["uri"])
     tracking.ensure_experiment("fraud_detection")

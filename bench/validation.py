@@ -1,6 +1,6 @@
 """GX validation against its pandas floor, on a simulated transactions batch.
 
-The batch comes from the project's own path: :mod:`include.data.simulator` simulates a day,
+The batch comes from the project's own path: :mod:`devtools.simulator` simulates a day,
 ``to_csv_bytes`` writes it into a scratch landing zone, :func:`include.data.batches.read_batch`
 reads it back as raw text and :func:`include.data.batches.coerce` types it. On that batch:
 
@@ -37,9 +37,9 @@ import numpy as np
 import pandas as pd
 
 from bench.common import Figure, fmt, median, quiet_logs
-from include.data import simulator
+from devtools import simulator
+from devtools.faults import FAULTS
 from include.data.batches import RawBatch, coerce, list_batch_files, read_batch
-from include.data.faults import FAULTS
 from include.quality import suites
 from include.quality.validate import SAMPLE_SIZE, CheckResult
 from include.spec import FeedSpec, UseCaseSpec

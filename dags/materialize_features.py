@@ -49,7 +49,7 @@ _DAY = {"type": ["null", "string"], "format": "date"}
 def materialize_features() -> None:
     @task
     def resolve_partitions(params: dict[str, Any] | None = None, **context: Any) -> list[str]:
-        from include.features.pipeline import resolve_partitions as resolve
+        from include.steps.materialize_features import resolve_partitions as resolve
 
         events = context.get("triggering_asset_events") or {}
         named = [
@@ -63,25 +63,25 @@ def materialize_features() -> None:
 
     @task
     def compute_feature_tables(days: list[str]) -> dict[str, Any]:
-        from include.features.pipeline import compute_tables
+        from include.steps.materialize_features import compute_tables
 
         return compute_tables(days)
 
     @task
     def apply_feature_definitions() -> dict[str, Any]:
-        from include.features.pipeline import apply_definitions
+        from include.steps.materialize_features import apply_definitions
 
         return apply_definitions()
 
     @task
     def materialize_online(days: list[str]) -> dict[str, Any]:
-        from include.features.pipeline import materialize_partitions
+        from include.steps.materialize_features import materialize_partitions
 
         return materialize_partitions(days)
 
     @task(outlets=[FEATURES])
     def publish_features(days: list[str], rows: dict[str, Any], materialized: dict[str, Any]):  # noqa: ANN202 (generator task)
-        from include.features.pipeline import features_event
+        from include.steps.materialize_features import features_event
 
         extra = features_event(days, rows, materialized)
         yield Metadata(FEATURES, extra)

@@ -69,8 +69,8 @@ def train_model() -> None:
     def build_training_set(params: dict[str, Any] | None = None, **context: Any) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from include.training.steps import TrainingWindowEmpty
-        from include.training.steps import build_training_set as build
+        from include.steps.train_model import TrainingWindowEmpty
+        from include.steps.train_model import build_training_set as build
 
         params = params or {}
         if params.get("reason"):
@@ -82,7 +82,7 @@ def train_model() -> None:
 
     @task(execution_timeout=pendulum.duration(hours=2))
     def train_candidates(training_set: dict, params: dict[str, Any] | None = None) -> dict:
-        from include.training.steps import train
+        from include.steps.train_model import train
 
         params = params or {}
         return train(
@@ -93,7 +93,7 @@ def train_model() -> None:
 
     @task
     def evaluate_and_promote(training: dict) -> dict:
-        from include.training.steps import gate
+        from include.steps.train_model import gate
 
         return gate(training)
 

@@ -1,1 +1,1 @@
-"""Data stage: the transaction simulator, landed-batch reading and the lake layout."""
+"""Data stage: reading landed batches, and the lake's partitions (atomic, idempotent writes)."""

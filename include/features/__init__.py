@@ -8,5 +8,6 @@ Modules (none imports Feast at import time; only ``store``/``training_set`` use 
 * ``online_store`` Feast online stores that never let an older row overwrite a newer one (A7)
 * ``store``        RepoConfig from settings, apply the definitions, guarded materialization
 * ``training_set`` ``historical_features`` (training) and ``online_features`` (serving)
-* ``pipeline``     what the ``materialize_features`` DAG's tasks call
+
+What the ``materialize_features`` DAG's tasks call is ``include.steps.materialize_features``.
 """

@@ -3,7 +3,7 @@
     wait_for_batch → validate_batch → route_batch ─┬→ publish_partition  (Asset event)
                                                    └→ quarantine_batch   (fails: one alert)
 
-Each task calls one function of ``include.data.ingest``; heavy imports happen inside.
+Each task calls one function of ``include.steps.ingest``; heavy imports happen inside.
 """
 
 from __future__ import annotations
@@ -56,14 +56,14 @@ def build_ingest_dag(*, dag_id: str, feed: str, asset: Asset, doc_md: str | None
     def ingest() -> None:
         @task
         def resolve_batch_date(params: dict[str, Any] | None = None, **context: Any) -> str:
-            from include.data.ingest import batch_day
+            from include.steps.ingest import batch_day
 
             return batch_day((params or {}).get("batch_date"), context.get("data_interval_start"))
 
         @task.sensor(poke_interval=300, timeout=timedelta(hours=12), mode="reschedule")
         def wait_for_batch(day: str) -> PokeReturnValue:
-            from include.data.ingest import find_batch
             from include.quality.errors import BatchNotLanded
+            from include.steps.ingest import find_batch
 
             try:
                 return PokeReturnValue(is_done=True, xcom_value=find_batch(feed, day))
@@ -73,7 +73,7 @@ def build_ingest_dag(*, dag_id: str, feed: str, asset: Asset, doc_md: str | None
 
         @task
         def validate_batch(day: str, **context: Any) -> dict[str, Any]:
-            from include.data.ingest import validate
+            from include.steps.ingest import validate
 
             return validate(feed, day, context["run_id"])
 
@@ -83,7 +83,7 @@ def build_ingest_dag(*, dag_id: str, feed: str, asset: Asset, doc_md: str | None
 
         @task(outlets=[asset])
         def publish_partition(summary: dict[str, Any]):  # noqa: ANN202 (generator task)
-            from include.data.ingest import publish
+            from include.steps.ingest import publish
 
             extra = publish(summary)
             yield Metadata(asset, extra)
@@ -93,8 +93,8 @@ def build_ingest_dag(*, dag_id: str, feed: str, asset: Asset, doc_md: str | None
         def quarantine_batch(summary: dict[str, Any]) -> None:
             from airflow.sdk.exceptions import AirflowFailException
 
-            from include.data.ingest import quarantine
             from include.quality.errors import BatchValidationFailed
+            from include.steps.ingest import quarantine
 
             try:
                 quarantine(summary)

@@ -36,13 +36,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from include.modeling import metrics as m
+from include.modeling import tracking
+from include.modeling.digests import frame_digest
 from include.registry.errors import PromotionRejected
 from include.registry.lock import promotion_lock
 from include.registry.report import render_html
 from include.spec import UseCaseSpec, load_spec
-from include.training import metrics as m
-from include.training import tracking
-from include.training.split import frame_digest
 
 log = logging.getLogger(__name__)
 

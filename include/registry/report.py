@@ -10,7 +10,7 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-from include.training.metrics import METRICS
+from include.modeling.metrics import METRICS
 
 _STYLE = (
     "body{font-family:sans-serif;margin:1.5em;color:#222}"

@@ -27,8 +27,3 @@ class TrainingDiverged(RuntimeError):
             "not finite or exploded. Lower the learning rate or check the features for "
             "NaN/inf; the runs are marked FAILED and no model was registered."
         )
-
-
-class ModelReadBackFailed(RuntimeError):
-    """The logged model, loaded back through MLflow, does not predict what the trained model
-    predicted (a serialization or serving-forward mismatch); nothing was registered."""

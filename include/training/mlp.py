@@ -8,7 +8,7 @@
   :class:`TrainingDiverged` at once (fault C2).
 * The fitted network is exported as plain arrays (``weights.npz``: mean, std, weights,
   biases), which the serving pyfunc evaluates in numpy. No pickle, no torch at serving time;
-  :func:`include.training.tracking.log_candidate` checks both forwards agree before logging.
+  :func:`include.modeling.tracking.log_candidate` checks both forwards agree before logging.
 """
 
 from __future__ import annotations

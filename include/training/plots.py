@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from include.training.metrics import calibration_bins
+from include.modeling.metrics import calibration_bins
 
 PANELS = ("pr_curve.png", "roc_curve.png", "calibration_curve.png")
 _MAX_POINTS = 2000  # curves are thinned to this many points (invisible at 360 px wide)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from include.modeling.digests import frame_digest
 from include.training.errors import TrainingDataInvalid
 
 PARTS = ("train", "validation", "holdout")
@@ -180,9 +181,3 @@ def time_split(frame: pd.DataFrame, columns: Columns, fractions: Mapping[str, fl
                 "needs both classes: widen the labelled window or change the split fractions"
             )
     return TimeSplit(*parts, columns=columns)
-
-
-def frame_digest(frame: pd.DataFrame, columns: Sequence[str]) -> str:
-    """SHA-256 of the given columns' values in row order (reproducibility tag, C8)."""
-    hashed = pd.util.hash_pandas_object(frame[list(columns)], index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()

@@ -31,9 +31,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from include.modeling import metrics as m
+from include.modeling import tracking
+from include.modeling.tracking import Stopwatch
 from include.spec import UseCaseSpec, load_spec
-from include.training import metrics as m
-from include.training import mlp, tracking, xgb
+from include.training import mlp, xgb
 from include.training.errors import TrainingDataInvalid
 from include.training.split import (
     Columns,
@@ -43,7 +45,6 @@ from include.training.split import (
     time_split,
 )
 from include.training.threads import resolve_threads
-from include.training.tracking import Stopwatch
 
 log = logging.getLogger(__name__)
 

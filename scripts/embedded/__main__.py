@@ -211,7 +211,7 @@ def _run(
     oneshot("db-migrate", ["airflow", "db", "migrate"])
     oneshot("mlflow-init", [sys.executable, "-m", "scripts.embedded.mlflow_init"])
     if land_count:
-        argv = [sys.executable, "-m", "include.data.simulator", "--start", land_first.isoformat()]
+        argv = [sys.executable, "-m", "devtools.simulator", "--start", land_first.isoformat()]
         argv += ["--days", str(land_count), "--feed", "both"]
         if _env("MLOPS_BOOTSTRAP_ROWS"):
             argv += ["--rows", _env("MLOPS_BOOTSTRAP_ROWS")]
@@ -233,7 +233,7 @@ def _run(
     supervisor.start(
         Component(
             "mail-sink",
-            [py, "-m", "include.notify.mail_sink", "--port", str(smtp_port), "--dir", mail_dir],
+            [py, "-m", "devtools.mail_sink", "--port", str(smtp_port), "--dir", mail_dir],
             logs / "mail-sink.log",
         )
     )

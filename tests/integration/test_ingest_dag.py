@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.simulator import land
 from include.data import lake
-from include.data.simulator import land
 from include.spec import load_spec
 from tests.integration.conftest import Mailbox, run_dag, task_states
 

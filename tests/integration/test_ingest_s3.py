@@ -8,9 +8,9 @@ from datetime import date
 
 import pytest
 
+from devtools.simulator import land
 from include import storage
 from include.data import lake
-from include.data.simulator import land
 from include.spec import load_spec
 from tests.integration.conftest import run_dag, task_states
 

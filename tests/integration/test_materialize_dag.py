@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from include.data.simulator import land
+from devtools.simulator import land
 from include.features import schema, training_set
 from include.spec import load_spec
 from tests.integration.conftest import run_dag, task_states

@@ -17,10 +17,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from devtools.simulator import land
 from include import storage
-from include.data import ingest, lake
-from include.data.simulator import land
+from include.data import lake
 from include.spec import load_spec
+from include.steps import ingest
 from tests.conftest import ROOT, Mailbox
 from tests.integration.conftest import run_dag, task_states
 from tests.integration.test_ingest_dag import _asset_events

@@ -137,7 +137,7 @@ def test_recipients_come_from_settings_over_the_spec(monkeypatch) -> None:
 
 
 def test_mail_sink_keeps_each_mail_as_a_file(tmp_path) -> None:
-    from include.notify.mail_sink import FileSinkHandler
+    from devtools.mail_sink import FileSinkHandler
 
     handler = FileSinkHandler(tmp_path)
     raw = b"Subject: [airflow-mlops] FAILED a.b for 2026-11-20\r\n\r\nhello\r\n"

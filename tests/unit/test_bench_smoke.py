@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from bench import validation
-from include.data import simulator
+from devtools import simulator
+from devtools.faults import FAULTS
 from include.data.batches import coerce
-from include.data.faults import FAULTS
 from include.quality.suites import interval_bounds
 from include.spec import load_spec
 from tests.conftest import ROOT

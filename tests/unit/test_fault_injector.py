@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from include.data import faults
-from include.data import simulator as sim
+from devtools import faults
+from devtools import simulator as sim
 from include.spec import UseCaseSpec, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]

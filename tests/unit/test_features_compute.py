@@ -17,8 +17,8 @@ import pytest
 
 from include.data import lake
 from include.features import compute, schema, tables
-from include.features.pipeline import NoPartitionsToCompute, resolve_partitions
 from include.spec import load_spec
+from include.steps.materialize_features import NoPartitionsToCompute, resolve_partitions
 from tests.conftest import ROOT
 
 DAY = date(2026, 11, 20)
@@ -155,7 +155,7 @@ def test_merchant_fraud_rate_uses_only_labels_that_had_arrived(fspec) -> None:
 
 
 def _land_lake(lake_uri: str, days: int, rows: int) -> list[date]:
-    from include.data.simulator import simulate_day, simulate_labels
+    from devtools.simulator import simulate_day, simulate_labels
 
     spec = load_spec(ROOT / "usecase" / "fraud.yaml")
     first = DAY - timedelta(days=days - 1)

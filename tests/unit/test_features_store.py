@@ -18,8 +18,9 @@ import pytest
 
 from include.config import get_settings
 from include.data import lake
-from include.features import pipeline, schema, store, tables, training_set
+from include.features import schema, store, tables, training_set
 from include.spec import load_spec
+from include.steps import materialize_features as pipeline
 from tests.conftest import ROOT
 
 FIRST = date(2026, 11, 18)
@@ -29,7 +30,7 @@ ROWS = 200
 
 @pytest.fixture(scope="module")
 def feast_root(tmp_path_factory):
-    from include.data.simulator import simulate_day, simulate_labels
+    from devtools.simulator import simulate_day, simulate_labels
 
     root = tmp_path_factory.mktemp("feast") / "data"
     with pytest.MonkeyPatch.context() as mp:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from devtools import sample_data
 from include.registry import (
     PromotionLockTimeout,
     PromotionRejected,
@@ -32,7 +33,7 @@ from include.registry import (
 from include.registry.gate import Policy, decide
 from include.registry.lock import promotion_lock
 from include.spec import UseCaseSpec, load_spec
-from include.training import sample_data, train_candidates
+from include.training import train_candidates
 from include.training.errors import TrainingDataInvalid, TrainingDiverged
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +58,7 @@ def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def client(tracking_uri: str) -> Iterator[Any]:
-    from include.training import tracking
+    from include.modeling import tracking
 
     previous = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow = tracking.configure(tracking_uri)
@@ -129,7 +130,7 @@ def _champion(client, name: str) -> str | None:
 
 # ---------------------------------------------------------------------- tracking (train)
 def test_a_relative_sqlite_uri_is_refused(tmp_path, monkeypatch) -> None:
-    from include.training.tracking import resolve_tracking_uri
+    from include.modeling.tracking import resolve_tracking_uri
 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match="absolute"):

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from include.data import simulator as sim
+from devtools import simulator as sim
 from include.spec import UseCaseSpec, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
 """Unit tests of the training stage without MLflow: split, metrics, the two candidate families.
 
 Data: a week of simulated transactions (seeded) turned into simple per-row and look-back
-features by ``include.training.sample_data``. Fault-catalogue ids (C2, C8) are in the names.
+features by ``devtools.sample_data``. Fault-catalogue ids (C2, C8) are in the names.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from devtools import sample_data
+from include.modeling import metrics
 from include.spec import UseCaseSpec, load_spec
-from include.training import metrics, mlp, sample_data, search, xgb
+from include.training import mlp, search, xgb
 from include.training.errors import TrainingDataInvalid, TrainingDiverged
 from include.training.split import Columns, SplitArrays, TimeSplit, time_split
 from include.training.threads import configure_openmp

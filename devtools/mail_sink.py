@@ -1,6 +1,6 @@
 """A local SMTP sink for the embedded setup: every mail received is kept as an .eml file.
 
-    python -m include.notify.mail_sink --port 2525 --dir data/mail
+    python -m devtools.mail_sink --port 2525 --dir data/mail
 
 Files are named ``<UTC time>-<subject>.eml`` so the newest alert is easy to find; open one
 with any mail client or read it as text. Not for production (use Mailpit or a real relay).

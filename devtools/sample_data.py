@@ -68,7 +68,7 @@ def training_frame(
 ) -> pd.DataFrame:
     """``days`` simulated days from ``start`` in the training-frame interface: key, UTC
     event time, :data:`FEATURES`, the target and the sensitive attribute."""
-    from include.data.simulator import simulate_day
+    from devtools.simulator import simulate_day
 
     batches = [
         simulate_day(spec, start + dt.timedelta(days=i), rows=rows_per_day) for i in range(days)

@@ -2,7 +2,7 @@
 
 Inputs: the use-case spec (``simulator``: seed, population sizes, vocabularies, fraud rate;
 ``labels``: chargeback delay and maturity; ``feeds``: column order), a day, and optionally a
-row count, a :class:`Drift` and a fault name from :data:`include.data.faults.FAULTS`.
+row count, a :class:`Drift` and a fault name from :data:`devtools.faults.FAULTS`.
 Outputs: frames (:func:`simulate_day`, :func:`simulate_transactions`, :func:`simulate_labels`)
 and CSV files under ``<landing>/<feed>/<YYYY-MM-DD>/<feed>-<YYYY-MM-DD>.csv`` (:func:`land`).
 
@@ -16,7 +16,7 @@ online, abroad, at night, at risky merchants, for several times the customer's u
 Concept drift swaps that for small daytime in-person grocery/pharmacy purchases at home, and
 makes genuine customers look like the old pattern; covariate drift raises amounts and moves
 the channel and country mix. Labels arrive as chargebacks 1-5 days after a fraud, or as a
-"genuine" confirmation after the maturity period. CLI: ``python -m include.data.simulator -h``.
+"genuine" confirmation after the maturity period. CLI: ``python -m devtools.simulator -h``.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from devtools.faults import FAULTS
 from include import storage
-from include.data.faults import FAULTS
 from include.spec import UseCaseSpec, load_spec
 
 FEEDS = ("transactions", "labels")
@@ -640,7 +640,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         f"  {f.name:<22} {f.description}; caught by: {f.caught_by}" for f in FAULTS.values()
     )
     parser = argparse.ArgumentParser(
-        prog="python -m include.data.simulator",
+        prog="python -m devtools.simulator",
         description="Land simulated card transactions and/or delayed fraud labels as CSV under "
         "<landing>/<feed>/<YYYY-MM-DD>/<feed>-<YYYY-MM-DD>.csv (re-running replaces them).",
         epilog=f"faults (--fault NAME):\n{faults}",

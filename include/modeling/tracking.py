@@ -3,7 +3,7 @@
 * :func:`configure`: the tracking URI (settings by default; a SQLite URI must be absolute,
   or MLflow would create ``mlflow.db`` in whatever the working directory is);
 * :func:`ensure_experiment`: the use case's experiment, artifacts next to a SQLite DB;
-* :func:`log_model`: a candidate as the :mod:`include.training.probability_model` pyfunc with
+* :func:`log_model`: a candidate as the :mod:`include.modeling.probability_model` pyfunc with
   an explicit signature, input example and pinned ``pip_requirements`` (never inferred:
   inference costs 5-8 s per model and guesses), then read back and compared;
 * :func:`log_batch`: params, metrics and tags in one store transaction;
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from include.training.errors import ModelReadBackFailed
+from include.modeling.errors import ModelReadBackFailed
 
 PYFUNC_CODE = Path(__file__).with_name("probability_model.py")
 MODEL_NAME = "model"  # artifact name of the logged model inside its run
