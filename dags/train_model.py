@@ -29,6 +29,7 @@ from airflow.sdk import Metadata, Param, dag, task
 
 from include.orchestration.alerts import default_args
 from include.orchestration.assets import CHAMPION_MODEL, FEATURES
+from include.spec import CANDIDATE_FAMILIES
 
 
 @dag(
@@ -49,10 +50,10 @@ from include.orchestration.assets import CHAMPION_MODEL, FEATURES
             description="Days of labelled transactions to train on.",
         ),
         "candidates": Param(
-            ["xgboost", "pytorch_mlp"],
+            [],
             type="array",
-            items={"type": "string", "enum": ["xgboost", "pytorch_mlp"]},
-            description="Model families to train.",
+            items={"type": "string", "enum": list(CANDIDATE_FAMILIES)},
+            description="Model families to train; empty = the spec's candidates.",
         ),
         "tuning_budget": Param(
             None,
@@ -109,7 +110,8 @@ def train_model() -> None:
 
     @task
     def report_rejection(result: dict, **context: Any) -> str:
-        from include.orchestration.alerts import rejection_alert, send_alert
+        from include.notify import send_alert
+        from include.orchestration.alerts import rejection_alert
 
         send_alert(rejection_alert(context, result))
         return f"champion v{result.get('champion_version')} kept: {result['reason']}"

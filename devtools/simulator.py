@@ -119,30 +119,22 @@ class _Params:
 
     @classmethod
     def of(cls, spec: UseCaseSpec) -> _Params:
+        """The spec's ``simulator`` section (checked when the spec was loaded)."""
         sim = spec.simulator
-        try:
-            params = cls(
-                seed=int(sim["seed"]),
-                rows_per_day=int(sim["rows_per_day"]),
-                customers=int(sim["customers"]),
-                merchants=int(sim["merchants"]),
-                fraud_rate=float(sim["fraud_rate"]),
-                currencies=tuple(sim["currencies"]),
-                channels=tuple(sim["channels"]),
-                categories=tuple(sim["merchant_categories"]),
-                countries=tuple(sim["countries"]),
-                age_bands=tuple(sim["age_bands"]),
-            )
-        except KeyError as exc:
-            raise ValueError(f"{spec.path}: simulator.{exc.args[0]} is missing") from None
-        if params.seed < 0 or params.customers < 1 or params.merchants < len(params.countries):
-            raise ValueError(
-                f"{spec.path}: simulator needs seed >= 0, customers >= 1 and at least one "
-                f"merchant per country ({len(params.countries)})"
-            )
-        if not 0.0 <= params.fraud_rate < 1.0 or len(params.channels) < 2:
-            raise ValueError(f"{spec.path}: simulator needs 0 <= fraud_rate < 1 and 2+ channels")
-        return params
+        if sim is None:
+            raise ValueError(f"{spec.path}: no simulator section: this spec cannot be simulated")
+        return cls(
+            seed=sim.seed,
+            rows_per_day=sim.rows_per_day,
+            customers=sim.customers,
+            merchants=sim.merchants,
+            fraud_rate=sim.fraud_rate,
+            currencies=sim.currencies,
+            channels=sim.channels,
+            categories=sim.merchant_categories,
+            countries=sim.countries,
+            age_bands=sim.age_bands,
+        )
 
     def channel(self, name: str, fallback: int) -> int:
         return self.channels.index(name) if name in self.channels else fallback
@@ -466,17 +458,14 @@ def simulate_transactions(
 
 
 def label_delays(spec: UseCaseSpec) -> tuple[float, float, float]:
-    """(chargeback min days, chargeback max days, maturity days) from ``spec.labels``."""
-    try:
-        cb = spec.labels["chargeback_delay_days"]
-        delays = float(cb["min"]), float(cb["max"]), float(spec.labels["maturity_days"])
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"{spec.path}: labels needs chargeback_delay_days.min/max and maturity_days"
-        ) from None
-    if not 0 <= delays[0] <= delays[1] or delays[2] < 0:
-        raise ValueError(f"{spec.path}: label delays must satisfy 0 <= min <= max, maturity >= 0")
-    return delays
+    """(chargeback min days, chargeback max days, maturity days) from ``spec.labels``
+    (checked when the spec was loaded: 0 <= min <= max, maturity >= 0)."""
+    labels = spec.labels
+    return (
+        labels.chargeback_delay_min_days,
+        labels.chargeback_delay_max_days,
+        float(labels.maturity_days),
+    )
 
 
 def simulate_labels(

@@ -1,8 +1,9 @@
 """Feast definitions of the fraud use case: what training and serving may ask for.
 
-Definitions only (``feast apply`` imports every ``.py`` here). Names, windows and the TTL come
-from the use-case spec (``features:``), column lists from ``include.features.schema`` — the
-same lists the feature computation writes, so table and schema can not drift apart.
+Definitions only (``feast apply`` imports every ``.py`` here). Names, windows, the TTL and the
+entity join keys come from the use-case spec (``features:``), column lists from
+``include.features.schema`` — the same lists the feature computation writes, so table and
+schema can not drift apart.
 """
 
 from datetime import timedelta
@@ -38,18 +39,18 @@ def _fields(columns: dict[str, str]) -> list[Field]:
 project = Project(name=_SPEC.project, description="Card-transaction fraud detection features")
 
 # Why customer: behaviour of the card holder (velocity, usual amounts) is the strongest
-# fraud signal; INT64 keys match the validated `customer_id` column.
+# fraud signal; INT64 keys match the validated join key column (features.entities).
 customer = Entity(
-    name="customer",
-    join_keys=[schema.CUSTOMER_KEY],
+    name=schema.CUSTOMER_ENTITY,
+    join_keys=[_SPEC.customer_key],
     value_type=ValueType.INT64,
     description="Card holder",
 )
 
 # Why merchant: fraud concentrates at some merchants; their history is shared by customers.
 merchant = Entity(
-    name="merchant",
-    join_keys=[schema.MERCHANT_KEY],
+    name=schema.MERCHANT_ENTITY,
+    join_keys=[_SPEC.merchant_key],
     value_type=ValueType.INT64,
     description="Merchant accepting the card",
 )
@@ -100,7 +101,7 @@ merchant_daily_stats = FeatureView(
 transaction_request = RequestSource(
     name="transaction_request",
     schema=[
-        Field(name="amount", dtype=Float64),
+        Field(name=schema.AMOUNT, dtype=Float64),
         Field(name=schema.TIMESTAMP, dtype=UnixTimestamp),
     ],
 )

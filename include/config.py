@@ -27,6 +27,8 @@ class Settings:
     data_root: Path
     landing_uri: str
     lake_uri: str
+    # Offline feature tables (local path or s3://); paths below each root: include.layout.
+    features_uri: str
     gx_root: Path
     mlflow_tracking_uri: str
     feast_repo: Path
@@ -47,22 +49,6 @@ class Settings:
     # Where MLflow puts the artifacts of new experiments when the tracking URI is a database.
     mlflow_artifact_root: str = ""
 
-    @property
-    def validated_uri(self) -> str:
-        return f"{self.lake_uri.rstrip('/')}/validated"
-
-    @property
-    def quarantine_uri(self) -> str:
-        return f"{self.lake_uri.rstrip('/')}/quarantine"
-
-    @property
-    def staging_uri(self) -> str:
-        return f"{self.lake_uri.rstrip('/')}/staging"
-
-    @property
-    def ledger_uri(self) -> str:
-        return f"{self.lake_uri.rstrip('/')}/ledger"
-
 
 def get_settings() -> Settings:
     """Read the environment now (cheap; call it where the value is used, not at import)."""
@@ -74,6 +60,7 @@ def get_settings() -> Settings:
         data_root=data_root,
         landing_uri=_env("MLOPS_LANDING_URI", str(data_root / "landing")),
         lake_uri=_env("MLOPS_LAKE_URI", str(data_root / "lake")),
+        features_uri=_env("MLOPS_FEATURES_URI", str(data_root / "features")),
         gx_root=Path(_env("MLOPS_GX_ROOT", str(data_root / "gx"))),
         mlflow_tracking_uri=_env(
             "MLFLOW_TRACKING_URI", f"sqlite:///{data_root / 'mlflow' / 'mlflow.db'}"

@@ -115,7 +115,13 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh data root (landing, lake, GX, mail) for one test."""
     root = tmp_path / "data"
     monkeypatch.setenv("MLOPS_DATA_ROOT", str(root))
-    for var in ("MLOPS_LANDING_URI", "MLOPS_LAKE_URI", "MLOPS_GX_ROOT", "MLOPS_MAIL_SINK_DIR"):
+    for var in (
+        "MLOPS_LANDING_URI",
+        "MLOPS_LAKE_URI",
+        "MLOPS_FEATURES_URI",
+        "MLOPS_GX_ROOT",
+        "MLOPS_MAIL_SINK_DIR",
+    ):
         monkeypatch.delenv(var, raising=False)
     return root
 

@@ -15,7 +15,7 @@ from datetime import date
 
 import pandas as pd
 
-from include import storage
+from include import layout, storage
 from include.spec import FeedSpec
 
 
@@ -47,7 +47,7 @@ class RawBatch:
 
 
 def batch_prefix(landing_uri: str, feed: str, day: date) -> str:
-    return storage.join(landing_uri, feed, day.isoformat())
+    return layout.landing_dir(landing_uri, feed, day)
 
 
 def list_batch_files(landing_uri: str, feed: str, day: date) -> list[storage.ObjectInfo]:

@@ -1,49 +1,21 @@
-"""The data lake's layout and its atomic, idempotent writes.
+"""The data lake's partitions: atomic, idempotent writes and reads.
 
-    <lake>/validated/<feed>/date=<YYYY-MM-DD>/data.parquet   one file per partition
-    <lake>/staging/<feed>/<YYYY-MM-DD>/<run>.parquet          validated, not yet published
-    <lake>/reports/validation/<feed>/<YYYY-MM-DD>/<run>/      validation result + Data Docs
-    <lake>/quarantine/<feed>/<YYYY-MM-DD>/<run>/              raw files + evidence
-
-A partition is exactly one file written atomically, so re-running a day replaces it and
-never appends: row counts stay the same however often a day runs.
+Where things live is :mod:`include.layout`'s business; this module moves bytes. A partition
+is exactly one file written atomically, so re-running a day replaces it and never appends:
+row counts stay the same however often a day runs.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import re
 from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
 
 from include import storage
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def run_slug(run_id: str) -> str:
-    """A run id as one safe path segment (run ids hold ':' and '+'; never '..')."""
-    slug = _UNSAFE.sub("_", run_id).strip("._") or "run"
-    return slug[:120]
-
-
-def partition_uri(lake_uri: str, feed: str, day: date) -> str:
-    return storage.join(lake_uri, "validated", feed, f"date={day.isoformat()}", "data.parquet")
-
-
-def staging_uri(lake_uri: str, feed: str, day: date, run_id: str) -> str:
-    return storage.join(lake_uri, "staging", feed, day.isoformat(), f"{run_slug(run_id)}.parquet")
-
-
-def report_dir(lake_uri: str, feed: str, day: date, run_id: str) -> str:
-    return storage.join(lake_uri, "reports", "validation", feed, day.isoformat(), run_slug(run_id))
-
-
-def quarantine_dir(lake_uri: str, feed: str, day: date, run_id: str) -> str:
-    return storage.join(lake_uri, "quarantine", feed, day.isoformat(), run_slug(run_id))
+from include.layout import partition_day, partition_uri, validated_dir
 
 
 def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -96,12 +68,20 @@ def neighbour_keys(
     return out
 
 
+def partitions(lake_uri: str, feed: str) -> list[date]:
+    """Days with a published partition, oldest first (a listing: no file is read)."""
+    days = {
+        date.fromisoformat(partition_day(obj.uri))
+        for obj in storage.list_objects(validated_dir(lake_uri, feed))
+        if obj.name == "data.parquet"
+    }
+    return sorted(days)
+
+
 def partition_row_counts(lake_uri: str, feed: str) -> dict[str, int]:
-    """Rows per published partition, for tests, benches and the README's checks."""
-    prefix = storage.join(lake_uri, "validated", feed)
-    counts = {}
-    for obj in storage.list_objects(prefix):
-        if obj.name == "data.parquet":
-            part = obj.uri.rstrip("/").split("/")[-2].removeprefix("date=")
-            counts[part] = parquet_rows(storage.read_bytes(obj.uri))
-    return counts
+    """Rows per published partition. Reads every partition's footer: for tests and checks,
+    not for a pipeline's hot path (use :func:`partitions`)."""
+    return {
+        day.isoformat(): parquet_rows(storage.read_bytes(partition_uri(lake_uri, feed, day)))
+        for day in partitions(lake_uri, feed)
+    }

@@ -1,11 +1,12 @@
 """Point-in-time correct feature rows from validated transactions and labels (pandas only).
 
-Inputs: transactions (``customer_id``, ``merchant_id``, ``event_timestamp`` UTC, ``amount``,
-``channel``, ``transaction_id``) and labels (``transaction_id``, ``label_timestamp``,
-``is_fraud``) — everything that had arrived by the partition being computed — and the
-target transactions of that partition. Outputs: frames whose columns are exactly
-:func:`include.features.schema.customer_features` / ``merchant_features`` plus the key and
-``event_timestamp``.
+Inputs: transactions (the customer and merchant join keys, the event time in UTC,
+``amount``, ``channel``, the transaction key) and labels (the transaction key, the label
+time, the 0/1 target) — everything that had arrived by the partition being computed — and
+the target transactions of that partition. Every column name but ``amount``/``channel``
+comes from the spec, through :class:`include.features.schema.FeatureSpec`. Outputs: frames
+whose columns are exactly :func:`include.features.schema.customer_features` /
+``merchant_features`` plus the entity's join key and Feast's ``schema.TIMESTAMP``.
 
 The one rule: **a row stamped s aggregates only events strictly before s**, over windows
 ``[s - W, s)``. Customer rows are stamped twice per transaction at t: at ``t`` (history before
@@ -15,7 +16,7 @@ to the customer's next transaction). Merchant rows are daily (stamped at the end
 partition's day) plus one at each merchant's first transaction of the partition, so a
 training row always has a merchant row at or before it; per-transaction merchant rows would
 make Feast's file-store join grow with (rows per merchant)² (measured: 48 s / 7 GB at 50k
-entity rows). Merchant fraud rates count labels by ``label_timestamp``: only matured labels.
+entity rows). Merchant fraud rates count labels by their label time: only matured labels.
 
 Every aggregate is a difference of per-key cumulative sums looked up with ``merge_asof``
 (strictly before s), so the cost is O(n log n) with no Python loop per row.
@@ -34,7 +35,14 @@ from include.features.schema import FeatureSpec
 
 log = logging.getLogger(__name__)
 EPSILON = pd.Timedelta(microseconds=1)  # the "just after" stamp; survives datetime round trips
-_TS = schema.TIMESTAMP
+_TS = schema.TIMESTAMP  # the stamp column of the rows computed here (Feast's)
+
+
+def _events(frame: pd.DataFrame, fspec: FeatureSpec) -> pd.DataFrame:
+    """Transactions with their event time under the stamp column the computation uses."""
+    if fspec.event_ts == _TS:
+        return frame
+    return frame.drop(columns=[_TS], errors="ignore").rename(columns={fspec.event_ts: _TS})
 
 
 def _prepare(frame: pd.DataFrame, key: str, ts: str = _TS) -> pd.DataFrame:
@@ -82,18 +90,19 @@ def _window(
     return upper - lower
 
 
-def customer_stamps(target: pd.DataFrame) -> pd.DataFrame:
-    """(customer_id, event_timestamp) at t and t + 1 µs for every target transaction."""
-    base = _prepare(target, schema.CUSTOMER_KEY)[[schema.CUSTOMER_KEY, _TS]]
+def customer_stamps(target: pd.DataFrame, key: str) -> pd.DataFrame:
+    """(customer key, stamp) at t and t + 1 µs for every target transaction (time in _TS)."""
+    base = _prepare(target, key)[[key, _TS]]
     after = base.assign(**{_TS: base[_TS] + EPSILON})
     stamps = pd.concat([base, after], ignore_index=True).drop_duplicates()
-    return stamps.sort_values([schema.CUSTOMER_KEY, _TS], ignore_index=True)
+    return stamps.sort_values([key, _TS], ignore_index=True)
 
 
 def customer_stats(history: pd.DataFrame, target: pd.DataFrame, fspec: FeatureSpec) -> pd.DataFrame:
     """Customer rows for ``target``'s transactions, from ``history`` (which includes target)."""
-    key = schema.CUSTOMER_KEY
-    stamps = customer_stamps(target)
+    key = fspec.customer_key
+    history, target = _events(history, fspec), _events(target, fspec)
+    stamps = customer_stamps(target, key)
     cols = schema.customer_features(fspec)
     out = stamps.copy()
     if stamps.empty:
@@ -102,7 +111,7 @@ def customer_stats(history: pd.DataFrame, target: pd.DataFrame, fspec: FeatureSp
     ev = _prepare(history, key)
     ev = ev[ev[key].isin(stamps[key]) & (ev[_TS] >= stamps[_TS].min() - pd.Timedelta(days=longest))]
     ev = ev.reset_index(drop=True)
-    amount = ev["amount"].astype("float64")
+    amount = ev[schema.AMOUNT].astype("float64")
     sums = pd.DataFrame(
         {
             _TS: ev[_TS],
@@ -110,7 +119,7 @@ def customer_stats(history: pd.DataFrame, target: pd.DataFrame, fspec: FeatureSp
             "n": 1.0,
             "amt": amount,
             "amt2": amount * amount,
-            "online": (ev["channel"] == schema.ONLINE_CHANNEL).astype("float64"),
+            "online": (ev[schema.CHANNEL] == schema.ONLINE_CHANNEL).astype("float64"),
         }
     )
     sums = _cumulate(sums, key, ["n", "amt", "amt2", "online"])
@@ -125,22 +134,23 @@ def customer_stats(history: pd.DataFrame, target: pd.DataFrame, fspec: FeatureSp
             out[f"customer_amount_mean_{w}d"] = mean
             out[f"customer_amount_std_{w}d"] = np.sqrt(np.clip(var, 0.0, None))
             out[f"customer_online_share_{w}d"] = np.where(n > 0, online / n, np.nan)
-    out[f"customer_distinct_merchants_{longest}d"] = _distinct_merchants(ev, keys, at, longest)
+    out[f"customer_distinct_merchants_{longest}d"] = _distinct_merchants(
+        ev, key, fspec.merchant_key, keys, at, longest
+    )
     out[schema.CUSTOMER_AS_OF] = at
     return _typed(out, key, cols)
 
 
-def _distinct_merchants(ev: pd.DataFrame, keys: np.ndarray, at: pd.Series, days: int) -> np.ndarray:
-    """Distinct merchants per customer over ``[at - days, at)``.
+def _distinct_merchants(
+    ev: pd.DataFrame, key: str, merchant: str, keys: np.ndarray, at: pd.Series, days: int
+) -> np.ndarray:
+    """Distinct merchants per customer (``key``) over ``[at - days, at)``.
 
     Each visit counts +1 from its time until the pair's next visit or until it ages out of
     the window, whichever is first (-1 then); the count at s is the sum of deltas before s.
     """
-    key = schema.CUSTOMER_KEY
-    visits = ev[[key, schema.MERCHANT_KEY, _TS]].sort_values(
-        [key, schema.MERCHANT_KEY, _TS], kind="stable"
-    )
-    nxt = visits.groupby([key, schema.MERCHANT_KEY], sort=False)[_TS].shift(-1)
+    visits = ev[[key, merchant, _TS]].sort_values([key, merchant, _TS], kind="stable")
+    nxt = visits.groupby([key, merchant], sort=False)[_TS].shift(-1)
     expiry = visits[_TS] + pd.Timedelta(days=days)
     end = nxt.where(nxt.notna() & (nxt < expiry), expiry)
     deltas = pd.concat(
@@ -162,17 +172,15 @@ def day_end(day: date) -> pd.Timestamp:
 def merchant_stamps(
     target: pd.DataFrame, history: pd.DataFrame, labels: pd.DataFrame, day: date, fspec: FeatureSpec
 ) -> pd.DataFrame:
-    """(merchant_id, event_timestamp): the end of ``day`` for every merchant active within the
-    longest merchant window before it, and each target merchant's first transaction time."""
-    key = schema.MERCHANT_KEY
+    """(merchant key, stamp): the end of ``day`` for every merchant active within the longest
+    merchant window before it, and each target merchant's first transaction time."""
+    key, label_ts = fspec.merchant_key, fspec.label_ts
     end = day_end(day)
     reach = end - pd.Timedelta(days=max(fspec.merchant_window_days, schema.MERCHANT_VOLUME_DAYS))
     active = pd.concat(
         [
             history.loc[(history[_TS] >= reach) & (history[_TS] < end), key],
-            labels.loc[
-                (labels["label_timestamp"] >= reach) & (labels["label_timestamp"] < end), key
-            ],
+            labels.loc[(labels[label_ts] >= reach) & (labels[label_ts] < end), key],
         ]
     ).unique()
     daily = pd.DataFrame({key: active.astype("int64"), _TS: end})
@@ -189,12 +197,12 @@ def merchant_stats(
     fspec: FeatureSpec,
 ) -> pd.DataFrame:
     """Merchant rows of partition ``day``: volume from ``history`` transactions, fraud rate
-    from ``labels`` whose ``label_timestamp`` is before the stamp (matured labels only)."""
-    key = schema.MERCHANT_KEY
+    from ``labels`` whose label time is before the stamp (matured labels only)."""
+    key = fspec.merchant_key
     cols = schema.merchant_features(fspec)
-    tx = _prepare(history, key)
-    lab = _labels_with_merchant(labels, tx)
-    stamps = merchant_stamps(_prepare(target, key), tx, lab, day, fspec)
+    tx = _prepare(_events(history, fspec), key)
+    lab = _labels_with_merchant(labels, tx, fspec)
+    stamps = merchant_stamps(_prepare(_events(target, fspec), key), tx, lab, day, fspec)
     out = stamps.copy()
     if stamps.empty:
         return _typed(out.reindex(columns=[key, _TS, *cols]), key, cols)
@@ -203,7 +211,7 @@ def merchant_stats(
     volume = _window(vol, key, ["n"], keys, at, schema.MERCHANT_VOLUME_DAYS)[:, 0]
     w = fspec.merchant_window_days
     lab_ev = pd.DataFrame(
-        {_TS: lab["label_timestamp"], key: lab[key], "n": 1.0, "fraud": lab["is_fraud"]}
+        {_TS: lab[fspec.label_ts], key: lab[key], "n": 1.0, "fraud": lab[fspec.target]}
     )
     lab_ev = _cumulate(
         lab_ev.sort_values(_TS, kind="stable", ignore_index=True), key, ["n", "fraud"]
@@ -218,18 +226,21 @@ def merchant_stats(
     return _typed(out, key, cols)
 
 
-def _labels_with_merchant(labels: pd.DataFrame, tx: pd.DataFrame) -> pd.DataFrame:
+def _labels_with_merchant(
+    labels: pd.DataFrame, tx: pd.DataFrame, fspec: FeatureSpec
+) -> pd.DataFrame:
     """Labels joined to their transaction's merchant (labels of unknown transactions drop)."""
-    lab = labels[["transaction_id", "label_timestamp", "is_fraud"]].dropna()
+    tx_key, label_ts, target = fspec.tx_key, fspec.label_ts, fspec.target
+    lab = labels[[tx_key, label_ts, target]].dropna()
     joined = lab.merge(
-        tx[["transaction_id", schema.MERCHANT_KEY]].drop_duplicates("transaction_id"),
-        on="transaction_id",
+        tx[[tx_key, fspec.merchant_key]].drop_duplicates(tx_key),
+        on=tx_key,
         how="inner",
     )
     if len(joined) < len(lab):
         log.info("%d labels have no transaction in the look-back; ignored", len(lab) - len(joined))
-    joined["label_timestamp"] = pd.to_datetime(joined["label_timestamp"], utc=True)
-    joined["is_fraud"] = joined["is_fraud"].astype("float64")
+    joined[label_ts] = pd.to_datetime(joined[label_ts], utc=True)
+    joined[target] = joined[target].astype("float64")
     return joined
 
 

@@ -32,6 +32,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
+from include import layout, storage
 from include.config import Settings, get_settings
 from include.features import schema
 from include.features.schema import FeatureSpec
@@ -116,6 +117,11 @@ def repo_config(settings: Settings | None = None, *, repo_path: Path | None = No
     )
 
 
+def scratch_dir(settings: Settings) -> Path:
+    """Local scratch space for pruned views (a cache: deleting it loses nothing)."""
+    return settings.data_root / "feast" / "tmp"
+
+
 def feature_store(settings: Settings | None = None, *, repo_path: Path | None = None) -> Any:
     """A ``FeatureStore`` on the settings' registry, online store and feature tables."""
     from feast import FeatureStore
@@ -176,42 +182,48 @@ class PrunedView:
 
 @contextlib.contextmanager
 def pruned_view(
-    data_root: Path,
+    features_uri: str,
+    scratch: Path,
     first: date,
     last: date,
     keys: dict[str, Any] | None = None,
     views: tuple[str, ...] = schema.TABLE_VIEWS,
 ) -> Iterator[PrunedView]:
     """The partitions ``first``..``last`` of each view (rows of ``keys[view]`` only, if
-    given) as ONE Parquet file per view under a temporary ``features/<view>/``.
+    given) as ONE Parquet file per view under a temporary ``features/<view>/`` in ``scratch``.
 
-    One file, not links to the partition files: Feast's Dask join sorts and de-duplicates
-    per partition, and with several partitions it returned an older row than the latest one
+    The tables may live on S3 (``features_uri``); Feast reads only the local copy. One file,
+    not links to the partition files: Feast's Dask join sorts and de-duplicates per
+    partition, and with several partitions it returned an older row than the latest one
     before the entity time (seen in tests/unit/test_features_store.py); with one partition the
     sort and ``keep="last"`` are plain pandas and exact.
     """
-    import pyarrow.dataset as ds
+    import io
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    scratch = data_root / "feast" / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="view-", dir=scratch) as tmp:
         view = PrunedView(Path(tmp))
         for name in views:
-            files = [
-                str(p)
-                for d in _days(first, last)
-                if (p := schema.table_path(data_root, name, d)).is_file()
-            ]
-            if not files:
+            parts = []
+            for d in _days(first, last):
+                uri = layout.feature_table_uri(features_uri, name, d)
+                if not storage.exists(uri):
+                    continue
+                source = uri if not storage.is_s3(uri) else io.BytesIO(storage.read_bytes(uri))
+                parts.append(pq.read_table(source))
+            if not parts:
                 continue
-            dataset = ds.dataset(files, format="parquet")
-            key = dataset.schema.names[0]  # tables are written key first (compute._typed)
-            wanted = None if keys is None or name not in keys else ds.field(key).isin(keys[name])
-            table = dataset.to_table(filter=wanted)
+            table = pa.concat_tables(parts, promote_options="default")
+            key = table.schema.names[0]  # tables are written key first (compute._typed)
+            if keys is not None and name in keys:
+                table = table.filter(pc.is_in(table[key], value_set=pa.array(list(keys[name]))))
             if table.num_rows == 0:
                 continue
-            target = schema.table_dir(view.path, name) / "data.parquet"
+            target = view.path / schema.source_path(name) / "data.parquet"
             target.parent.mkdir(parents=True)
             pq.write_table(table, target)
             view.tables[name] = table.select([key, schema.TIMESTAMP]).to_pandas()
@@ -233,7 +245,7 @@ def materialize(start: datetime, end: datetime, settings: Settings | None = None
     fspec = feature_spec_from(settings)
     start, end = _utc(start), _utc(end)
     first, last = partitions_for_stamps(start, end, fspec)
-    with pruned_view(settings.data_root, first, last) as view:
+    with pruned_view(settings.features_uri, scratch_dir(settings), first, last) as view:
         views = list(view.tables)
         if views:
             store = feature_store(settings, repo_path=view.path)

@@ -1,7 +1,7 @@
 """Offline feature tables: compute a partition's rows from the lake and write them atomically.
 
 Inputs: the lake (``<lake>/validated/{transactions,labels}/date=<D>/data.parquet``), a list of
-partition days, the use-case spec. Outputs: ``<data_root>/features/<view>/date=<D>/data.parquet``
+partition days, the use-case spec. Outputs: ``<features>/<view>/date=<D>/data.parquet``
 per view and day (one file, temp-then-rename, so a re-run replaces it), and a JSON-able
 summary of rows per view and day.
 
@@ -15,39 +15,51 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from include import storage
+from include import layout, storage
 from include.data import lake
 from include.features import compute, schema
 from include.features.schema import FeatureSpec
+from include.spec import LABELS_FEED, TRANSACTIONS_FEED
 
 log = logging.getLogger(__name__)
-TX_COLUMNS = [
-    "transaction_id",
-    "event_timestamp",
-    "customer_id",
-    "merchant_id",
-    "amount",
-    "channel",
-]
-LABEL_COLUMNS = ["transaction_id", "label_timestamp", "is_fraud"]
+
+
+def transaction_columns(fspec: FeatureSpec) -> list[str]:
+    """The transactions columns the features read (names from the spec)."""
+    return [
+        fspec.tx_key,
+        fspec.event_ts,
+        fspec.customer_key,
+        fspec.merchant_key,
+        schema.AMOUNT,
+        schema.CHANNEL,
+    ]
+
+
+def label_columns(fspec: FeatureSpec) -> list[str]:
+    """The labels columns the merchant fraud rates read (names from the spec)."""
+    return [fspec.tx_key, fspec.label_ts, fspec.target]
 
 
 class PartitionCache:
     """Validated partitions read once per run (a backfill reads each day once, not 40 times)."""
 
-    def __init__(self, lake_uri: str) -> None:
+    def __init__(self, lake_uri: str, fspec: FeatureSpec) -> None:
         self.lake_uri = lake_uri
+        self._columns = {
+            TRANSACTIONS_FEED: transaction_columns(fspec),
+            LABELS_FEED: label_columns(fspec),
+        }
         self._frames: dict[tuple[str, date], pd.DataFrame | None] = {}
 
     def get(self, feed: str, day: date) -> pd.DataFrame | None:
         if (feed, day) not in self._frames:
-            uri = lake.partition_uri(self.lake_uri, feed, day)
-            cols = TX_COLUMNS if feed == "transactions" else LABEL_COLUMNS
+            uri = layout.partition_uri(self.lake_uri, feed, day)
+            cols = self._columns[feed]
             self._frames[(feed, day)] = (
                 lake.read_partition(self.lake_uri, feed, day, cols) if storage.exists(uri) else None
             )
@@ -58,8 +70,7 @@ class PartitionCache:
         days = (first + timedelta(days=i) for i in range((last - first).days + 1))
         frames = [f for f in (self.get(feed, d) for d in days) if f is not None and len(f)]
         if not frames:
-            cols = TX_COLUMNS if feed == "transactions" else LABEL_COLUMNS
-            return pd.DataFrame(columns=cols)
+            return pd.DataFrame(columns=self._columns[feed])
         return pd.concat(frames, ignore_index=True)
 
 
@@ -67,48 +78,48 @@ def partition_tables(
     day: date, cache: PartitionCache, fspec: FeatureSpec
 ) -> dict[str, pd.DataFrame]:
     """The rows of every view for partition ``day`` (nothing is written)."""
-    target = cache.get("transactions", day)
-    target = target if target is not None else pd.DataFrame(columns=TX_COLUMNS)
-    history = cache.span("transactions", day - timedelta(days=fspec.transaction_lookback_days), day)
-    labels = cache.span("labels", day - timedelta(days=fspec.label_lookback_days), day)
+    target = cache.get(TRANSACTIONS_FEED, day)
+    target = target if target is not None else pd.DataFrame(columns=transaction_columns(fspec))
+    lookback = timedelta(days=fspec.transaction_lookback_days)
+    history = cache.span(TRANSACTIONS_FEED, day - lookback, day)
+    labels = cache.span(LABELS_FEED, day - timedelta(days=fspec.label_lookback_days), day)
     return {
         schema.CUSTOMER_VIEW: compute.customer_stats(history, target, fspec),
         schema.MERCHANT_VIEW: compute.merchant_stats(history, labels, target, day, fspec),
     }
 
 
-def write_table(frame: pd.DataFrame, data_root: Path, view: str, day: date) -> dict[str, Any]:
+def write_table(frame: pd.DataFrame, features_uri: str, view: str, day: date) -> dict[str, Any]:
     """Replace the view's partition file atomically; an empty frame removes it."""
-    path = schema.table_path(data_root, view, day)
+    uri = layout.feature_table_uri(features_uri, view, day)
     if frame.empty:
         # No rows: no file (an empty Parquet file would still be read by the offline store).
-        storage.delete(str(path))
+        storage.delete(uri)
         return {"view": view, "partition": day.isoformat(), "rows": 0, "path": None}
-    storage.write_bytes(str(path), lake.to_parquet_bytes(frame))
-    return {"view": view, "partition": day.isoformat(), "rows": len(frame), "path": str(path)}
+    storage.write_bytes(uri, lake.to_parquet_bytes(frame))
+    return {"view": view, "partition": day.isoformat(), "rows": len(frame), "path": uri}
 
 
 def build_partitions(
-    days: Iterable[date], *, lake_uri: str, data_root: Path, fspec: FeatureSpec
+    days: Iterable[date], *, lake_uri: str, features_uri: str, fspec: FeatureSpec
 ) -> dict[str, dict[str, int]]:
     """Compute and write every view for each day; returns ``{day: {view: rows}}``."""
-    cache = PartitionCache(lake_uri)
+    cache = PartitionCache(lake_uri, fspec)
     summary: dict[str, dict[str, int]] = {}
     for day in sorted(set(days)):
         tables = partition_tables(day, cache, fspec)
         summary[day.isoformat()] = {
-            view: write_table(frame, data_root, view, day)["rows"] for view, frame in tables.items()
+            view: write_table(frame, features_uri, view, day)["rows"]
+            for view, frame in tables.items()
         }
         log.info("features for %s: %s", day, summary[day.isoformat()])
     return summary
 
 
-def existing_partitions(data_root: Path, view: str) -> list[date]:
-    """Days that have a table file for ``view``, oldest first."""
-    root = schema.table_dir(data_root, view)
-    if not root.is_dir():
-        return []
+def existing_partitions(features_uri: str, view: str) -> list[date]:
+    """Days that have a table file for ``view``, oldest first (a listing: nothing is read)."""
     return sorted(
-        date.fromisoformat(p.parent.name.removeprefix("date="))
-        for p in root.glob("date=*/data.parquet")
+        date.fromisoformat(layout.partition_day(obj.uri))
+        for obj in storage.list_objects(layout.feature_table_dir(features_uri, view))
+        if obj.name == "data.parquet"
     )

@@ -1,9 +1,10 @@
 """Training and serving reads of the feature service (``fraud_detection_v1``).
 
-``historical_features(entity_df)`` — training. ``entity_df`` columns: ``transaction_id``,
-``customer_id``, ``merchant_id``, ``event_timestamp`` (tz-aware; converted to UTC) and
-``amount``; other columns (e.g. the label) are kept. Returns ``entity_df``'s rows in its order
-with one column per model feature (:func:`include.features.schema.model_features`) appended.
+``historical_features(entity_df)`` — training. ``entity_df`` columns (:func:`entity_columns`,
+named by the spec): the transaction key, the customer and merchant join keys, the event time
+(tz-aware; converted to UTC) and ``amount``; other columns (e.g. the label) are kept. Returns
+``entity_df``'s rows in its order with one column per model feature
+(:func:`include.features.schema.model_features`) appended.
 Guarantees, each raising a named error instead of returning a quietly wrong frame:
 
 * one output row per entity row (A8: Feast's file store silently drops an entity row that
@@ -34,10 +35,20 @@ import pandas as pd
 
 from include.config import Settings, get_settings
 from include.features import schema, store
+from include.features.schema import FeatureSpec
 
-ENTITY_COLUMNS = ("transaction_id", "customer_id", "merchant_id", "event_timestamp", "amount")
 _ROW = "__entity_row"
-_KEYS = (schema.CUSTOMER_KEY, schema.MERCHANT_KEY)
+_TS = schema.TIMESTAMP  # Feast's entity timestamp column (the feed's is renamed to it)
+
+
+def entity_columns(fspec: FeatureSpec) -> tuple[str, ...]:
+    """The columns an entity dataframe must have (names from the spec)."""
+    return (fspec.tx_key, fspec.customer_key, fspec.merchant_key, fspec.event_ts, schema.AMOUNT)
+
+
+def _request_columns(fspec: FeatureSpec) -> tuple[str, ...]:
+    """The fields a serving request row must have."""
+    return (fspec.customer_key, fspec.merchant_key, schema.AMOUNT, fspec.event_ts)
 
 
 class EntityFrameInvalid(ValueError):
@@ -56,25 +67,27 @@ class FeatureLeakage(RuntimeError):
     """A feature row stamped after its entity row was returned (future leakage)."""
 
 
-def _checked(entity_df: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in ENTITY_COLUMNS if c not in entity_df.columns]
+def _checked(entity_df: pd.DataFrame, fspec: FeatureSpec) -> pd.DataFrame:
+    """Feast's entity frame: join keys, UTC time under Feast's name, amount, row number."""
+    expected = entity_columns(fspec)
+    missing = [c for c in expected if c not in entity_df.columns]
     if missing:
-        raise EntityFrameInvalid(f"entity_df lacks {missing}; expected {list(ENTITY_COLUMNS)}")
-    ts = entity_df["event_timestamp"]
+        raise EntityFrameInvalid(f"entity_df lacks {missing}; expected {list(expected)}")
+    ts = entity_df[fspec.event_ts]
     if not isinstance(ts.dtype, pd.DatetimeTZDtype):
         raise EntityFrameInvalid(
-            f"entity_df.event_timestamp must be tz-aware (UTC), got {ts.dtype}: naive times are "
-            "ambiguous (A8); use pd.to_datetime(..., utc=True)"
+            f"entity_df.{fspec.event_ts} must be tz-aware (UTC), got {ts.dtype}: naive times "
+            "are ambiguous (A8); use pd.to_datetime(..., utc=True)"
         )
-    nulls = entity_df[list(ENTITY_COLUMNS)].isna().sum()
+    nulls = entity_df[list(expected)].isna().sum()
     if nulls.any():
         raise EntityFrameInvalid(f"entity_df has nulls: {nulls[nulls > 0].to_dict()}")
     frame = pd.DataFrame(
         {
-            schema.CUSTOMER_KEY: entity_df[schema.CUSTOMER_KEY].astype("int64").to_numpy(),
-            schema.MERCHANT_KEY: entity_df[schema.MERCHANT_KEY].astype("int64").to_numpy(),
-            "event_timestamp": ts.dt.tz_convert("UTC").reset_index(drop=True),
-            "amount": entity_df["amount"].astype("float64").to_numpy(),
+            fspec.customer_key: entity_df[fspec.customer_key].astype("int64").to_numpy(),
+            fspec.merchant_key: entity_df[fspec.merchant_key].astype("int64").to_numpy(),
+            _TS: ts.dt.tz_convert("UTC").reset_index(drop=True),
+            schema.AMOUNT: entity_df[schema.AMOUNT].astype("float64").to_numpy(),
             _ROW: np.arange(len(entity_df)),
         }
     )
@@ -88,12 +101,12 @@ def _known_keys(path: Any, view: str, key: str) -> np.ndarray:
     return np.unique(table.column(key).to_numpy())
 
 
-def _chunks(frame: pd.DataFrame, chunk_days: int) -> list[pd.DataFrame]:
+def _chunks(frame: pd.DataFrame, chunk_days: int, keys: list[str]) -> list[pd.DataFrame]:
     """Time chunks (the pruned view's size), then rounds without duplicate (keys, time):
     Feast keeps one row per (join keys, event time) and would silently drop the others."""
-    day = frame["event_timestamp"].dt.floor("D")
+    day = frame[_TS].dt.floor("D")
     bucket = ((day - day.min()).dt.days // chunk_days).to_numpy()
-    rounds = frame.groupby([*_KEYS, "event_timestamp"]).cumcount().to_numpy()
+    rounds = frame.groupby([*keys, _TS]).cumcount().to_numpy()
     return [
         frame[(bucket == b) & (rounds == r)]
         for b, r in sorted(set(zip(bucket, rounds, strict=False)))
@@ -110,20 +123,23 @@ def historical_features(
     """Point-in-time features of the feature service for every entity row (module docstring)."""
     settings = settings or get_settings()
     fspec = store.feature_spec_from(settings)
-    frame = _checked(entity_df)
+    frame = _checked(entity_df, fspec)
+    join_keys = [fspec.customer_key, fspec.merchant_key]
     results = []
-    for part in _chunks(frame, max(1, chunk_days)) if len(frame) else []:
+    for part in _chunks(frame, max(1, chunk_days), join_keys) if len(frame) else []:
         first, last = store.partitions_for_stamps(
-            part["event_timestamp"].min() - timedelta(days=fspec.ttl_days),
-            part["event_timestamp"].max(),
+            part[_TS].min() - timedelta(days=fspec.ttl_days),
+            part[_TS].max(),
             fspec,
         )
         keys = {
-            schema.CUSTOMER_VIEW: part[schema.CUSTOMER_KEY].unique(),
-            schema.MERCHANT_VIEW: part[schema.MERCHANT_KEY].unique(),
+            schema.CUSTOMER_VIEW: part[fspec.customer_key].unique(),
+            schema.MERCHANT_VIEW: part[fspec.merchant_key].unique(),
         }
-        with store.pruned_view(settings.data_root, first, last, keys) as view:
-            expected = _expected_as_of(part, view.tables, fspec.ttl_days)
+        with store.pruned_view(
+            settings.features_uri, store.scratch_dir(settings), first, last, keys
+        ) as view:
+            expected = _expected_as_of(part, view.tables, fspec)
             chunk_store = store.feature_store(settings, repo_path=view.path)
             service = chunk_store.get_feature_service(fspec.feature_service)
             with warnings.catch_warnings():
@@ -133,7 +149,7 @@ def historical_features(
         _check_as_of(result, expected)
         results.append(result)
     out = pd.concat(results, ignore_index=True) if results else pd.DataFrame(columns=[_ROW])
-    _check_one_row_each(frame, out, entity_df)
+    _check_one_row_each(frame, out, entity_df, fspec.tx_key)
     _check_no_leakage(out)
     features = schema.model_features(fspec)
     if include_as_of:
@@ -146,28 +162,29 @@ def historical_features(
 
 
 def _expected_as_of(
-    part: pd.DataFrame, tables: dict[str, pd.DataFrame], ttl_days: int
+    part: pd.DataFrame, tables: dict[str, pd.DataFrame], fspec: FeatureSpec
 ) -> pd.DataFrame:
     """The stamp of the row each entity row must get (latest at or before it, within the
     TTL), found independently with pandas. A row without one would crash Feast's join (an
     unseen key) or be dropped by it (A8), so it is reported here, before calling Feast."""
-    out = part[[_ROW, "event_timestamp"]].copy()
+    ttl_days = fspec.ttl_days
+    out = part[[_ROW, _TS]].copy()
     for view, key, col in (
-        (schema.CUSTOMER_VIEW, schema.CUSTOMER_KEY, schema.CUSTOMER_AS_OF),
-        (schema.MERCHANT_VIEW, schema.MERCHANT_KEY, schema.MERCHANT_AS_OF),
+        (schema.CUSTOMER_VIEW, fspec.customer_key, schema.CUSTOMER_AS_OF),
+        (schema.MERCHANT_VIEW, fspec.merchant_key, schema.MERCHANT_AS_OF),
     ):
         empty = pd.DataFrame(
             {
                 key: pd.Series(dtype="int64"),
-                "event_timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+                _TS: pd.Series(dtype="datetime64[ns, UTC]"),
             }
         )
         stamps = tables.get(view, empty)
-        stamps = stamps.assign(**{col: stamps["event_timestamp"]}).astype({key: "int64"})
+        stamps = stamps.assign(**{col: stamps[_TS]}).astype({key: "int64"})
         hit = pd.merge_asof(
-            part[[_ROW, key, "event_timestamp"]].sort_values("event_timestamp"),
-            stamps.sort_values("event_timestamp"),
-            on="event_timestamp",
+            part[[_ROW, key, _TS]].sort_values(_TS),
+            stamps.sort_values(_TS),
+            on=_TS,
             by=key,
             tolerance=pd.Timedelta(days=ttl_days),
         )
@@ -177,7 +194,7 @@ def _expected_as_of(
                 f"{int(missing.sum())} entity rows have no {view} row at or up to "
                 f"{ttl_days} days before their time (e.g. {key} "
                 f"{hit.loc[missing, key].head(5).tolist()} at "
-                f"{hit.loc[missing, 'event_timestamp'].head(2).astype(str).tolist()}); Feast "
+                f"{hit.loc[missing, _TS].head(2).astype(str).tolist()}); Feast "
                 "would drop them (A8). Compute features for those days (materialize_features "
                 "with start_date/end_date)"
             )
@@ -200,14 +217,16 @@ def _check_as_of(result: pd.DataFrame, expected: pd.DataFrame) -> None:
             )
 
 
-def _check_one_row_each(frame: pd.DataFrame, out: pd.DataFrame, entity_df: pd.DataFrame) -> None:
+def _check_one_row_each(
+    frame: pd.DataFrame, out: pd.DataFrame, entity_df: pd.DataFrame, tx_key: str
+) -> None:
     got = out[_ROW].to_numpy() if len(out) else np.array([], dtype="int64")
     missing = np.setdiff1d(frame[_ROW].to_numpy(), got)
     if len(got) != len(frame) or len(missing):
-        ids = entity_df["transaction_id"].iloc[missing[:5]].tolist()
+        ids = entity_df[tx_key].iloc[missing[:5]].tolist()
         raise FeatureRowsDropped(
             f"Feast returned {len(got)} rows for {len(frame)} entity rows; {len(missing)} "
-            f"dropped, e.g. transaction_id {ids}. An entity row earlier than every feature row "
+            f"dropped, e.g. {tx_key} {ids}. An entity row earlier than every feature row "
             "of its customer/merchant within the TTL is dropped by the file offline store "
             "(A8): compute features for those days (materialize_features start_date/end_date)"
         )
@@ -216,38 +235,37 @@ def _check_one_row_each(frame: pd.DataFrame, out: pd.DataFrame, entity_df: pd.Da
 def _check_no_leakage(out: pd.DataFrame) -> None:
     for col in (schema.CUSTOMER_AS_OF, schema.MERCHANT_AS_OF):
         stamps = pd.to_datetime(out[col], utc=True)
-        late = stamps > out["event_timestamp"]
+        late = stamps > out[_TS]
         if late.any():
             raise FeatureLeakage(
-                f"{int(late.sum())} rows got a {col} after their event_timestamp, e.g. "
-                f"{out.loc[late, [_ROW, 'event_timestamp', col]].head(3).to_dict('records')}"
+                f"{int(late.sum())} rows got a {col} after their entity time, e.g. "
+                f"{out.loc[late, [_ROW, _TS, col]].head(3).to_dict('records')}"
             )
 
 
 def online_features(
     entity_rows: Sequence[Mapping[str, Any]], *, feature_store: Any = None
 ) -> dict[str, list[Any]]:
-    """The feature service from the online store for request rows (``customer_id``,
-    ``merchant_id``, ``amount``, ``event_timestamp``); unknown entities give None values.
-    Pass a long-lived ``feature_store`` in serving (building one loads the registry)."""
+    """The feature service from the online store for request rows (the customer and merchant
+    join keys, ``amount`` and the event time, named as in the transactions feed); unknown
+    entities give None values. Pass a long-lived ``feature_store`` in serving (building one
+    loads the registry)."""
     fs = feature_store or store.feature_store()
     fspec = store.feature_spec_from()
     rows = []
     for i, row in enumerate(entity_rows):
-        missing = [
-            c for c in ("customer_id", "merchant_id", "amount", "event_timestamp") if c not in row
-        ]
+        missing = [c for c in _request_columns(fspec) if c not in row]
         if missing:
             raise EntityFrameInvalid(f"entity row {i} lacks {missing}")
-        ts = pd.Timestamp(row["event_timestamp"])
+        ts = pd.Timestamp(row[fspec.event_ts])
         if ts.tzinfo is None:
-            raise EntityFrameInvalid(f"entity row {i}: event_timestamp must be tz-aware")
+            raise EntityFrameInvalid(f"entity row {i}: {fspec.event_ts} must be tz-aware")
         rows.append(
             {
-                schema.CUSTOMER_KEY: int(row["customer_id"]),
-                schema.MERCHANT_KEY: int(row["merchant_id"]),
-                "amount": float(row["amount"]),
-                "event_timestamp": ts.tz_convert("UTC").to_pydatetime(),
+                fspec.customer_key: int(row[fspec.customer_key]),
+                fspec.merchant_key: int(row[fspec.merchant_key]),
+                schema.AMOUNT: float(row[schema.AMOUNT]),
+                _TS: ts.tz_convert("UTC").to_pydatetime(),
             }
         )
     service = fs.get_feature_service(fspec.feature_service)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
-from include import storage
+from include import layout, storage
 from include.config import get_settings
 
 
@@ -23,7 +23,7 @@ def validated(feed: str) -> Asset:
     settings = get_settings()
     return Asset(
         name=f"validated_{feed}",
-        uri=_uri(storage.join(settings.lake_uri, "validated", feed)),
+        uri=_uri(layout.validated_dir(settings.lake_uri, feed)),
         group="validated",
     )
 
@@ -38,7 +38,7 @@ def features() -> Asset:
     settings = get_settings()
     return Asset(
         name="features",
-        uri=_uri(storage.join(str(settings.data_root), "features")),
+        uri=_uri(settings.features_uri),
         group="features",
     )
 
@@ -54,7 +54,7 @@ def champion_model() -> Asset:
     model = load_spec(get_settings().usecase_spec).model
     return Asset(
         name="champion_model",
-        uri=f"mlflow://registry/{model['registered_name']}/{model['champion_alias']}",
+        uri=f"mlflow://registry/{model.registered_name}/{model.champion_alias}",
         group="model",
     )
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from include import storage
+from include import layout, storage
 
 
 def quarantine_batch(
     report: dict[str, Any], evidence: dict[str, str], dest_uri: str
 ) -> dict[str, Any]:
     """Move the batch's files under ``dest_uri``; returns the summary alerts are built from."""
-    raw_dir = storage.join(dest_uri, "raw")
+    raw_dir = layout.evidence(dest_uri, layout.RAW_FILES)
     moved = []
     for f in report["files"]:
         src = f["uri"]
@@ -25,9 +25,9 @@ def quarantine_batch(
         if storage.exists(src):
             storage.move(src, target)
         moved.append(target)
-    storage.copy(evidence["report_uri"], storage.join(dest_uri, "validation_result.json"))
+    storage.copy(evidence["report_uri"], layout.evidence(dest_uri, layout.VALIDATION_RESULT))
     docs_root = evidence["data_docs_uri"].rsplit("/", 1)[0]
-    storage.copy_tree(docs_root, storage.join(dest_uri, "data_docs"))
+    storage.copy_tree(docs_root, layout.evidence(dest_uri, layout.DATA_DOCS))
     failed = [
         {
             k: c.get(k)
@@ -53,11 +53,11 @@ def quarantine_batch(
         "row_count": report["row_count"],
         "failed_checks": failed,
         "evidence_uri": dest_uri,
-        "validation_result_uri": storage.join(dest_uri, "validation_result.json"),
-        "data_docs_uri": storage.join(dest_uri, "data_docs", "index.html"),
+        "validation_result_uri": layout.evidence(dest_uri, layout.VALIDATION_RESULT),
+        "data_docs_uri": layout.evidence(dest_uri, layout.DATA_DOCS, "index.html"),
         "raw_files": moved,
     }
     storage.write_bytes(
-        storage.join(dest_uri, "quarantine.json"), json.dumps(summary, indent=2).encode()
+        layout.evidence(dest_uri, layout.QUARANTINE_SUMMARY), json.dumps(summary, indent=2).encode()
     )
     return summary

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from include import storage
+from include import layout, storage
 from include.data.batches import RawBatch, coerce
 from include.quality import suites
 from include.spec import FeedSpec
@@ -362,10 +362,10 @@ def _history_check(
 
 def write_evidence(outcome: ValidationOutcome, dest_uri: str) -> dict[str, str]:
     """Write ``validation_result.json`` and the Data Docs under ``dest_uri``."""
-    report_uri = storage.join(dest_uri, "validation_result.json")
+    report_uri = layout.evidence(dest_uri, layout.VALIDATION_RESULT)
     storage.write_bytes(
         report_uri, json.dumps(outcome.report.to_dict(), indent=2, sort_keys=True).encode()
     )
-    docs_uri = storage.join(dest_uri, "data_docs")
+    docs_uri = layout.evidence(dest_uri, layout.DATA_DOCS)
     storage.copy_tree(outcome.docs_dir, docs_uri)
     return {"report_uri": report_uri, "data_docs_uri": storage.join(docs_uri, "index.html")}

@@ -1,11 +1,12 @@
 """The evaluation gate: register the best candidate as challenger, compare it with the
 champion on the same recent holdout, and promote it only when it is clearly better and fair.
 
-Policy (spec ``model``): the challenger replaces the champion when its ``primary_metric``
-beats the champion's by ``promotion_margin`` AND no slice of a sensitive attribute with at
-least ``min_slice_rows`` rows has ``slice_metric`` more than ``max_slice_gap`` below the
-challenger's overall value. With no champion yet, the absolute ``minimums`` replace the
-comparison. Aliases only (``champion_alias`` / ``challenger_alias``), never stages.
+Policy (spec ``model``: the typed :class:`include.spec.ModelSpec` itself, no copy): the
+challenger replaces the champion when its ``primary_metric`` beats the champion's by
+``promotion_margin`` AND no slice of a sensitive attribute with at least ``min_slice_rows``
+rows has ``slice_metric`` more than ``max_slice_gap`` below the challenger's overall value.
+With no champion yet, the absolute ``minimums`` replace the comparison. Aliases only
+(``champion_alias`` / ``challenger_alias``), never stages.
 
 Steps (each a public function, so a DAG can split them into tasks):
 
@@ -29,7 +30,6 @@ import json
 import logging
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,54 +42,17 @@ from include.modeling.digests import frame_digest
 from include.registry.errors import PromotionRejected
 from include.registry.lock import promotion_lock
 from include.registry.report import render_html
-from include.spec import UseCaseSpec, load_spec
+from include.spec import ModelSpec, UseCaseSpec, load_spec
 
 log = logging.getLogger(__name__)
 
 REPORT_DIR = "gate"
 
 
-@dataclass(frozen=True)
-class Policy:
-    """The gate's part of the spec's ``model`` section."""
-
-    name: str
-    champion_alias: str
-    challenger_alias: str
-    target: str
-    primary: str
-    margin: float
-    minimums: dict[str, float]
-    fpr: float
-    slice_metric: str
-    max_slice_gap: float
-    min_slice_rows: int
-
-    @classmethod
-    def of(cls, spec: UseCaseSpec) -> Policy:
-        p = spec.model
-        try:
-            return cls(
-                name=p["registered_name"],
-                champion_alias=p.get("champion_alias", "champion"),
-                challenger_alias=p.get("challenger_alias", "challenger"),
-                target=p.get("target", "is_fraud"),
-                primary=p["primary_metric"],
-                margin=float(p["promotion_margin"]),
-                minimums={k: float(v) for k, v in (p.get("minimums") or {}).items()},
-                fpr=float(p["recall_at_fpr"]),
-                slice_metric=p["slice_metric"],
-                max_slice_gap=float(p["max_slice_gap"]),
-                min_slice_rows=int(p["min_slice_rows"]),
-            )
-        except KeyError as exc:
-            raise ValueError(f"{spec.path}: model.{exc.args[0]} is missing") from None
-
-
-def _setup(spec: UseCaseSpec | None, tracking_uri: str | None) -> tuple[Policy, Any, Any]:
+def _setup(spec: UseCaseSpec | None, tracking_uri: str | None) -> tuple[UseCaseSpec, Any, Any]:
     spec = spec or load_spec()
     mlflow = tracking.configure(tracking_uri)
-    return Policy.of(spec), mlflow, mlflow.MlflowClient()
+    return spec, mlflow, mlflow.MlflowClient()
 
 
 def load_holdout(uri: str) -> pd.DataFrame:
@@ -105,7 +68,7 @@ def score(
     holdout: pd.DataFrame,
     features: list[str],
     sensitive: list[str],
-    policy: Policy,
+    policy: ModelSpec,
 ) -> dict[str, Any]:
     """Overall and per-slice metrics of a pyfunc model on ``holdout``."""
     proba = np.asarray(model.predict(holdout[features].astype("float64")), dtype=np.float64)
@@ -113,14 +76,14 @@ def score(
     if proba.shape != (len(holdout),) or not np.all(np.isfinite(proba)):
         raise ValueError(f"model returned {proba.shape} non-probabilities for {len(holdout)} rows")
     y = holdout[policy.target].to_numpy(dtype=np.int64)
-    overall = m.classification_metrics(y, proba, fpr_target=policy.fpr)
+    overall = m.classification_metrics(y, proba, fpr_target=policy.recall_at_fpr)
     slices = {
         attr: m.slice_metrics(
             y,
             proba,
             holdout[attr],
             metric=policy.slice_metric,
-            fpr_target=policy.fpr,
+            fpr_target=policy.recall_at_fpr,
             min_rows=policy.min_slice_rows,
             overall=overall.get(policy.slice_metric),
             max_gap=policy.max_slice_gap,
@@ -131,7 +94,7 @@ def score(
 
 
 def decide(
-    challenger: Mapping[str, Any], champion: Mapping[str, Any] | None, policy: Policy
+    challenger: Mapping[str, Any], champion: Mapping[str, Any] | None, policy: ModelSpec
 ) -> tuple[bool, list[dict[str, Any]], str]:
     """(passed, checks, reason) for scored challenger/champion entries (pure policy)."""
     checks: list[dict[str, Any]] = []
@@ -156,19 +119,23 @@ def decide(
             }
         )
     else:
-        ours, theirs = mine.get(policy.primary), champion["overall"].get(policy.primary)
-        sign = -1.0 if policy.primary in m.LOWER_IS_BETTER else 1.0
+        ours, theirs = (
+            mine.get(policy.primary_metric),
+            champion["overall"].get(policy.primary_metric),
+        )
+        sign = -1.0 if policy.primary_metric in m.LOWER_IS_BETTER else 1.0
         ok = (
             ours is not None
             and theirs is not None
-            and (sign * (ours - theirs) >= policy.margin - 1e-12)
+            and (sign * (ours - theirs) >= policy.promotion_margin - 1e-12)
         )
         checks.append(
             {
                 "name": "beats_champion",
                 "passed": ok,
-                "detail": f"{policy.primary} {_num(ours)} vs champion v{champion['version']} "
-                f"{_num(theirs)} (needs a margin of {policy.margin:g})",
+                "detail": f"{policy.primary_metric} {_num(ours)} vs champion "
+                f"v{champion['version']} {_num(theirs)} "
+                f"(needs a margin of {policy.promotion_margin:g})",
             }
         )
     for attr, rows in challenger["slices"].items():
@@ -204,7 +171,8 @@ def register_challenger(
 
     Under the model's lock: MLflow's alias write is read-then-insert, and two concurrent
     writers of the same alias failed with a UNIQUE constraint error (SQLite store)."""
-    policy, mlflow, client = _setup(spec, tracking_uri)
+    spec, mlflow, client = _setup(spec, tracking_uri)
+    policy = spec.model
     best = training["best"]
     candidate = next(c for c in training["candidates"] if c["run_id"] == best["run_id"])
     tags = {
@@ -217,31 +185,33 @@ def register_challenger(
         # Selection metrics; the holdout metrics follow as gate.* once the gate scored it.
         **{f"validation.{k}": str(v) for k, v in candidate["validation"].items()},
     }
-    with promotion_lock(policy.name, lock_dir, timeout_s=lock_timeout_s):
+    with promotion_lock(policy.registered_name, lock_dir, timeout_s=lock_timeout_s):
         found = client.search_model_versions(
-            f"name = '{policy.name}' and run_id = '{candidate['run_id']}'"
+            f"name = '{policy.registered_name}' and run_id = '{candidate['run_id']}'"
         )
         if found:  # a retried task: the version exists already
             version = str(max(int(v.version) for v in found))
         else:
-            registered = mlflow.register_model(candidate["model_uri"], policy.name, tags=tags)
+            registered = mlflow.register_model(
+                candidate["model_uri"], policy.registered_name, tags=tags
+            )
             version = str(registered.version)
-        client.set_registered_model_alias(policy.name, policy.challenger_alias, version)
-    log.info("%s v%s registered as %s", policy.name, version, policy.challenger_alias)
+        client.set_registered_model_alias(policy.registered_name, policy.challenger_alias, version)
+    log.info("%s v%s registered as %s", policy.registered_name, version, policy.challenger_alias)
     return {
-        "model": policy.name,
+        "model": policy.registered_name,
         "version": version,
         "family": candidate["family"],
         "run_id": candidate["run_id"],
         "training_run_id": training["run_id"],
-        "model_uri": f"models:/{policy.name}/{version}",
+        "model_uri": f"models:/{policy.registered_name}/{version}",
         "features": list(training["features"]),
         "sensitive": list(training["sensitive"]),
         "holdout_uri": training["holdout_uri"],
     }
 
 
-def _champion_version(client: Any, policy: Policy) -> str | None:
+def _champion_version(client: Any, policy: ModelSpec) -> str | None:
     """The champion's version, or None when there is none *yet*.
 
     Only "not found" means no champion: no registered model (``RESOURCE_DOES_NOT_EXIST``) or
@@ -252,7 +222,9 @@ def _champion_version(client: Any, policy: Policy) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        return str(client.get_model_version_by_alias(policy.name, policy.champion_alias).version)
+        return str(
+            client.get_model_version_by_alias(policy.registered_name, policy.champion_alias).version
+        )
     except MlflowException as exc:
         text = str(exc).lower()
         missing_alias = (
@@ -265,13 +237,13 @@ def _champion_version(client: Any, policy: Policy) -> str | None:
 
 def _score_version(
     mlflow: Any,
-    policy: Policy,
+    policy: ModelSpec,
     version: str,
     holdout: pd.DataFrame,
     sensitive: list[str],
     fallback_features: list[str],
 ) -> dict[str, Any]:
-    model = mlflow.pyfunc.load_model(f"models:/{policy.name}/{version}")
+    model = mlflow.pyfunc.load_model(f"models:/{policy.registered_name}/{version}")
     schema = model.metadata.get_input_schema()
     features = schema.input_names() if schema is not None else fallback_features
     missing = [f for f in features if f not in holdout.columns]
@@ -289,7 +261,8 @@ def compare_with_champion(
     tracking_uri: str | None = None,
 ) -> dict[str, Any]:
     """Score challenger and current champion on the same holdout; return the comparison."""
-    policy, mlflow, client = _setup(spec, tracking_uri)
+    spec, mlflow, client = _setup(spec, tracking_uri)
+    policy = spec.model
     if holdout is None:
         holdout = load_holdout(challenger["holdout_uri"])
     features, sensitive = list(challenger["features"]), list(challenger["sensitive"])
@@ -313,11 +286,11 @@ def compare_with_champion(
         )
         passed, checks, reason = decide(mine, champion, policy)
         decision = "promote" if passed else "reject"
-    ts = holdout.get("event_timestamp")
+    ts = holdout.get(spec.names.event_ts)
     return {
-        "model": policy.name,
-        "primary_metric": policy.primary,
-        "margin": policy.margin,
+        "model": policy.registered_name,
+        "primary_metric": policy.primary_metric,
+        "margin": policy.promotion_margin,
         "minimums": policy.minimums,
         "slice_metric": policy.slice_metric,
         "max_slice_gap": policy.max_slice_gap,
@@ -352,10 +325,11 @@ def promote(
 ) -> dict[str, Any]:
     """Act on a comparison: under the lock, re-check the champion, publish the report, and
     move the champion alias if the challenger still passes."""
-    policy, _, client = _setup(spec, tracking_uri)
+    spec, _, client = _setup(spec, tracking_uri)
+    policy = spec.model
     comparison = dict(comparison)
     if comparison["passed"]:
-        with promotion_lock(policy.name, lock_dir, timeout_s=lock_timeout_s):
+        with promotion_lock(policy.registered_name, lock_dir, timeout_s=lock_timeout_s):
             current = _champion_version(client, policy)
             if current != comparison["champion_version"]:
                 # Someone promoted since the comparison: judge against the new champion.
@@ -373,21 +347,29 @@ def promote(
                 # Evidence first, alias last: if anything fails before, nothing moved.
                 result = _publish(client, policy, comparison, "promoted")
                 version = result["version"]
-                client.set_registered_model_alias(policy.name, policy.champion_alias, version)
+                client.set_registered_model_alias(
+                    policy.registered_name, policy.champion_alias, version
+                )
                 now = _champion_version(client, policy)  # read back what serving will load
                 if now != version:
                     raise RuntimeError(
-                        f"{policy.name}: set {policy.champion_alias} to v{version} but it reads "
-                        f"v{now}: another process promoted without the lock"
+                        f"{policy.registered_name}: set {policy.champion_alias} to v{version} "
+                        f"but it reads v{now}: another process promoted without the lock"
                     )
-                client.set_model_version_tag(policy.name, version, "gate.decision", "promoted")
-                log.info("%s v%s promoted to %s", policy.name, version, policy.champion_alias)
+                client.set_model_version_tag(
+                    policy.registered_name, version, "gate.decision", "promoted"
+                )
+                log.info(
+                    "%s v%s promoted to %s", policy.registered_name, version, policy.champion_alias
+                )
                 return {**result, "champion_version": version}
     if comparison["decision"] == "already_champion":
         return _publish(client, policy, comparison, "already_champion")
     result = _publish(client, policy, comparison, "rejected")
-    client.set_model_version_tag(policy.name, result["version"], "gate.decision", "rejected")
-    log.warning("%s v%s rejected: %s", policy.name, result["version"], result["reason"])
+    client.set_model_version_tag(
+        policy.registered_name, result["version"], "gate.decision", "rejected"
+    )
+    log.warning("%s v%s rejected: %s", policy.registered_name, result["version"], result["reason"])
     if raise_on_reject:
         raise PromotionRejected(result)
     return result
@@ -407,7 +389,7 @@ _CHALLENGER_KEYS = (
 
 
 def _publish(
-    client: Any, policy: Policy, comparison: dict[str, Any], decision: str
+    client: Any, policy: ModelSpec, comparison: dict[str, Any], decision: str
 ) -> dict[str, Any]:
     """Log the report (JSON + HTML) on the challenger's run, tag the version with it and the
     gate's metrics, and build the result (the decision tag is the caller's last step)."""
@@ -425,10 +407,10 @@ def _publish(
         **{f"gate.{k}": str(v) for k, v in challenger["overall"].items()},
     }
     for key, value in tags.items():
-        client.set_model_version_tag(policy.name, version, key, value)
+        client.set_model_version_tag(policy.registered_name, version, key, value)
     promoted = decision in ("promoted", "already_champion")
     return {
-        "model": policy.name,
+        "model": policy.registered_name,
         "version": version,
         "alias": policy.champion_alias if promoted else policy.challenger_alias,
         "promoted": promoted,

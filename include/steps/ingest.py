@@ -10,7 +10,7 @@ import shutil
 from datetime import date, datetime
 from typing import Any
 
-from include import storage
+from include import layout, storage
 from include.config import get_settings
 from include.data import batches, lake
 from include.quality.errors import BatchNotLanded, BatchValidationFailed
@@ -60,13 +60,13 @@ def validate(feed: str, day: str, run_id: str) -> dict[str, Any]:
     )
     try:
         evidence = write_evidence(
-            outcome, lake.report_dir(settings.lake_uri, feed, the_day, run_id)
+            outcome, layout.report_dir(settings.lake_uri, feed, the_day, run_id)
         )
     finally:
         shutil.rmtree(outcome.docs_dir, ignore_errors=True)
     staged = None
     if outcome.typed is not None:
-        staged = lake.staging_uri(settings.lake_uri, feed, the_day, run_id)
+        staged = layout.staging_uri(settings.lake_uri, feed, the_day, run_id)
         lake.stage(outcome.typed, staged)
     report = outcome.report
     return {
@@ -108,7 +108,7 @@ def quarantine(summary: dict[str, Any]) -> None:
 
     settings = get_settings()
     report = json.loads(storage.read_bytes(summary["report_uri"]))
-    dest = lake.quarantine_dir(
+    dest = layout.quarantine_dir(
         settings.lake_uri, summary["feed"], date.fromisoformat(summary["day"]), summary["run_id"]
     )
     result = quarantine_batch(report, summary, dest)

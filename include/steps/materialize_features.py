@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from include import storage
 from include.config import Settings, get_settings
 from include.data import lake
 from include.features import store, tables
@@ -28,7 +27,7 @@ class NoPartitionsToCompute(ValueError):
 
 
 def _existing(settings: Settings, feed: str) -> list[date]:
-    return sorted(date.fromisoformat(d) for d in lake.partition_row_counts(settings.lake_uri, feed))
+    return lake.partitions(settings.lake_uri, feed)
 
 
 def resolve_partitions(
@@ -58,7 +57,7 @@ def resolve_partitions(
         where = "in the lake"
     if not days:
         raise NoPartitionsToCompute(
-            f"no validated partitions {where} under {settings.validated_uri}; ingest first"
+            f"no validated partitions {where} (lake: {settings.lake_uri}); ingest first"
         )
     return [d.isoformat() for d in sorted(days)]
 
@@ -66,12 +65,10 @@ def resolve_partitions(
 def compute_tables(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
     """Write the feature tables of ``days``; returns rows per day and view."""
     settings = settings or get_settings()
-    if storage.is_s3(str(settings.data_root)):
-        raise ValueError("feature tables need a local data root (MLOPS_DATA_ROOT)")
     return tables.build_partitions(
         [date.fromisoformat(d) for d in days],
         lake_uri=settings.lake_uri,
-        data_root=settings.data_root,
+        features_uri=settings.features_uri,
         fspec=store.feature_spec_from(settings),
     )
 

@@ -17,10 +17,10 @@ import subprocess
 from datetime import date, timedelta
 from typing import Any
 
-from include import storage
+from include import layout, storage
 from include.config import REPO_ROOT, get_settings
 from include.data import lake
-from include.spec import load_spec
+from include.spec import LABELS_FEED, TRANSACTIONS_FEED, UseCaseSpec, load_spec
 
 
 class TrainingWindowEmpty(ValueError):
@@ -53,9 +53,7 @@ def _validation_ids(lake_uri: str, feed: str, days: list[date]) -> list[str]:
     """The newest validation result per partition: ``<feed>/<day>/<run>``."""
     ids = []
     for day in days:
-        reports = storage.list_objects(
-            storage.join(lake_uri, "reports", "validation", feed, day.isoformat())
-        )
+        reports = storage.list_objects(layout.validation_reports_dir(lake_uri, feed, day))
         runs = sorted({o.uri.rsplit("/", 2)[-2] for o in reports if o.name.endswith(".json")})
         if runs:
             ids.append(f"{feed}/{day.isoformat()}/{runs[-1]}")
@@ -66,13 +64,15 @@ def build_training_set(window_days: int, run_id: str, end: str | None = None) ->
     """Write the run's training set; returns its URI, size and lineage."""
     import pandas as pd
 
-    from include.features import schema, store
-    from include.features.training_set import historical_features
+    from include.features import schema
+    from include.features.training_set import entity_columns, historical_features
 
     settings = get_settings()
     spec = load_spec(settings.usecase_spec)
-    target = spec.model["target"]
-    published = sorted(lake.partition_row_counts(settings.lake_uri, "transactions"))
+    fspec = schema.feature_spec(spec)
+    model, names = spec.model, spec.names
+    target, key, event_ts = names.target, names.tx_key, names.event_ts
+    published = sorted(lake.partition_row_counts(settings.lake_uri, TRANSACTIONS_FEED))
     if end:
         published = [d for d in published if d <= end]
     if not published:
@@ -84,66 +84,51 @@ def build_training_set(window_days: int, run_id: str, end: str | None = None) ->
         if d > last - timedelta(days=window_days)
     ]
     label_days = [
-        date.fromisoformat(p) for p in lake.partition_row_counts(settings.lake_uri, "labels")
+        date.fromisoformat(p) for p in lake.partition_row_counts(settings.lake_uri, LABELS_FEED)
     ]
     sensitive = [a for f in spec.feeds.values() for a in f.sensitive_attributes]
     tx = pd.concat(
         [
             lake.read_partition(
-                settings.lake_uri,
-                "transactions",
-                d,
-                [
-                    "transaction_id",
-                    "customer_id",
-                    "merchant_id",
-                    "event_timestamp",
-                    "amount",
-                    *sensitive,
-                ],
+                settings.lake_uri, TRANSACTIONS_FEED, d, [*entity_columns(fspec), *sensitive]
             )
             for d in days
         ],
         ignore_index=True,
     )
     labels = pd.concat(
-        [
-            lake.read_partition(settings.lake_uri, "labels", d, ["transaction_id", target])
-            for d in label_days
-        ]
-        or [pd.DataFrame(columns=["transaction_id", target])],
+        [lake.read_partition(settings.lake_uri, LABELS_FEED, d, [key, target]) for d in label_days]
+        or [pd.DataFrame(columns=[key, target])],
         ignore_index=True,
-    ).drop_duplicates("transaction_id", keep="last")
+    ).drop_duplicates(key, keep="last")
     # Only matured transactions: before a transaction is `maturity_days` old only its
     # chargeback can have arrived, so a younger window would over-represent fraud.
-    maturity = int(spec.labels.get("maturity_days", 7))
+    maturity = spec.labels.maturity_days
     cutoff = pd.Timestamp(max(label_days) + timedelta(days=1 - maturity), tz="UTC")
-    tx = tx[tx["event_timestamp"] < cutoff]
-    entity = tx.merge(labels, on="transaction_id", how="inner")
+    tx = tx[tx[event_ts] < cutoff]
+    entity = tx.merge(labels, on=key, how="inner")
     positives = int(entity[target].sum()) if len(entity) else 0
-    min_rows = int(spec.model.get("min_training_rows", 1000))
-    min_pos = int(spec.model.get("min_positives", 20))
+    min_rows, min_pos = model.min_training_rows, model.min_positives
     if len(entity) < min_rows or positives < min_pos or positives == len(entity):
         raise TrainingWindowEmpty(
             f"{len(entity)} matured labelled transactions ({positives} fraud) in "
             f"{days[0]}..{days[-1]}; training needs {min_rows} rows with {min_pos} fraud and "
             "both classes. Genuine transactions are labelled after the spec's maturity_days."
         )
-    entity["customer_id"] = entity["customer_id"].astype("int64")
-    entity["merchant_id"] = entity["merchant_id"].astype("int64")
-    frame = historical_features(entity.sort_values("event_timestamp", ignore_index=True))
-    fspec = store.feature_spec_from(settings)
+    for join_key in (fspec.customer_key, fspec.merchant_key):
+        entity[join_key] = entity[join_key].astype("int64")
+    frame = historical_features(entity.sort_values(event_ts, ignore_index=True))
     features = schema.model_features(fspec)
     _check_splittable(frame, features, spec)
-    uri = storage.join(settings.lake_uri, "training_sets", f"{lake.run_slug(run_id)}.parquet")
+    uri = layout.training_set_uri(settings.lake_uri, run_id)
     storage.write_bytes(uri, lake.to_parquet_bytes(frame))
     lineage = {
-        "data_partitions": f"transactions:{days[0]}..{days[-1]}",
-        "label_partitions": f"labels:{min(label_days)}..{max(label_days)}",
+        "data_partitions": f"{TRANSACTIONS_FEED}:{days[0]}..{days[-1]}",
+        "label_partitions": f"{LABELS_FEED}:{min(label_days)}..{max(label_days)}",
         "feature_service": fspec.feature_service,
-        "validation_result_ids": ",".join(_validation_ids(settings.lake_uri, "transactions", days))[
-            :4000
-        ],
+        "validation_result_ids": ",".join(
+            _validation_ids(settings.lake_uri, TRANSACTIONS_FEED, days)
+        )[:4000],
         "git_commit": _git_commit(),
         "dag_run_id": run_id,
         "training_set_uri": uri,
@@ -157,15 +142,15 @@ def build_training_set(window_days: int, run_id: str, end: str | None = None) ->
     }
 
 
-def _check_splittable(frame: Any, features: list[str], spec: Any) -> None:
+def _check_splittable(frame: Any, features: list[str], spec: UseCaseSpec) -> None:
     """Each part of the time split needs both classes; fraud clusters in time (nights,
     bursts), so a young window may not have them yet: wait for more data, do not fail."""
     from include.training.errors import TrainingDataInvalid
     from include.training.split import Columns, time_split
 
-    columns = Columns(features=tuple(features), target=spec.model["target"])
+    columns = Columns.of(spec, features)
     try:
-        parts = time_split(frame, columns, spec.model["split"])
+        parts = time_split(frame, columns, spec.model.split)
     except TrainingDataInvalid as exc:
         raise TrainingWindowEmpty(f"the labelled window cannot be split yet: {exc}") from exc
     for name, part in zip(

@@ -1,7 +1,8 @@
 """Check a training frame and split it by event time into train / validation / holdout.
 
-Input: one row per labelled transaction with a key, a UTC ``event_timestamp``, numeric
-feature columns, a 0/1 target and sensitive attributes (slices only, never features).
+Input: one row per labelled transaction with a key, a UTC event time, numeric feature
+columns, a 0/1 target and sensitive attributes (slices only, never features); the column
+names come from the spec (:meth:`Columns.of`), the fractions from ``model.split``.
 Output: a :class:`TimeSplit` whose parts are ordered in time (every train row is older than
 every validation row, which is older than every holdout row), so a model is always judged on
 transactions newer than the ones it learned from, as it will be in production.
@@ -10,7 +11,7 @@ transactions newer than the ones it learned from, as it will be in production.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from include.modeling.digests import frame_digest
+from include.spec import SplitSpec, UseCaseSpec
 from include.training.errors import TrainingDataInvalid
 
 PARTS = ("train", "validation", "holdout")
@@ -28,10 +30,24 @@ class Columns:
     """Column roles of a training frame."""
 
     features: tuple[str, ...]
-    target: str = "is_fraud"
-    timestamp: str = "event_timestamp"
-    key: str = "transaction_id"
+    target: str
+    timestamp: str
+    key: str
     sensitive: tuple[str, ...] = ()
+
+    @classmethod
+    def of(
+        cls, spec: UseCaseSpec, features: Sequence[str], sensitive: Sequence[str] = ()
+    ) -> Columns:
+        """The roles of the spec's names: event key and time, the model's target."""
+        names = spec.names
+        return cls(
+            features=tuple(features),
+            target=names.target,
+            timestamp=names.event_ts,
+            key=names.tx_key,
+            sensitive=tuple(sensitive),
+        )
 
     @property
     def kept(self) -> list[str]:
@@ -145,16 +161,16 @@ def check_frame(frame: pd.DataFrame, columns: Columns) -> None:
         raise TrainingDataInvalid(f"features {names} contain +/-inf")
 
 
-def time_split(frame: pd.DataFrame, columns: Columns, fractions: Mapping[str, float]) -> TimeSplit:
-    """Sort by (event time, key) and cut at the spec's fractions of rows.
+def time_split(frame: pd.DataFrame, columns: Columns, split: SplitSpec) -> TimeSplit:
+    """Sort by (event time, key) and cut at the spec's fractions of rows (``model.split``;
+    a :class:`SplitSpec` is checked when built: each fraction > 0, summing to 1).
 
     A cut never separates rows with the same timestamp, so the parts are disjoint in time,
     not only in rows. Each part must hold both classes, or its metrics mean nothing.
     """
     check_frame(frame, columns)
-    shares = [float(fractions.get(p, 0.0)) for p in PARTS]
-    if min(shares) <= 0 or abs(sum(shares) - 1.0) > 1e-6:
-        raise TrainingDataInvalid(f"split fractions must be > 0 and sum to 1, got {fractions}")
+    fractions = split.as_dict()
+    shares = [fractions[p] for p in PARTS]
     ordered = (
         frame[columns.kept]
         .sort_values([columns.timestamp, columns.key], kind="stable")

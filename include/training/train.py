@@ -34,7 +34,7 @@ import pandas as pd
 from include.modeling import metrics as m
 from include.modeling import tracking
 from include.modeling.tracking import Stopwatch
-from include.spec import UseCaseSpec, load_spec
+from include.spec import ModelSpec, UseCaseSpec, load_spec
 from include.training import mlp, xgb
 from include.training.errors import TrainingDataInvalid
 from include.training.split import (
@@ -91,18 +91,14 @@ def train_candidates(
     started = time.perf_counter()
     spec = spec or load_spec()
     policy = spec.model
-    columns = Columns(
-        features=tuple(features),
-        target=policy.get("target", "is_fraud"),
-        sensitive=sensitive_attributes(spec),
-    )
-    split = time_split(frame, columns, policy["split"])  # bad data fails before any run
-    families = list(families or policy["candidates"])
+    columns = Columns.of(spec, features, sensitive_attributes(spec))
+    split = time_split(frame, columns, policy.split)  # bad data fails before any run
+    families = list(families or policy.candidates)
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:
         raise TrainingDataInvalid(f"unknown candidate families {unknown}; known: {list(FAMILIES)}")
     plan = {
-        family: _configs(family, configs, tuning_budget or int(policy["tuning_budget"]), seed)
+        family: _configs(family, configs, tuning_budget or policy.tuning_budget, seed)
         for family in families
     }
     threads = resolve_threads(threads)
@@ -125,7 +121,7 @@ def train_candidates(
         with watch.track("mlflow"):
             _log_parent(mlflow, ctx, plan)
         candidates = [_train_family(mlflow, ctx, family, plan[family], lineage) for family in plan]
-        primary = policy["primary_metric"]
+        primary = policy.primary_metric
         best = max(candidates, key=lambda c: _score(primary, c["validation"].get(primary)))
         with watch.track("mlflow"):
             tracking.log_batch(
@@ -169,7 +165,7 @@ class _Context:
         self,
         split: TimeSplit,
         arrays: SplitArrays,
-        policy: Mapping[str, Any],
+        policy: ModelSpec,
         threads: int,
         seed: int,
         watch: Stopwatch,
@@ -178,8 +174,8 @@ class _Context:
         self.threads, self.seed, self.watch = threads, seed, watch
         self.experiment_id = ""  # set once the experiment exists
         self.features = list(split.columns.features)
-        self.fpr = float(policy["recall_at_fpr"])
-        self.primary = str(policy["primary_metric"])
+        self.fpr = policy.recall_at_fpr
+        self.primary = policy.primary_metric
         holdout = split.holdout
         self.x_hold = feature_matrix(holdout, self.features)
         self.y_hold = holdout[split.columns.target].to_numpy(dtype=np.int64)
@@ -224,7 +220,7 @@ def _log_parent(
     split = ctx.split
     tracking.log_batch(
         params={
-            **{f"split.{k}": v for k, v in ctx.policy["split"].items()},
+            **{f"split.{k}": v for k, v in ctx.policy.split.as_dict().items()},
             "primary_metric": ctx.primary,
             "recall_at_fpr": ctx.fpr,
             "families": ",".join(plan),

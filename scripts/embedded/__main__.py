@@ -262,8 +262,8 @@ def _run(
         first_day=date.fromisoformat(boot.first_day),
         last_day=date.fromisoformat(boot.landed_through),
         tracking_uri=_env("MLFLOW_TRACKING_URI"),
-        model_name=model["registered_name"],
-        primary_metric=model["primary_metric"],
+        model_name=model.registered_name,
+        primary_metric=model.primary_metric,
     )
 
     # 6. watch

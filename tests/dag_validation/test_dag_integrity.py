@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -45,12 +46,69 @@ def test_dag_id_is_the_file_stem(bag, path) -> None:
     assert path.stem in bag.dag_ids
 
 
+def _expected_catchup(dag_id: str, ingest_catchup: bool) -> bool:
+    """Catchup is off, except an ingest DAG's, which follows MLOPS_INGEST_CATCHUP."""
+    return ingest_catchup if dag_id.startswith("ingest_") else False
+
+
 def test_every_dag_has_owner_tags_doc_and_no_catchup_surprise(bag) -> None:
+    from include.config import get_settings
+
+    # given the test session, where MLOPS_INGEST_CATCHUP is unset (tests/conftest.py)
+    assert "MLOPS_INGEST_CATCHUP" not in os.environ
+    ingest_catchup = get_settings().ingest_catchup
+    assert ingest_catchup is False
+    assert any(dag_id.startswith("ingest_") for dag_id in bag.dag_ids)
     for dag_id, dag in bag.dags.items():
         assert dag.tags, f"{dag_id} has no tags"
         assert dag.doc_md and len(dag.doc_md) > 80, f"{dag_id} has no useful doc_md"
+        # then no DAG catches up: not even an ingest DAG while the setting is unset
+        assert dag.catchup is _expected_catchup(dag_id, ingest_catchup), f"{dag_id} catches up"
         for task in dag.tasks:
             assert task.owner not in ("", "airflow"), f"{dag_id}.{task.task_id}: owner"
+
+
+def test_ingest_catchup_follows_the_setting_and_nothing_else_does() -> None:
+    # given MLOPS_INGEST_CATCHUP=true, when the dags folder is parsed in a fresh process
+    code = (
+        "import json, sys; from airflow.dag_processing.dagbag import DagBag; "
+        "bag = DagBag(dag_folder=sys.argv[1]); assert not bag.import_errors, bag.import_errors; "
+        "print(json.dumps({i: d.catchup for i, d in bag.dags.items()}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "dags")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "MLOPS_INGEST_CATCHUP": "true"},
+    )
+    catchup = json.loads(out.stdout.strip().splitlines()[-1])
+    # then the ingest DAGs catch up and every other DAG still does not
+    assert len(catchup) == len(DAG_FILES)
+    assert catchup == {dag_id: _expected_catchup(dag_id, True) for dag_id in catchup}
+    assert any(catchup.values()), "no ingest DAG follows MLOPS_INGEST_CATCHUP"
+
+
+# A second concurrent run of these would be wrong, not just slow (see each DAG's comment).
+ONE_RUN_AT_A_TIME = {
+    "ingest_transactions": "the re-delivery check compares with neighbouring partitions",
+    "ingest_labels": "the re-delivery check compares with neighbouring partitions",
+    "materialize_features": "two runs would race on the same partitions and online rows",
+    "train_model": "promotions are serialized",
+}
+
+
+def test_dags_that_must_not_overlap_run_one_at_a_time(bag) -> None:
+    # given every DAG that must not overlap: the listed ones and any ingest_* DAG
+    must = set(ONE_RUN_AT_A_TIME) | {d for d in bag.dag_ids if d.startswith("ingest_")}
+    assert must <= set(bag.dag_ids), sorted(must - set(bag.dag_ids))
+    # then each allows exactly one active run
+    for dag_id in sorted(must):
+        assert bag.dags[dag_id].max_active_runs == 1, (
+            f"{dag_id} max_active_runs={bag.dags[dag_id].max_active_runs}: "
+            f"{ONE_RUN_AT_A_TIME.get(dag_id, 'ingest')}"
+        )
 
 
 def test_every_task_retries_and_alerts_on_failure(bag) -> None:
@@ -80,6 +138,6 @@ def test_dag_file_imports_no_heavy_library(path) -> None:
         text=True,
         check=True,
         cwd=ROOT,
-        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -35,7 +35,9 @@ def _quarantine_dirs(root: Path, feed: str, day: date) -> list[Path]:
 
 def test_clean_batch_lands_validated_with_an_asset_event(spec, data_root, mailbox, dagbag) -> None:
     # given a clean batch in the landing zone
-    land(spec, "transactions", DAY, rows=ROWS)
+    landed = land(spec, "transactions", DAY, rows=ROWS)
+    raw_bytes = {u: Path(u).read_bytes() for u in landed}
+    assert raw_bytes, "nothing was landed"
     # when the day is ingested
     dr = _ingest(dagbag, "transactions", DAY)
     # then it is published, nothing is quarantined, nobody is mailed
@@ -44,13 +46,18 @@ def test_clean_batch_lands_validated_with_an_asset_event(spec, data_root, mailbo
     lake_uri = str(data_root / "lake")
     assert lake.partition_row_counts(lake_uri, "transactions") == {DAY.isoformat(): ROWS}
     assert mailbox.messages == []
-    events = _asset_events("validated_transactions")
-    assert events[-1]["partition"] == DAY.isoformat() and events[-1]["rows"] == ROWS
-    report = json.loads(Path(events[-1]["validation_result_uri"]).read_text())
+    # and this run emitted exactly one event, naming the partition, its rows and its report
+    events = _asset_events("validated_transactions", dr)
+    assert len(events) == 1, events
+    (event,) = events
+    assert event["partition"] == DAY.isoformat() and event["rows"] == ROWS
+    report = json.loads(Path(event["validation_result_uri"]).read_text())
     assert report["success"] and report["row_count"] == ROWS
-    assert (Path(events[-1]["validation_result_uri"]).parent / "data_docs" / "index.html").exists()
-    # the raw file stays in the landing zone as the source of record
-    assert (data_root / "landing" / "transactions" / DAY.isoformat()).is_dir()
+    assert (Path(event["validation_result_uri"]).parent / "data_docs" / "index.html").exists()
+    # the raw file stays in the landing zone as the source of record, byte for byte
+    landing = data_root / "landing" / "transactions" / DAY.isoformat()
+    assert sorted(p.name for p in landing.iterdir()) == sorted(Path(u).name for u in landed)
+    assert {u: Path(u).read_bytes() for u in landed} == raw_bytes
 
 
 def test_A5_rerunning_a_date_leaves_row_counts_unchanged(spec, data_root, mailbox, dagbag) -> None:
@@ -62,6 +69,10 @@ def test_A5_rerunning_a_date_leaves_row_counts_unchanged(spec, data_root, mailbo
     ).read_bytes()
     second = _ingest(dagbag, "transactions", DAY)
     assert str(first.state) == str(second.state) == "success"
+    # each run published the partition once, with the same rows
+    for run in (first, second):
+        events = _asset_events("validated_transactions", run)
+        assert [(e["partition"], e["rows"]) for e in events] == [(DAY.isoformat(), ROWS)]
     assert lake.partition_row_counts(lake_uri, "transactions") == {DAY.isoformat(): ROWS}
     after = data_root / "lake/validated/transactions" / f"date={DAY}"
     assert [p.name for p in after.iterdir()] == ["data.parquet"]
@@ -97,6 +108,7 @@ def test_faulty_batch_is_quarantined_with_evidence_and_one_mail(
     # given a faulty batch
     landed = land(spec, "transactions", DAY, rows=ROWS, fault=fault)
     raw_bytes = {Path(u).name: Path(u).read_bytes() for u in landed}
+    assert raw_bytes, "nothing was landed"
     # when the day is ingested
     dr = _ingest(dagbag, "transactions", DAY)
     # then the run fails in quarantine and nothing is published
@@ -104,6 +116,7 @@ def test_faulty_batch_is_quarantined_with_evidence_and_one_mail(
     assert str(dr.state) == "failed"
     assert states["quarantine_batch"] == "failed" and states["publish_partition"] == "skipped"
     assert lake.partition_row_counts(lake_uri, "transactions") == before  # nothing lost/added
+    assert _asset_events("validated_transactions", dr) == []  # and nothing announced
     # the raw files moved, byte for byte, into quarantine with the evidence
     (qdir,) = _quarantine_dirs(data_root, "transactions", DAY)
     assert {p.name: p.read_bytes() for p in (qdir / "raw").iterdir()} == raw_bytes
@@ -126,9 +139,9 @@ def test_A2_nulls_below_threshold_are_accepted(spec, data_root, mailbox, dagbag)
     dr = _ingest(dagbag, "transactions", DAY)
     assert str(dr.state) == "success"
     assert mailbox.messages == []
-    report = json.loads(
-        Path(_asset_events("validated_transactions")[-1]["validation_result_uri"]).read_text()
-    )
+    events = _asset_events("validated_transactions", dr)
+    assert len(events) == 1, events
+    report = json.loads(Path(events[0]["validation_result_uri"]).read_text())
     assert 0 < report["null_rates"]["merchant_category"] <= 0.02
 
 
@@ -146,7 +159,11 @@ def test_label_feed_is_ingested_and_validated_the_same_way(
     assert len(mailbox.messages) == 1 and "QUARANTINED labels" in mailbox.messages[0]["Subject"]
 
 
-def _asset_events(name: str) -> list[dict]:
+def _asset_events(name: str, dag_run) -> list[dict]:
+    """The extras of the ``name`` events that ``dag_run`` emitted, oldest first.
+
+    The metadata DB is shared by the whole session, so an event is selected by the run that
+    produced it (never "the latest one": that may be another test's)."""
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -155,7 +172,11 @@ def _asset_events(name: str) -> list[dict]:
         rows = session.scalars(
             select(AssetEvent)
             .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-            .where(AssetModel.name == name)
+            .where(
+                AssetModel.name == name,
+                AssetEvent.source_dag_id == dag_run.dag_id,
+                AssetEvent.source_run_id == dag_run.run_id,
+            )
             .order_by(AssetEvent.id)
         ).all()
         return [dict(r.extra or {}) for r in rows]

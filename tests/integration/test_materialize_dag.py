@@ -75,7 +75,9 @@ def test_C4_materialize_dag_serves_online_what_training_reads_and_reruns_identic
     dr = run_dag(dagbag, "materialize_features", **conf)
     # then every task succeeded and the features event names partitions, rows and service
     assert str(dr.state) == "success", task_states(dr)
-    event = _asset_events("features")[-1]
+    events = _asset_events("features", dr)
+    assert len(events) == 1, events  # this run's event, not the session's latest
+    (event,) = events
     assert event["partitions"] == [d.isoformat() for d in DAYS]
     assert event["feature_service"] == "fraud_detection_v1"
     assert event["rows"][DAYS[0].isoformat()][schema.CUSTOMER_VIEW] == 2 * ROWS
@@ -100,6 +102,9 @@ def test_C4_materialize_dag_serves_online_what_training_reads_and_reruns_identic
     # when it runs again: the same tables, byte for byte, and the same online values
     again = run_dag(dagbag, "materialize_features", **conf)
     assert str(again.state) == "success", task_states(again)
+    events = _asset_events("features", again)
+    assert len(events) == 1, events
+    assert (events[0]["partitions"], events[0]["rows"]) == (event["partitions"], event["rows"])
     assert _tables(data_root / "features") == tables_before
     assert _skew_pairs(data_root, at)[0] == online
     assert mailbox.messages == []

@@ -9,6 +9,8 @@ comparison report) and on shuffled labels (rejected with one mail, champion unch
 from __future__ import annotations
 
 import io
+import re
+import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -76,6 +78,25 @@ def _shuffle_labels(lake_uri: str) -> None:
         storage.write_bytes(uri, lake.to_parquet_bytes(frame))
 
 
+def _expected_git_commit() -> str:
+    """The commit the lineage must name for this checkout, worked out like the training step
+    does: HEAD's 12-character hash, ``-dirty`` while tracked files have uncommitted changes.
+    (``--no-optional-locks``: a test never writes the repository's index.)"""
+
+    def git(*args: str) -> str:
+        out = subprocess.run(
+            ["git", "--no-optional-locks", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return git("rev-parse", "--short=12", "HEAD") + ("-dirty" if dirty else "")
+
+
 def test_C1_champion_with_lineage_then_a_worse_retrain_is_rejected(
     small_spec, data_root, mailbox: Mailbox, dagbag
 ) -> None:
@@ -86,8 +107,11 @@ def test_C1_champion_with_lineage_then_a_worse_retrain_is_rejected(
     feat = run_dag(dagbag, "materialize_features", start_date=str(DAYS[0]), end_date=str(DAYS[-1]))
     assert str(feat.state) == "success", task_states(feat)
 
-    # when the model is trained on the real labels
+    # when the model is trained on the real labels (others may edit the tree meanwhile: the
+    # commit is read before and after the run, and the tag must be one of the two)
+    commits = {_expected_git_commit()}
     first = run_dag(dagbag, "train_model", tuning_budget=1)
+    commits.add(_expected_git_commit())
     assert str(first.state) == "success", task_states(first)
     assert task_states(first)["publish_champion"] == "success"
     client = MlflowClient()
@@ -103,9 +127,16 @@ def test_C1_champion_with_lineage_then_a_worse_retrain_is_rejected(
         "dag_run_id",
     ):
         assert any(k.endswith(key) and v for k, v in tags.items()), (key, tags)
+    # the commit is the checkout's real one, never the "unknown" of a failed git call
+    assert re.fullmatch(r"[0-9a-f]{12}(-dirty)?", tags["lineage.git_commit"]), tags
+    assert tags["lineage.git_commit"] in commits, (tags["lineage.git_commit"], commits)
+    assert tags["lineage.dag_run_id"] == first.run_id
     assert tags.get("gate.report", "").startswith("runs:/")
-    event = _asset_events("champion_model")[-1]
-    assert str(event["version"]) == str(champion.version) and event["alias"] == "champion"
+    # and this run (not another test's) announced the promotion, once
+    events = _asset_events("champion_model", first)
+    assert len(events) == 1, events
+    assert str(events[0]["version"]) == str(champion.version)
+    assert events[0]["alias"] == "champion"
     assert mailbox.messages == []
 
     # when it is retrained on shuffled labels
@@ -115,6 +146,7 @@ def test_C1_champion_with_lineage_then_a_worse_retrain_is_rejected(
     assert str(second.state) == "success", task_states(second)
     assert task_states(second)["report_rejection"] == "success"
     assert task_states(second)["publish_champion"] == "skipped"
+    assert _asset_events("champion_model", second) == []  # no promotion announced
     assert str(client.get_model_version_by_alias(name, "champion").version) == str(champion.version)
     assert len(mailbox.messages) == 1, mailbox.subjects()
     assert "RETRAIN REJECTED" in mailbox.messages[0]["Subject"]

@@ -1,32 +1,31 @@
-"""Alert mails: a generic task failure, a quarantined batch, and SMTP being down (B7)."""
+"""Alert mails, Airflow-free: each template through the one delivery function, SMTP being
+down (B7), recipients, and who may import whom. A real failing task mailing through the real
+callback is in tests/integration/test_alerts_dag.py."""
 
 from __future__ import annotations
 
+import ast
 import email
+import email.policy
 import json
 import socket
-from datetime import UTC
-from types import SimpleNamespace
 
+import pytest
+
+from include.notify import TaskContext, send_alert, task_failure
 from include.quality.errors import BatchValidationFailed
+from tests.conftest import ROOT
 
-
-def _context(exc: BaseException) -> dict:
-    from datetime import datetime
-
-    ti = SimpleNamespace(
-        dag_id="ingest_transactions",
-        task_id="validate_batch",
-        run_id="scheduled__2026-11-20T00:00:00+00:00",
-        try_number=3,
-        log_url="http://localhost:8080/dags/ingest_transactions/runs/x/tasks/validate_batch",
-    )
-    return {
-        "ti": ti,
-        "exception": exc,
-        "data_interval_start": datetime(2026, 11, 20, tzinfo=UTC),
-        "params": {"batch_date": None},
-    }
+CTX = TaskContext(
+    dag_id="ingest_transactions",
+    task_id="validate_batch",
+    run_id="scheduled__2026-11-20T00:00:00+00:00",
+    day="2026-11-20",
+    try_number=3,
+    log_url="http://localhost:8080/dags/ingest_transactions/runs/x/tasks/validate_batch",
+    error="RuntimeError: disk on fire",
+)
+Q = "/lake/quarantine/transactions/2026-11-20/r"
 
 
 def _body(msg) -> str:
@@ -38,13 +37,12 @@ def _body(msg) -> str:
 
 
 def test_a_task_failure_mails_dag_task_date_error_and_log_link(mailbox, data_root) -> None:
-    from include.orchestration.alerts import AlertNotifier
-
-    AlertNotifier().notify(_context(RuntimeError("disk on fire")))
+    assert send_alert(task_failure(CTX)) is True
     (msg,) = mailbox.messages
     assert msg["Subject"] == (
         "[airflow-mlops] FAILED ingest_transactions.validate_batch for 2026-11-20"
     )
+    assert msg["From"] == "airflow-mlops@example.com" and msg["To"] == "mlops-oncall@example.com"
     body = _body(msg)
     for needle in (
         "ingest_transactions",
@@ -57,11 +55,8 @@ def test_a_task_failure_mails_dag_task_date_error_and_log_link(mailbox, data_roo
         assert needle in body
 
 
-Q = "/lake/quarantine/transactions/2026-11-20/r"
-
-
 def test_a_quarantine_mail_lists_checks_counts_keys_and_evidence(mailbox, data_root) -> None:
-    from include.orchestration.alerts import AlertNotifier
+    from include.quality.alerts import batch_quarantined
 
     summary = {
         "feed": "transactions",
@@ -84,15 +79,11 @@ def test_a_quarantine_mail_lists_checks_counts_keys_and_evidence(mailbox, data_r
             }
         ],
     }
-    try:
-        raise BatchValidationFailed(summary)
-    except BatchValidationFailed as cause:
-        try:
-            raise RuntimeError("wrapped by the task") from cause
-        except RuntimeError as exc:
-            AlertNotifier().notify(_context(exc))
+    send_alert(batch_quarantined(CTX, summary))
     (msg,) = mailbox.messages
-    assert "QUARANTINED transactions batch 2026-11-20: 1 check(s) failed" in msg["Subject"]
+    assert msg["Subject"] == (
+        "[airflow-mlops] QUARANTINED transactions batch 2026-11-20: 1 check(s) failed"
+    )
     body = _body(msg)
     for needle in (
         "expect_column_values_to_be_unique(transaction_id)",
@@ -104,9 +95,43 @@ def test_a_quarantine_mail_lists_checks_counts_keys_and_evidence(mailbox, data_r
         assert needle in body
 
 
-def test_B7_smtp_down_keeps_the_alert_and_does_not_raise(data_root, monkeypatch) -> None:
-    from include.orchestration.alerts import AlertNotifier
+def test_the_quarantine_summary_is_found_through_wrapping_exceptions() -> None:
+    from include.quality.alerts import quarantine_summary
 
+    summary = {"feed": "transactions", "day": "2026-11-20"}
+    try:
+        raise RuntimeError("wrapped by the task") from BatchValidationFailed(summary)
+    except RuntimeError as exc:
+        assert quarantine_summary(exc) == summary
+    assert quarantine_summary(RuntimeError("other")) is None
+    assert quarantine_summary(None) is None
+
+
+def test_a_rejection_mail_shows_champion_and_challenger_side_by_side(mailbox, data_root) -> None:
+    from include.registry.alerts import promotion_rejected
+
+    result = {
+        "model": "fraud_detector",
+        "version": 4,
+        "champion_version": 3,
+        "reason": "beats_champion failed",
+        "report_uri": "runs:/abc/gate/report.html",
+        "comparison": {
+            "primary_metric": "pr_auc",
+            "challenger": {"overall": {"pr_auc": 0.41}},
+            "champion": {"overall": {"pr_auc": 0.52}},
+            "checks": [{"name": "beats_champion", "passed": False, "detail": "-0.11"}],
+        },
+    }
+    send_alert(promotion_rejected(CTX, result))
+    (msg,) = mailbox.messages
+    assert msg["Subject"] == "[airflow-mlops] RETRAIN REJECTED fraud_detector v4: champion v3 kept"
+    body = _body(msg)
+    for needle in ("beats_champion", "FAIL", "0.41", "0.52", "runs:/abc/gate/report.html"):
+        assert needle in body
+
+
+def test_B7_smtp_down_keeps_the_alert_and_does_not_raise(data_root, monkeypatch) -> None:
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         dead_port = s.getsockname()[1]
@@ -121,15 +146,19 @@ def test_B7_smtp_down_keeps_the_alert_and_does_not_raise(data_root, monkeypatch)
             }
         ),
     )
-    AlertNotifier().notify(_context(RuntimeError("boom")))  # must not raise
+    assert send_alert(task_failure(CTX)) is False  # must not raise
     kept = list((data_root / "mail" / "undelivered").glob("*.eml"))
     assert len(kept) == 1
-    msg = email.message_from_bytes(kept[0].read_bytes())
-    assert "FAILED ingest_transactions.validate_batch" in msg["Subject"]
+    msg = email.message_from_bytes(kept[0].read_bytes(), policy=email.policy.default)
+    # (the stdlib folds this long subject after "Subject:", hence the strip)
+    assert msg["Subject"].strip() == (
+        "[airflow-mlops] FAILED ingest_transactions.validate_batch for 2026-11-20"
+    )
+    assert msg["To"] == "mlops-oncall@example.com" and "disk on fire" in _body(msg)
 
 
 def test_recipients_come_from_settings_over_the_spec(monkeypatch) -> None:
-    from include.orchestration.alerts import recipients
+    from include.notify import recipients
 
     assert recipients() == ["mlops-oncall@example.com"]
     monkeypatch.setenv("MLOPS_ALERT_RECIPIENTS", "a@x.org, b@y.org")
@@ -143,3 +172,37 @@ def test_mail_sink_keeps_each_mail_as_a_file(tmp_path) -> None:
     raw = b"Subject: [airflow-mlops] FAILED a.b for 2026-11-20\r\n\r\nhello\r\n"
     path = handler.save(raw)
     assert path.read_bytes() == raw and path.suffix == ".eml" and "FAILED_a.b" in path.name
+
+
+def _imports(path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+STAGES = sorted(
+    p.name
+    for p in (ROOT / "include").iterdir()
+    if p.is_dir() and (p / "__init__.py").exists() and p.name != "orchestration"
+)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_packages_do_not_import_the_orchestration(stage: str) -> None:
+    for path in (ROOT / "include" / stage).rglob("*.py"):
+        bad = {m for m in _imports(path) if m.startswith("include.orchestration")}
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_notify_does_not_import_the_stages_whose_alerts_it_delivers() -> None:
+    for path in (ROOT / "include" / "notify").rglob("*.py"):
+        bad = {
+            m
+            for m in _imports(path)
+            if m.startswith(("include.quality", "include.registry", "include.orchestration"))
+        }
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"

@@ -173,23 +173,46 @@ def _land_lake(lake_uri: str, days: int, rows: int) -> list[date]:
     return out
 
 
+def _snapshot(root: Path) -> tuple[list[str], dict[str, bytes], dict[str, int]]:
+    """Every path under ``root`` (folders too), and each Parquet file's bytes and inode."""
+    paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+    files = sorted(root.rglob("*.parquet"))
+    data = {p.relative_to(root).as_posix(): p.read_bytes() for p in files}
+    inodes = {p.relative_to(root).as_posix(): p.stat().st_ino for p in files}
+    return paths, data, inodes
+
+
 def test_partition_tables_are_replaced_not_appended_and_identical_on_rerun(
     tmp_path: Path, fspec
 ) -> None:
+    # given four landed days whose feature tables were built once
     lake_uri = str(tmp_path / "lake")
+    root = tmp_path / "features"
     days = _land_lake(lake_uri, days=4, rows=300)
-    first = tables.build_partitions(days, lake_uri=lake_uri, data_root=tmp_path, fspec=fspec)
-    files = sorted(schema.features_root(tmp_path).rglob("*.parquet"))
-    before = {p: p.read_bytes() for p in files}
-    second = tables.build_partitions(days[-2:], lake_uri=lake_uri, data_root=tmp_path, fspec=fspec)
-    assert first[days[-1].isoformat()] == second[days[-1].isoformat()]
-    assert sorted(schema.features_root(tmp_path).rglob("*")) == sorted(
-        schema.features_root(tmp_path).rglob("*")
-    )
-    assert {p: p.read_bytes() for p in files} == before  # same bytes, one file per partition
-    assert len(files) == 2 * len(days)
+    first = tables.build_partitions(days, lake_uri=lake_uri, features_uri=str(root), fspec=fspec)
+    paths_before, bytes_before, inodes_before = _snapshot(root)
+    # when the last two days are built again
+    rerun = days[-2:]
+    second = tables.build_partitions(rerun, lake_uri=lake_uri, features_uri=str(root), fspec=fspec)
+    paths_after, bytes_after, inodes_after = _snapshot(root)
+    # then the same rows, the same files and the same bytes: nothing appended or added beside
+    assert second == {d.isoformat(): first[d.isoformat()] for d in rerun}
+    assert paths_after == paths_before
+    assert bytes_after == bytes_before
+    # the re-run days were replaced (a new file renamed into place), the others left alone
+    views = (schema.CUSTOMER_VIEW, schema.MERCHANT_VIEW)
+    replaced = {f"{v}/date={d.isoformat()}/data.parquet" for v in views for d in rerun}
+    assert {p for p in inodes_after if inodes_after[p] != inodes_before[p]} == replaced
+    # each partition is exactly one data file, and no temporary file is left behind
+    for view in views:
+        for day in days:
+            partition = root / view / f"date={day.isoformat()}"
+            assert [p.name for p in partition.iterdir()] == ["data.parquet"], partition
+    leftovers = [p for p in paths_after if p.endswith(".tmp") or "/." in f"/{p}"]
+    assert leftovers == []
+    assert len(bytes_after) == len(views) * len(days)
     assert first[days[0].isoformat()][schema.CUSTOMER_VIEW] == 2 * 300  # t and t + 1 µs
-    assert tables.existing_partitions(tmp_path, schema.MERCHANT_VIEW) == days
+    assert tables.existing_partitions(str(root), schema.MERCHANT_VIEW) == days
 
 
 def test_partitions_resolve_from_range_events_or_latest(tmp_path: Path, monkeypatch) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from include import layout
 from include.config import get_settings
 from include.data import lake
 from include.features import schema, store, tables, training_set
@@ -35,18 +36,23 @@ def feast_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("feast") / "data"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLOPS_DATA_ROOT", str(root))
-        for var in ("MLOPS_LAKE_URI", "MLOPS_FEAST_ONLINE_STORE", "MLOPS_REDIS_URL"):
+        for var in (
+            "MLOPS_LAKE_URI",
+            "MLOPS_FEATURES_URI",
+            "MLOPS_FEAST_ONLINE_STORE",
+            "MLOPS_REDIS_URL",
+        ):
             mp.delenv(var, raising=False)
         settings = get_settings()
         spec = load_spec(ROOT / "usecase" / "fraud.yaml")
         for d in DAYS:
             lake.stage(
                 simulate_day(spec, d, rows=ROWS).transactions,
-                lake.partition_uri(settings.lake_uri, "transactions", d),
+                layout.partition_uri(settings.lake_uri, "transactions", d),
             )
             lab = simulate_labels(spec, d, rows=ROWS, since=FIRST)
             if len(lab):
-                lake.stage(lab, lake.partition_uri(settings.lake_uri, "labels", d))
+                lake.stage(lab, layout.partition_uri(settings.lake_uri, "labels", d))
         pipeline.compute_tables([d.isoformat() for d in DAYS])
         store.apply_definitions()
         yield root
@@ -113,7 +119,12 @@ def test_A7_an_older_window_never_overwrites_newer_online_values(feast_root, tmp
     # when the newest window is materialized, then an older one (a backfill)
     for fs in (guarded, stock):
         for start, end in (newer, older):
-            with store.pruned_view(feast_root, DAYS[0] - timedelta(days=3), DAYS[-1]) as view:
+            with store.pruned_view(
+                str(feast_root / "features"),
+                feast_root / "feast" / "tmp",
+                DAYS[0] - timedelta(days=3),
+                DAYS[-1],
+            ) as view:
                 fs.config.repo_path = view.path
                 fs.materialize(start_date=start, end_date=end)
     # then the guarded store still serves the newest rows; the stock one went back in time
@@ -143,13 +154,16 @@ def test_A7_a_late_row_inside_a_materialized_window_reaches_the_online_store(fea
     pipeline.materialize_partitions([d.isoformat() for d in DAYS])
     fs = store.feature_store()
     late_day = DAYS[-1] + timedelta(days=1)
-    row = pd.read_parquet(schema.table_path(feast_root, schema.CUSTOMER_VIEW, DAYS[-1])).tail(1)
+    features_uri = str(feast_root / "features")
+    row = pd.read_parquet(
+        layout.feature_table_uri(features_uri, schema.CUSTOMER_VIEW, DAYS[-1])
+    ).tail(1)
     customer = int(row["customer_id"].iloc[0])
     current = pd.Timestamp(_online_as_of(fs, [customer])[0])
     stamp = max(current, pd.Timestamp(_utc(DAYS[-1], 0))) + pd.Timedelta(seconds=30)
     row["event_timestamp"] = row[schema.CUSTOMER_AS_OF] = stamp
     row["customer_txn_count_1d"] = 4242
-    tables.write_table(row, feast_root, schema.CUSTOMER_VIEW, late_day)
+    tables.write_table(row, features_uri, schema.CUSTOMER_VIEW, late_day)
     try:
         # when the late partition is materialized with its look-back window
         pipeline.materialize_partitions([late_day.isoformat()])
@@ -160,12 +174,15 @@ def test_A7_a_late_row_inside_a_materialized_window_reaches_the_online_store(fea
         ).to_dict()
         assert got["customer_txn_count_1d"] == [4242]
     finally:
-        shutil.rmtree(schema.table_path(feast_root, schema.CUSTOMER_VIEW, late_day).parent)
+        shutil.rmtree(
+            Path(layout.feature_table_uri(features_uri, schema.CUSTOMER_VIEW, late_day)).parent
+        )
 
 
 def _entities(root: Path, n: int = 50) -> pd.DataFrame:
     tx = _transactions(root)
-    return tx[list(training_set.ENTITY_COLUMNS)].sample(n, random_state=0).reset_index(drop=True)
+    columns = list(training_set.entity_columns(store.feature_spec_from()))
+    return tx[columns].sample(n, random_state=0).reset_index(drop=True)
 
 
 def test_historical_features_one_row_per_entity_row_in_order_without_leakage(feast_root) -> None:
@@ -210,6 +227,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Return as soon as 127.0.0.1:``port`` accepts a connection; fail the test clearly if
+    ``proc`` exits first or nothing listens within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"{proc.args[0]} exited with code {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                pytest.fail(f"nothing accepted connections on port {port} in {timeout} s: {exc}")
+        time.sleep(0.05)
+
+
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs a redis-server binary")
 def test_A7_redis_guard_keeps_newest_and_rewrites_equal_stamps(feast_root, monkeypatch) -> None:
     port = _free_port()
@@ -220,7 +253,7 @@ def test_A7_redis_guard_keeps_newest_and_rewrites_equal_stamps(feast_root, monke
     try:
         monkeypatch.setenv("MLOPS_FEAST_ONLINE_STORE", "redis")
         monkeypatch.setenv("MLOPS_REDIS_URL", f"redis://127.0.0.1:{port}/0")
-        time.sleep(0.3)
+        _wait_for_port(port, proc)
         fs = store.feature_store()
         view = fs.get_feature_view(schema.CUSTOMER_VIEW)
         fs._get_provider().online_store.update(fs.config, [], [view], [], [], False)

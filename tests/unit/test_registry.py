@@ -30,7 +30,7 @@ from include.registry import (
     promote,
     register_challenger,
 )
-from include.registry.gate import Policy, decide
+from include.registry.gate import decide
 from include.registry.lock import promotion_lock
 from include.spec import UseCaseSpec, load_spec
 from include.training import train_candidates
@@ -79,7 +79,8 @@ def spec() -> UseCaseSpec:
 
 def with_policy(spec: UseCaseSpec, name: str, **model: Any) -> UseCaseSpec:
     """The spec with its own registered name (and policy overrides) for one test."""
-    return dataclasses.replace(spec, model={**spec.model, "registered_name": name, **model})
+    model_spec = dataclasses.replace(spec.model, registered_name=name, **model)
+    return dataclasses.replace(spec, model=model_spec)
 
 
 @pytest.fixture(scope="module")
@@ -448,7 +449,7 @@ def _entry(pr_auc: float, slice_gaps: dict[str, float | None]) -> dict[str, Any]
     ],
 )
 def test_gate_policy_margin_and_minimums(spec, challenger, champion, passed, failing) -> None:
-    policy = Policy.of(spec)
+    policy = spec.model
     champ = _entry(champion, {}) if champion is not None else None
 
     ok, checks, reason = decide(_entry(challenger, {"18-25": 0.02}), champ, policy)
@@ -459,7 +460,7 @@ def test_gate_policy_margin_and_minimums(spec, challenger, champion, passed, fai
 
 
 def test_gate_policy_rejects_an_unfair_slice_even_when_better(spec) -> None:
-    policy = Policy.of(spec)
+    policy = spec.model
 
     ok, checks, reason = decide(
         _entry(0.9, {"18-25": 0.02, "65+": 0.25, "(missing)": None}), _entry(0.5, {}), policy
@@ -484,10 +485,10 @@ def _artifacts(client: Any, run_id: str, path: str | None = None) -> set[str]:
 def test_no_model_or_no_alias_means_no_champion(spec, client) -> None:
     from include.registry.gate import _champion_version
 
-    policy = Policy.of(with_policy(spec, "never_registered"))
+    policy = with_policy(spec, "never_registered").model
     assert _champion_version(client, policy) is None
     client.create_registered_model("registered_without_alias")
-    policy = Policy.of(with_policy(spec, "registered_without_alias"))
+    policy = with_policy(spec, "registered_without_alias").model
     assert _champion_version(client, policy) is None
 
 
@@ -506,4 +507,4 @@ def test_an_unreachable_registry_fails_instead_of_meaning_no_champion(spec, monk
         closed = s.getsockname()[1]  # nothing listens once the socket is closed
     down = MlflowClient(f"http://127.0.0.1:{closed}")
     with pytest.raises(MlflowException):
-        _champion_version(down, Policy.of(with_policy(spec, "fraud_is_fraud")))
+        _champion_version(down, with_policy(spec, "fraud_is_fraud").model)

@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import re
 import socket
-import time
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +42,7 @@ def _batches(spec: UseCaseSpec, days: list[dt.date], drift: sim.Drift | None = N
 def _home(spec: UseCaseSpec, tx: pd.DataFrame) -> np.ndarray:
     """Each row's customer home country, from the (day-independent) population."""
     pop = sim.population(spec)
-    return np.array(spec.simulator["countries"], dtype=object)[
+    return np.array(spec.simulator.countries, dtype=object)[
         pop.customer_country[tx["customer_id"].to_numpy() - 1]
     ]
 
@@ -108,7 +107,7 @@ def test_columns_and_dtypes_follow_the_spec(spec: UseCaseSpec) -> None:
     tx = sim.simulate_transactions(spec, DAY)
     # Then it has the spec's columns in order, the spec's row count and typed columns
     assert list(tx.columns) == feed.column_names
-    assert len(tx) == spec.simulator["rows_per_day"]
+    assert len(tx) == spec.simulator.rows_per_day
     for col in feed.columns:
         dtype = tx[col.name].dtype
         if col.type == "timestamp":
@@ -131,7 +130,7 @@ def test_columns_and_dtypes_follow_the_spec(spec: UseCaseSpec) -> None:
         else:
             assert tx[col.name].notna().all(), col.name
     assert (tx["amount"] == tx["amount"].round(2)).all()
-    assert set(tx["country"].dropna()) <= set(spec.simulator["countries"])
+    assert set(tx["country"].dropna()) <= set(spec.simulator.countries)
 
 
 def test_rows_argument_sets_the_count_including_zero(spec: UseCaseSpec) -> None:
@@ -168,7 +167,7 @@ def test_event_times_follow_a_daily_cycle_with_a_few_late_rows(spec: UseCaseSpec
 
 def test_fraud_rate_is_close_to_the_spec(spec: UseCaseSpec) -> None:
     _, fraud = _batches(spec, _days(DAY, 5))
-    assert abs(fraud.mean() - spec.simulator["fraud_rate"]) < 0.004
+    assert abs(fraud.mean() - spec.simulator.fraud_rate) < 0.004
 
 
 def test_customers_keep_their_traits_across_days(spec: UseCaseSpec) -> None:
@@ -252,10 +251,11 @@ def test_each_transaction_is_labelled_once_with_the_right_delay(spec: UseCaseSpe
     is_fraud = dict(zip(tx["transaction_id"], truth, strict=True))
     assert (ours["is_fraud"].to_numpy() == ours["transaction_id"].map(is_fraud)).all()
     delay = (ours["label_timestamp"] - ours["event_timestamp"]).dt.total_seconds() / 86400
-    cb = spec.labels["chargeback_delay_days"]
+    lab = spec.labels
     fraud_delay = delay[ours["is_fraud"] == 1]
-    assert len(fraud_delay) > 0 and fraud_delay.between(cb["min"], cb["max"]).all()
-    assert (delay[ours["is_fraud"] == 0] == spec.labels["maturity_days"]).all()
+    assert len(fraud_delay) > 0
+    assert fraud_delay.between(lab.chargeback_delay_min_days, lab.chargeback_delay_max_days).all()
+    assert (delay[ours["is_fraud"] == 0] == spec.labels.maturity_days).all()
 
 
 def test_labels_are_deterministic_and_respect_since(spec: UseCaseSpec) -> None:
@@ -326,13 +326,13 @@ def test_land_rejects_unknown_feed_and_fault(spec: UseCaseSpec, tmp_path: Path) 
         sim.land(spec, "customers", DAY, landing_uri=str(tmp_path))
 
 
-def test_100k_rows_are_fast(spec: UseCaseSpec) -> None:
-    sim.simulate_transactions(spec, DAY, rows=1000)  # warm the population cache
-    started = time.perf_counter()
+def test_100k_rows_in_one_day_keep_unique_transaction_ids(spec: UseCaseSpec) -> None:
+    # (speed is not asserted here: bench/ times the simulator, python -m bench)
+    # when a large day is simulated
     batch = sim.simulate_day(spec, DAY, rows=100_000)
-    elapsed = time.perf_counter() - started
-    assert len(batch.transactions) == 100_000 and batch.transactions["transaction_id"].is_unique
-    assert elapsed < 3.0  # ~0.1 s on 2 cores; generous for a shared CI box
+    # then it has exactly the rows asked for, and no transaction id repeats
+    assert len(batch.transactions) == 100_000
+    assert batch.transactions["transaction_id"].is_unique
 
 
 def _free_port() -> int:

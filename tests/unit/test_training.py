@@ -17,7 +17,7 @@ import pytest
 
 from devtools import sample_data
 from include.modeling import metrics
-from include.spec import UseCaseSpec, load_spec
+from include.spec import SplitSpec, UseCaseSpec, load_spec
 from include.training import mlp, search, xgb
 from include.training.errors import TrainingDataInvalid, TrainingDiverged
 from include.training.split import Columns, SplitArrays, TimeSplit, time_split
@@ -42,13 +42,13 @@ def frame(spec: UseCaseSpec) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def columns() -> Columns:
-    return Columns(features=sample_data.FEATURES, sensitive=("customer_age_band",))
+def columns(spec: UseCaseSpec) -> Columns:
+    return Columns.of(spec, sample_data.FEATURES, ("customer_age_band",))
 
 
 @pytest.fixture(scope="module")
 def split(frame: pd.DataFrame, columns: Columns, spec: UseCaseSpec) -> TimeSplit:
-    return time_split(frame, columns, spec.model["split"])
+    return time_split(frame, columns, spec.model.split)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_split_is_time_ordered_disjoint_and_complete(frame, split, spec) -> None
     for name, part in parts.items():
         assert part["event_timestamp"].is_monotonic_increasing
         share = len(part) / len(frame)
-        assert share == pytest.approx(spec.model["split"][name], abs=0.01)
+        assert share == pytest.approx(spec.model.split.as_dict()[name], abs=0.01)
         assert 0 < part["is_fraud"].sum() < len(part)
 
 
@@ -91,7 +91,7 @@ def test_split_never_separates_equal_timestamps(columns) -> None:
         }
     )
 
-    split = time_split(frame, columns, {"train": 0.65, "validation": 0.2, "holdout": 0.15})
+    split = time_split(frame, columns, SplitSpec(train=0.65, validation=0.2, holdout=0.15))
 
     assert split.train["event_timestamp"].max() < split.validation["event_timestamp"].min()
     assert split.validation["event_timestamp"].max() < split.holdout["event_timestamp"].min()
@@ -112,7 +112,7 @@ def test_split_never_separates_equal_timestamps(columns) -> None:
 )
 def test_bad_training_frames_are_refused_with_the_reason(frame, columns, spec, change, message):
     with pytest.raises(TrainingDataInvalid, match=message):
-        time_split(change(frame), columns, spec.model["split"])
+        time_split(change(frame), columns, spec.model.split)
 
 
 def test_nullable_and_boolean_features_are_accepted_as_missing_and_0_1(frame, columns, spec):
@@ -121,7 +121,7 @@ def test_nullable_and_boolean_features_are_accepted_as_missing_and_0_1(frame, co
         is_online=frame["is_online"].astype(bool),
     )
 
-    arrays = SplitArrays.of(time_split(typed, columns, spec.model["split"]))
+    arrays = SplitArrays.of(time_split(typed, columns, spec.model.split))
 
     hour = list(columns.features).index("hour")
     assert np.isnan(arrays.x_train[:, hour]).any()
@@ -129,10 +129,10 @@ def test_nullable_and_boolean_features_are_accepted_as_missing_and_0_1(frame, co
 
 
 def test_a_sensitive_attribute_is_never_a_feature(frame, spec) -> None:
-    cols = Columns(features=("log_amount", "customer_age_band"), sensitive=("customer_age_band",))
+    cols = Columns.of(spec, ("log_amount", "customer_age_band"), ("customer_age_band",))
 
     with pytest.raises(TrainingDataInvalid, match="sensitive"):
-        time_split(frame, cols, spec.model["split"])
+        time_split(frame, cols, spec.model.split)
 
 
 def test_a_part_without_fraud_is_refused(frame, columns, spec) -> None:
@@ -140,7 +140,7 @@ def test_a_part_without_fraud_is_refused(frame, columns, spec) -> None:
     no_recent_fraud = frame.assign(is_fraud=frame["is_fraud"].where(~late, 0))
 
     with pytest.raises(TrainingDataInvalid, match="holdout part"):
-        time_split(no_recent_fraud, columns, spec.model["split"])
+        time_split(no_recent_fraud, columns, spec.model.split)
 
 
 def test_history_features_never_look_ahead(spec) -> None:

@@ -1,0 +1,108 @@
+"""Every storage location of the platform, in one place.
+
+    <landing>/<feed>/<YYYY-MM-DD>/*.csv                          raw batches (the simulator, a feed)
+    <lake>/validated/<feed>/date=<YYYY-MM-DD>/data.parquet       one file per partition
+    <lake>/staging/<feed>/<YYYY-MM-DD>/<run>.parquet             validated, not yet published
+    <lake>/quarantine/<feed>/<YYYY-MM-DD>/<run>/                 raw files + evidence
+    <lake>/reports/validation/<feed>/<YYYY-MM-DD>/<run>/         validation result + Data Docs
+    <lake>/training_sets/<run>.parquet                           one per training run
+    <lake>/predictions/date=<YYYY-MM-DD>/                        scored requests (serving)
+    <lake>/reports/drift/<first>_<last>/                         drift report + summary
+    <features>/<view>/date=<YYYY-MM-DD>/data.parquet             offline feature tables
+
+Each root (``landing_uri``, ``lake_uri``, ``features_uri``: settings) is a local path or an
+``s3://`` URI; every function here returns a location of the same kind, built with
+:func:`include.storage.join`, which refuses segments that climb out (fault model E5). No
+other module puts a path together: a stage asks here.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from include import storage
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def run_slug(run_id: str) -> str:
+    """A run id as one safe path segment (run ids hold ':' and '+'; never '..')."""
+    slug = _UNSAFE.sub("_", run_id).strip("._") or "run"
+    return slug[:120]
+
+
+def _day(day: date) -> str:
+    return day.isoformat()
+
+
+# ------------------------------------------------------------------------------ landing
+def landing_dir(landing_uri: str, feed: str, day: date) -> str:
+    return storage.join(landing_uri, feed, _day(day))
+
+
+# --------------------------------------------------------------------------------- lake
+def validated_dir(lake_uri: str, feed: str) -> str:
+    return storage.join(lake_uri, "validated", feed)
+
+
+def partition_uri(lake_uri: str, feed: str, day: date) -> str:
+    return storage.join(validated_dir(lake_uri, feed), f"date={_day(day)}", "data.parquet")
+
+
+def partition_day(uri: str) -> str:
+    """The ``YYYY-MM-DD`` of a partition file's location."""
+    return uri.rstrip("/").split("/")[-2].removeprefix("date=")
+
+
+def staging_uri(lake_uri: str, feed: str, day: date, run_id: str) -> str:
+    return storage.join(lake_uri, "staging", feed, _day(day), f"{run_slug(run_id)}.parquet")
+
+
+def quarantine_dir(lake_uri: str, feed: str, day: date, run_id: str) -> str:
+    return storage.join(lake_uri, "quarantine", feed, _day(day), run_slug(run_id))
+
+
+def validation_reports_dir(lake_uri: str, feed: str, day: date) -> str:
+    """Every validation run of one partition day (one folder per run below)."""
+    return storage.join(lake_uri, "reports", "validation", feed, _day(day))
+
+
+def report_dir(lake_uri: str, feed: str, day: date, run_id: str) -> str:
+    """One validation run's result JSON and Data Docs."""
+    return storage.join(validation_reports_dir(lake_uri, feed, day), run_slug(run_id))
+
+
+def training_set_uri(lake_uri: str, run_id: str) -> str:
+    return storage.join(lake_uri, "training_sets", f"{run_slug(run_id)}.parquet")
+
+
+def predictions_dir(lake_uri: str, day: date) -> str:
+    """Where the serving stage captures the requests it scored on ``day``."""
+    return storage.join(lake_uri, "predictions", f"date={_day(day)}")
+
+
+def drift_report_dir(lake_uri: str, first: date, last: date) -> str:
+    """A monitoring window's report (stable per window: a re-run replaces it)."""
+    return storage.join(lake_uri, "reports", "drift", f"{_day(first)}_{_day(last)}")
+
+
+# Inside one validation run's folder (report_dir) or one quarantined batch (quarantine_dir).
+VALIDATION_RESULT = "validation_result.json"
+DATA_DOCS = "data_docs"
+RAW_FILES = "raw"
+QUARANTINE_SUMMARY = "quarantine.json"
+
+
+def evidence(folder: str, name: str, *more: str) -> str:
+    """A file of an evidence folder, e.g. ``evidence(d, DATA_DOCS, "index.html")``."""
+    return storage.join(folder, name, *more)
+
+
+# ----------------------------------------------------------------------------- features
+def feature_table_dir(features_uri: str, view: str) -> str:
+    return storage.join(features_uri, view)
+
+
+def feature_table_uri(features_uri: str, view: str, day: date) -> str:
+    return storage.join(feature_table_dir(features_uri, view), f"date={_day(day)}", "data.parquet")

@@ -1,0 +1,161 @@
+"""Tier 3: the ingest DAGs end to end with ``dag.test()`` against real GX, a real SMTP
+server and (for S3) a moto server. Fault-catalogue ids are in the test names."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from devtools.simulator import land
+from include.data import lake
+from include.spec import load_spec
+from tests.integration.conftest import Mailbox, run_dag, task_states
+
+pytestmark = pytest.mark.e2e
+DAY = date(2026, 11, 20)
+ROWS = 2000
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_spec()
+
+
+def _ingest(dagbag, feed: str, day: date):
+    return run_dag(dagbag, f"ingest_{feed}", batch_date=day.isoformat())
+
+
+def _quarantine_dirs(root: Path, feed: str, day: date) -> list[Path]:
+    base = root / "lake" / "quarantine" / feed / day.isoformat()
+    return sorted(p for p in base.iterdir() if p.is_dir()) if base.exists() else []
+
+
+def test_clean_batch_lands_validated_with_an_asset_event(spec, data_root, mailbox, dagbag) -> None:
+    # given a clean batch in the landing zone
+    land(spec, "transactions", DAY, rows=ROWS)
+    # when the day is ingested
+    dr = _ingest(dagbag, "transactions", DAY)
+    # then it is published, nothing is quarantined, nobody is mailed
+    assert str(dr.state) == "success", task_states(dr)
+    assert task_states(dr)["quarantine_batch"] == "skipped"
+    lake_uri = str(data_root / "lake")
+    assert lake.partition_row_counts(lake_uri, "transactions") == {DAY.isoformat(): ROWS}
+    assert mailbox.messages == []
+    events = _asset_events("validated_transactions")
+    assert events[-1]["partition"] == DAY.isoformat() and events[-1]["rows"] == ROWS
+    report = json.loads(Path(events[-1]["validation_result_uri"]).read_text())
+    assert report["success"] and report["row_count"] == ROWS
+    assert (Path(events[-1]["validation_result_uri"]).parent / "data_docs" / "index.html").exists()
+    # the raw file stays in the landing zone as the source of record
+    assert (data_root / "landing" / "transactions" / DAY.isoformat()).is_dir()
+
+
+def test_A5_rerunning_a_date_leaves_row_counts_unchanged(spec, data_root, mailbox, dagbag) -> None:
+    land(spec, "transactions", DAY, rows=ROWS)
+    lake_uri = str(data_root / "lake")
+    first = _ingest(dagbag, "transactions", DAY)
+    before = (
+        data_root / "lake/validated/transactions" / f"date={DAY}" / "data.parquet"
+    ).read_bytes()
+    second = _ingest(dagbag, "transactions", DAY)
+    assert str(first.state) == str(second.state) == "success"
+    assert lake.partition_row_counts(lake_uri, "transactions") == {DAY.isoformat(): ROWS}
+    after = data_root / "lake/validated/transactions" / f"date={DAY}"
+    assert [p.name for p in after.iterdir()] == ["data.parquet"]
+    assert after.joinpath("data.parquet").read_bytes() == before  # same bytes, no duplicates
+    assert mailbox.messages == []
+
+
+# fault → (catalogue id, the check that must fail)
+FAULTS = {
+    "missing_column": ("A1", "expect_table_columns_to_match_set"),
+    "extra_column": ("A1", "expect_table_columns_to_match_set"),
+    "nulls_above_threshold": ("A2", "expect_column_values_to_not_be_null(merchant_category)"),
+    "wrong_types": ("A3", "expect_column_values_to_match_regex(amount)"),
+    "out_of_range": ("A3", "expect_column_values_to_be_between(amount)"),
+    "empty_file": ("A4", "expect_table_row_count_to_be_between"),
+    "header_only": ("A4", "expect_table_row_count_to_be_between"),
+    "duplicate_keys": ("A6", "expect_column_values_to_be_unique(transaction_id)"),
+    "late_rows": ("A7", "expect_column_values_to_be_between(event_timestamp)"),
+    "duplicate_delivery": ("A5", "keys_not_already_ingested(transaction_id)"),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS), ids=[f"{v[0]}-{k}" for k, v in FAULTS.items()])
+def test_faulty_batch_is_quarantined_with_evidence_and_one_mail(
+    spec, data_root, mailbox: Mailbox, dagbag, fault: str
+) -> None:
+    _, expected_check = FAULTS[fault]
+    lake_uri = str(data_root / "lake")
+    if fault == "duplicate_delivery":  # the previous day was already ingested
+        land(spec, "transactions", DAY - timedelta(days=1), rows=ROWS)
+        assert str(_ingest(dagbag, "transactions", DAY - timedelta(days=1)).state) == "success"
+    before = lake.partition_row_counts(lake_uri, "transactions")
+    # given a faulty batch
+    landed = land(spec, "transactions", DAY, rows=ROWS, fault=fault)
+    raw_bytes = {Path(u).name: Path(u).read_bytes() for u in landed}
+    # when the day is ingested
+    dr = _ingest(dagbag, "transactions", DAY)
+    # then the run fails in quarantine and nothing is published
+    states = task_states(dr)
+    assert str(dr.state) == "failed"
+    assert states["quarantine_batch"] == "failed" and states["publish_partition"] == "skipped"
+    assert lake.partition_row_counts(lake_uri, "transactions") == before  # nothing lost/added
+    # the raw files moved, byte for byte, into quarantine with the evidence
+    (qdir,) = _quarantine_dirs(data_root, "transactions", DAY)
+    assert {p.name: p.read_bytes() for p in (qdir / "raw").iterdir()} == raw_bytes
+    assert not any((data_root / "landing" / "transactions" / DAY.isoformat()).glob("*.csv"))
+    result = json.loads((qdir / "validation_result.json").read_text())
+    failed = {c["name"] for c in result["checks"] if not c["success"]}
+    assert expected_check in failed, failed
+    assert "<html" in (qdir / "data_docs" / "index.html").read_text().lower()
+    # and exactly one mail names the failed check, its count and where the evidence is
+    assert len(mailbox.messages) == 1, mailbox.subjects()
+    msg = mailbox.messages[0]
+    assert "QUARANTINED transactions batch 2026-11-20" in msg["Subject"]
+    body = Mailbox.body(msg)
+    assert expected_check in body and str(qdir) in body
+    assert msg["To"] == ", ".join(spec.alerts.recipients)
+
+
+def test_A2_nulls_below_threshold_are_accepted(spec, data_root, mailbox, dagbag) -> None:
+    land(spec, "transactions", DAY, rows=ROWS, fault="nulls_below_threshold")
+    dr = _ingest(dagbag, "transactions", DAY)
+    assert str(dr.state) == "success"
+    assert mailbox.messages == []
+    report = json.loads(
+        Path(_asset_events("validated_transactions")[-1]["validation_result_uri"]).read_text()
+    )
+    assert 0 < report["null_rates"]["merchant_category"] <= 0.02
+
+
+def test_label_feed_is_ingested_and_validated_the_same_way(
+    spec, data_root, mailbox, dagbag
+) -> None:
+    land(spec, "labels", DAY, rows=ROWS)
+    dr = _ingest(dagbag, "labels", DAY)
+    assert str(dr.state) == "success", task_states(dr)
+    counts = lake.partition_row_counts(str(data_root / "lake"), "labels")
+    assert counts[DAY.isoformat()] > 0
+    land(spec, "labels", DAY + timedelta(days=1), rows=ROWS, fault="wrong_types")
+    dr = _ingest(dagbag, "labels", DAY + timedelta(days=1))
+    assert str(dr.state) == "failed"
+    assert len(mailbox.messages) == 1 and "QUARANTINED labels" in mailbox.messages[0]["Subject"]
+
+
+def _asset_events(name: str) -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == name)
+            .order_by(AssetEvent.id)
+        ).all()
+        return [dict(r.extra or {}) for r in rows]
