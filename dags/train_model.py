@@ -70,27 +70,36 @@ def train_model() -> None:
     def build_training_set(params: dict[str, Any] | None = None, **context: Any) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from include.steps.train_model import TrainingWindowEmpty
+        from include.steps.train_model import TrainingWindowEmpty, ready_through
         from include.steps.train_model import build_training_set as build
 
         params = params or {}
         if params.get("reason"):
             print(f"retraining because: {params['reason']}")
+        # Train on what the triggering `features` events say is materialized, not on
+        # whatever the lake holds by now (a partition published meanwhile has no features).
+        events = (context.get("triggering_asset_events") or {}).get(FEATURES, [])
+        end = ready_through([e.extra for e in events])
         try:
-            return build(int(params.get("training_window_days") or 28), context["run_id"])
+            return build(int(params.get("training_window_days") or 28), context["run_id"], end)
         except TrainingWindowEmpty as exc:  # a young deployment, not a failure: no alert
             raise AirflowSkipException(str(exc)) from exc
 
     @task(execution_timeout=pendulum.duration(hours=2))
     def train_candidates(training_set: dict, params: dict[str, Any] | None = None) -> dict:
-        from include.steps.train_model import train
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from include.steps.train_model import TrainingSetUnchanged, train
 
         params = params or {}
-        return train(
-            training_set,
-            families=params.get("candidates"),
-            tuning_budget=params.get("tuning_budget"),
-        )
+        try:
+            return train(
+                training_set,
+                families=params.get("candidates"),
+                tuning_budget=params.get("tuning_budget"),
+            )
+        except TrainingSetUnchanged as exc:  # the champion's own data: skip, no mail
+            raise AirflowSkipException(str(exc)) from exc
 
     @task
     def evaluate_and_promote(training: dict) -> dict:
@@ -102,8 +111,15 @@ def train_model() -> None:
     def route_decision(result: dict) -> str:
         return "publish_champion" if result["promoted"] else "report_rejection"
 
-    @task(outlets=[CHAMPION_MODEL])
-    def publish_champion(result: dict):  # noqa: ANN202 (generator task)
+    @task(outlets=[CHAMPION_MODEL], inlets=[CHAMPION_MODEL])
+    def publish_champion(result: dict, *, inlet_events: Any = None):  # noqa: ANN202 (generator task)
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from include.steps.train_model import already_announced
+
+        # Exactly one event per promotion: a retried or cleared run finds its own event.
+        if already_announced([e.extra for e in inlet_events[CHAMPION_MODEL]], result):
+            raise AirflowSkipException(f"v{result['version']} was announced already")
         extra = {k: result[k] for k in ("model", "version", "alias", "run_ids", "report_uri")}
         yield Metadata(CHAMPION_MODEL, extra)
         return extra
@@ -112,7 +128,11 @@ def train_model() -> None:
     def report_rejection(result: dict, **context: Any) -> str:
         from include.notify import send_alert
         from include.orchestration.alerts import rejection_alert
+        from include.registry.alerts import claim_rejection_mail
 
+        # The same cause (failed checks vs the same champion) is mailed once per cooldown.
+        if not claim_rejection_mail(result):
+            return f"champion v{result.get('champion_version')} kept; mail suppressed (cooldown)"
         send_alert(rejection_alert(context, result))
         return f"champion v{result.get('champion_version')} kept: {result['reason']}"
 

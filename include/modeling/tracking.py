@@ -30,6 +30,8 @@ import pandas as pd
 
 from include.modeling.errors import ModelReadBackFailed
 
+# Where a training run keeps its holdout (the gate and monitoring read it back).
+HOLDOUT_ARTIFACT = "holdout/holdout.parquet"
 PYFUNC_CODE = Path(__file__).with_name("probability_model.py")
 MODEL_NAME = "model"  # artifact name of the logged model inside its run
 MAX_TAG_VALUE = 5000  # MLflow's limit for model-version tag values (run tags allow 8000)

@@ -86,6 +86,11 @@ def build_ingest_dag(*, dag_id: str, feed: str, asset: Asset, doc_md: str | None
             from include.steps.ingest import publish
 
             extra = publish(summary)
+            if extra["unchanged"]:
+                from airflow.sdk.exceptions import AirflowSkipException
+
+                # Skipped, not succeeded: a skipped task emits no Asset event.
+                raise AirflowSkipException(f"{extra['uri']} is unchanged: nothing to announce")
             yield Metadata(asset, extra)
             return extra
 

@@ -6,9 +6,12 @@ Airflow-free: built from the gate's JSON-able result (:class:`PromotionRejected`
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from include.notify.templates import Alert, TaskContext, context_rows, esc, html_table, shorten
+from include.spec import UseCaseSpec, load_spec
 
 
 def promotion_rejected(ctx: TaskContext, result: dict[str, Any]) -> Alert:
@@ -54,3 +57,59 @@ def promotion_rejected(ctx: TaskContext, result: dict[str, Any]) -> Alert:
         f"<p>Comparison report (MLflow artifact): {esc(result.get('report_uri'))}</p>"
     )
     return Alert(subject, body, text)
+
+
+# ---------------------------------------------------------------- rejection mail cooldown
+# One registered-model tag remembers the last rejection mailed: its cause and when.
+LAST_REJECTION_TAG = "alerts.last_rejection"
+
+
+def rejection_cause(result: dict[str, Any]) -> str:
+    """What a rejection is *about*: the failed checks against which champion. Metric values
+    differ on every retrain; the cause stays the same until something changes."""
+    checks = (result.get("comparison") or {}).get("checks") or []
+    failed = sorted(str(c.get("name")) for c in checks if not c.get("passed"))
+    return f"champion v{result.get('champion_version') or '-'}: {', '.join(failed) or 'rejected'}"
+
+
+def mail_due(last: dict[str, Any] | None, cause: str, now: datetime, cooldown_hours: float) -> bool:
+    """Mail unless the same cause was mailed less than ``cooldown_hours`` ago."""
+    if not last or last.get("cause") != cause:
+        return True
+    try:
+        sent = datetime.fromisoformat(str(last["at"]))
+    except (KeyError, ValueError):
+        return True
+    return now - sent >= timedelta(hours=cooldown_hours)
+
+
+def claim_rejection_mail(
+    result: dict[str, Any],
+    *,
+    spec: UseCaseSpec | None = None,
+    tracking_uri: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """True if this rejection should be mailed now (and record it as mailed); False while
+    the same cause is inside the spec's ``model.rejection_mail_cooldown_hours``.
+
+    The record lives on the registered model (a tag), so every worker sees the same one.
+    """
+    from include.modeling import tracking
+
+    spec = spec or load_spec()
+    now = now or datetime.now(UTC)
+    client = tracking.configure(tracking_uri).MlflowClient()
+    name = spec.model.registered_name
+    raw = client.get_registered_model(name).tags.get(LAST_REJECTION_TAG)
+    try:
+        last = json.loads(raw) if raw else None
+    except ValueError:
+        last = None
+    cause = rejection_cause(result)
+    if not mail_due(last, cause, now, spec.model.rejection_mail_cooldown_hours):
+        return False
+    client.set_registered_model_tag(
+        name, LAST_REJECTION_TAG, json.dumps({"cause": cause, "at": now.isoformat()})
+    )
+    return True

@@ -41,6 +41,7 @@ from include.modeling import tracking
 from include.modeling.digests import frame_digest
 from include.registry.errors import PromotionRejected
 from include.registry.lock import promotion_lock
+from include.registry.read import champion_version as read_champion_version
 from include.registry.report import render_html
 from include.spec import ModelSpec, UseCaseSpec, load_spec
 
@@ -211,30 +212,6 @@ def register_challenger(
     }
 
 
-def _champion_version(client: Any, policy: ModelSpec) -> str | None:
-    """The champion's version, or None when there is none *yet*.
-
-    Only "not found" means no champion: no registered model (``RESOURCE_DOES_NOT_EXIST``) or
-    no alias on it (MLflow answers ``INVALID_PARAMETER_VALUE`` "alias ... not found"). Any
-    other error (server down, database error) propagates and the task retries: judging a
-    challenger on the first-model minimums alone could replace a champion it never saw.
-    """
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return str(
-            client.get_model_version_by_alias(policy.registered_name, policy.champion_alias).version
-        )
-    except MlflowException as exc:
-        text = str(exc).lower()
-        missing_alias = (
-            exc.error_code == "INVALID_PARAMETER_VALUE" and "alias" in text and "not found" in text
-        )
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or missing_alias:
-            return None
-        raise
-
-
 def _score_version(
     mlflow: Any,
     policy: ModelSpec,
@@ -270,7 +247,7 @@ def compare_with_champion(
     missing = [c for c in needed if c not in holdout.columns]
     if missing:
         raise ValueError(f"holdout lacks columns {missing}")
-    champion_version = _champion_version(client, policy)
+    champion_version = read_champion_version(client, policy)
     mine = _score_version(mlflow, policy, challenger["version"], holdout, sensitive, features)
     if mine.get("error"):
         raise ValueError(f"challenger v{challenger['version']} {mine['error']}")
@@ -330,7 +307,7 @@ def promote(
     comparison = dict(comparison)
     if comparison["passed"]:
         with promotion_lock(policy.registered_name, lock_dir, timeout_s=lock_timeout_s):
-            current = _champion_version(client, policy)
+            current = read_champion_version(client, policy)
             if current != comparison["champion_version"]:
                 # Someone promoted since the comparison: judge against the new champion.
                 log.info(
@@ -350,7 +327,7 @@ def promote(
                 client.set_registered_model_alias(
                     policy.registered_name, policy.champion_alias, version
                 )
-                now = _champion_version(client, policy)  # read back what serving will load
+                now = read_champion_version(client, policy)  # read back what serving will load
                 if now != version:
                     raise RuntimeError(
                         f"{policy.registered_name}: set {policy.champion_alias} to v{version} "

@@ -85,15 +85,23 @@ def validate(feed: str, day: str, run_id: str) -> dict[str, Any]:
 def publish(summary: dict[str, Any]) -> dict[str, Any]:
     """Replace the day's partition with the staged batch; the result is the Asset extra."""
     settings = get_settings()
-    result = lake.publish(
+    day = date.fromisoformat(summary["day"])
+    staged, current = (
         summary["staged_uri"],
-        settings.lake_uri,
-        summary["feed"],
-        date.fromisoformat(summary["day"]),
+        layout.partition_uri(settings.lake_uri, summary["feed"], day),
     )
+    # A re-delivered day with the same content changes nothing downstream: the DAG then
+    # emits no validated_* event, so no features run and no retrain follow (fault A5).
+    unchanged = (
+        storage.exists(staged)
+        and storage.exists(current)
+        and storage.read_bytes(staged) == storage.read_bytes(current)
+    )
+    result = lake.publish(staged, settings.lake_uri, summary["feed"], day)
     # The landing copy stays: landing is the source of record; re-runs re-read it.
     return {
         "feed": summary["feed"],
+        "unchanged": unchanged,
         **result,
         "validation_result_uri": summary["report_uri"],
         "run_id": summary["run_id"],

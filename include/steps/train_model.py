@@ -60,11 +60,37 @@ def _validation_ids(lake_uri: str, feed: str, days: list[date]) -> list[str]:
     return ids
 
 
+def ready_through(event_extras: list[dict[str, Any]]) -> str | None:
+    """The newest partition the triggering ``features`` events say is materialized (None for
+    a run without events: a manual run, which takes what has features now)."""
+    named = [p for extra in event_extras for p in (extra or {}).get("partitions", []) if p]
+    return max(named) if named else None
+
+
+def training_days(
+    published: list[date], featured: list[date], window_days: int, end: date | None
+) -> list[date]:
+    """The window's days: published *and* with feature tables, up to ``end``.
+
+    A partition published while this run was starting has no features yet; taking it would
+    drop its rows in the point-in-time join (``FeatureRowsDropped``).
+    """
+    ready = sorted(set(published) & set(featured))
+    if end is not None:
+        ready = [d for d in ready if d <= end]
+    if not ready:
+        return []
+    return [d for d in ready if d > ready[-1] - timedelta(days=window_days)]
+
+
 def build_training_set(window_days: int, run_id: str, end: str | None = None) -> dict[str, Any]:
-    """Write the run's training set; returns its URI, size and lineage."""
+    """Write the run's training set; returns its URI, size and lineage.
+
+    ``end``: the last partition to use, from the triggering event (:func:`ready_through`).
+    """
     import pandas as pd
 
-    from include.features import schema
+    from include.features import schema, tables
     from include.features.training_set import entity_columns, historical_features
 
     settings = get_settings()
@@ -72,20 +98,24 @@ def build_training_set(window_days: int, run_id: str, end: str | None = None) ->
     fspec = schema.feature_spec(spec)
     model, names = spec.model, spec.names
     target, key, event_ts = names.target, names.tx_key, names.event_ts
-    published = sorted(lake.partition_row_counts(settings.lake_uri, TRANSACTIONS_FEED))
-    if end:
-        published = [d for d in published if d <= end]
-    if not published:
-        raise TrainingWindowEmpty("no validated transaction partition yet: ingest data first")
-    last = date.fromisoformat(published[-1])
-    days = [
-        d
-        for d in (date.fromisoformat(p) for p in published)
-        if d > last - timedelta(days=window_days)
-    ]
+    until = date.fromisoformat(end) if end else None
+    published = lake.partitions(settings.lake_uri, TRANSACTIONS_FEED)
+    featured = sorted(
+        set.intersection(
+            *(set(tables.existing_partitions(settings.features_uri, v)) for v in schema.TABLE_VIEWS)
+        )
+    )
+    days = training_days(published, featured, window_days, until)
+    if not days:
+        raise TrainingWindowEmpty(
+            f"no validated transaction partition with features{f' up to {end}' if end else ''} "
+            "yet: ingest and materialize first"
+        )
     label_days = [
-        date.fromisoformat(p) for p in lake.partition_row_counts(settings.lake_uri, LABELS_FEED)
+        d for d in lake.partitions(settings.lake_uri, LABELS_FEED) if until is None or d <= until
     ]
+    if not label_days:
+        raise TrainingWindowEmpty("no validated label partition yet: labels arrive days later")
     sensitive = [a for f in spec.feeds.values() for a in f.sensitive_attributes]
     tx = pd.concat(
         [
@@ -165,19 +195,51 @@ def _check_splittable(frame: Any, features: list[str], spec: UseCaseSpec) -> Non
             )
 
 
+def already_announced(previous: list[dict[str, Any]], result: dict[str, Any]) -> bool:
+    """Whether a ``champion_model`` event for this model version exists already."""
+    return any(
+        (e or {}).get("model") == result["model"]
+        and str((e or {}).get("version")) == str(result["version"])
+        for e in previous
+    )
+
+
+class TrainingSetUnchanged(ValueError):
+    """The training set is the one the champion was trained on: retraining would only
+    produce a copy of it (or a coin-flip rejection), so the run is skipped."""
+
+
 def train(
-    training_set: dict[str, Any], *, families: list[str] | None, tuning_budget: int | None
+    training_set: dict[str, Any],
+    *,
+    families: list[str] | None,
+    tuning_budget: int | None,
+    spec: Any = None,
+    tracking_uri: str | None = None,
 ) -> dict[str, Any]:
+    """Train the candidates on the run's training set, unless the champion was trained on
+    exactly this data (same digest of the same split): then :class:`TrainingSetUnchanged`."""
     import pandas as pd
 
-    from include.training.train import train_candidates
+    from include.registry.read import champion
+    from include.training.train import train_candidates, training_digest
 
+    spec = spec or load_spec()
+    tracking_uri = tracking_uri or get_settings().mlflow_tracking_uri
     frame = pd.read_parquet(io.BytesIO(storage.read_bytes(training_set["uri"])))
+    digest = training_digest(frame, training_set["features"], spec)
+    current = champion(spec, tracking_uri)
+    if current is not None and current.data_sha256 == digest:
+        raise TrainingSetUnchanged(
+            f"the training set ({training_set['uri']}, sha256 {digest[:12]}) is the one "
+            f"champion v{current.version} was trained on: nothing new to learn; skipped"
+        )
     return train_candidates(
         frame,
         training_set["features"],
         training_set["lineage"],
-        tracking_uri=get_settings().mlflow_tracking_uri,
+        spec=spec,
+        tracking_uri=tracking_uri,
         families=families or None,
         tuning_budget=tuning_budget,
     )

@@ -49,7 +49,7 @@ from include.training.threads import resolve_threads
 log = logging.getLogger(__name__)
 
 FAMILIES: dict[str, ModuleType] = {xgb.FAMILY: xgb, mlp.FAMILY: mlp}
-HOLDOUT_ARTIFACT = "holdout/holdout.parquet"
+HOLDOUT_ARTIFACT = tracking.HOLDOUT_ARTIFACT
 READ_BACK_ROWS = 256
 EXAMPLE_ROWS = 5
 
@@ -65,6 +65,16 @@ def sensitive_attributes(spec: UseCaseSpec) -> tuple[str, ...]:
     for feed in spec.feeds.values():
         seen.update(dict.fromkeys(feed.sensitive_attributes))
     return tuple(seen)
+
+
+def training_digest(
+    frame: pd.DataFrame, features: Sequence[str], spec: UseCaseSpec | None = None
+) -> str:
+    """The ``data_sha256`` that :func:`train_candidates` tags its runs (and the registered
+    version) with for this frame: the digest of its time split's kept columns."""
+    spec = spec or load_spec()
+    columns = Columns.of(spec, features, sensitive_attributes(spec))
+    return time_split(frame, columns, spec.model.split).digest()
 
 
 def train_candidates(

@@ -44,6 +44,7 @@ LINEAGE = {
     "validation_results": "gx-run-1,gx-run-2",
     "git_commit": "0123abcd",
     "dag_run_id": "manual__2026-03-08T00:00:00+00:00",
+    "training_set_uri": "/lake/training_sets/manual__2026-03-08T00_00_00_00_00.parquet",
 }
 # Budget 1 (the family defaults) and few epochs keep each training call ~1-3 s.
 FAST = {"tuning_budget": 1, "configs": {"pytorch_mlp": [{"max_epochs": 6}]}, "threads": 2}
@@ -483,13 +484,13 @@ def _artifacts(client: Any, run_id: str, path: str | None = None) -> set[str]:
 
 # ----------------------------------------------------------- the champion lookup (issue 7)
 def test_no_model_or_no_alias_means_no_champion(spec, client) -> None:
-    from include.registry.gate import _champion_version
+    from include.registry.read import champion_version
 
     policy = with_policy(spec, "never_registered").model
-    assert _champion_version(client, policy) is None
+    assert champion_version(client, policy) is None
     client.create_registered_model("registered_without_alias")
     policy = with_policy(spec, "registered_without_alias").model
-    assert _champion_version(client, policy) is None
+    assert champion_version(client, policy) is None
 
 
 def test_an_unreachable_registry_fails_instead_of_meaning_no_champion(spec, monkeypatch) -> None:
@@ -498,7 +499,7 @@ def test_an_unreachable_registry_fails_instead_of_meaning_no_champion(spec, monk
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from include.registry.gate import _champion_version
+    from include.registry.read import champion_version
 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
@@ -507,4 +508,70 @@ def test_an_unreachable_registry_fails_instead_of_meaning_no_champion(spec, monk
         closed = s.getsockname()[1]  # nothing listens once the socket is closed
     down = MlflowClient(f"http://127.0.0.1:{closed}")
     with pytest.raises(MlflowException):
-        _champion_version(down, with_policy(spec, "fraud_is_fraud").model)
+        champion_version(down, with_policy(spec, "fraud_is_fraud").model)
+
+
+# ------------------------------------------- the triggers and the gate made correct (issue 7)
+def test_a_retrain_on_the_champions_own_training_set_is_skipped(
+    good, frame, spec, tracking_uri, lock_dir, client, tmp_path
+) -> None:
+    """Same rows, same split: the digest equals the champion's ``data_sha256``, so training
+    stops before any run instead of producing a copy (or a rejection mail)."""
+    from include import storage
+    from include.data import lake
+    from include.registry.read import champion
+    from include.steps.train_model import TrainingSetUnchanged, train
+
+    named = with_policy(spec, "retrain_same_data")
+    assert _gate(good, named, tracking_uri, lock_dir)["promoted"]
+    current = champion(named, tracking_uri)
+    assert current is not None and current.data_sha256 == good["data_sha256"]
+    uri = str(tmp_path / "training_set.parquet")
+    storage.write_bytes(uri, lake.to_parquet_bytes(frame))
+    runs_before = len(client.search_runs([good["experiment_id"]]))
+    training_set = {"uri": uri, "features": good["features"], "lineage": LINEAGE}
+    with pytest.raises(TrainingSetUnchanged, match=f"champion v{current.version}"):
+        train(training_set, families=None, tuning_budget=1, spec=named, tracking_uri=tracking_uri)
+    assert len(client.search_runs([good["experiment_id"]])) == runs_before  # nothing trained
+
+
+def test_the_registry_read_api_describes_the_champion(good, spec, tracking_uri, lock_dir) -> None:
+    from include.registry.read import champion
+
+    named = with_policy(spec, "read_api")
+    assert champion(named, tracking_uri) is None
+    result = _gate(good, named, tracking_uri, lock_dir)
+    current = champion(named, tracking_uri)
+    assert current.version == result["version"]
+    assert current.model_uri == f"models:/read_api/{result['version']}"  # exact, not the alias
+    assert current.features == good["features"]
+    assert current.holdout_uri == good["holdout_uri"]
+    assert current.holdout_metrics[spec.model.primary_metric] > 0
+    assert current.training_set_uri == LINEAGE.get("training_set_uri")
+
+
+def test_a_rejection_mail_is_not_repeated_for_the_same_cause_within_the_cooldown(
+    spec, tracking_uri, client
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from include.registry.alerts import claim_rejection_mail
+
+    named = with_policy(spec, "cooldown", rejection_mail_cooldown_hours=24.0)
+    client.create_registered_model("cooldown")
+    margin = {
+        "champion_version": "3",
+        "comparison": {"checks": [{"name": "margin", "passed": False}]},
+    }
+    slices = {
+        "champion_version": "3",
+        "comparison": {"checks": [{"name": "slices:customer_age_band", "passed": False}]},
+    }
+    t0 = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    claim = dict(spec=named, tracking_uri=tracking_uri)
+    assert claim_rejection_mail(margin, now=t0, **claim) is True
+    assert claim_rejection_mail(margin, now=t0 + timedelta(hours=2), **claim) is False
+    assert claim_rejection_mail(slices, now=t0 + timedelta(hours=3), **claim) is True  # new cause
+    assert claim_rejection_mail(margin, now=t0 + timedelta(hours=4), **claim) is True  # changed
+    assert claim_rejection_mail(margin, now=t0 + timedelta(hours=5), **claim) is False
+    assert claim_rejection_mail(margin, now=t0 + timedelta(hours=29), **claim) is True  # expired
