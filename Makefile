@@ -5,7 +5,7 @@ PY_VERSION ?= 3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 # torch==2.13.0+cpu: the local wheel pip is configured with (find-links), else PyTorch's CPU index.
-FIND_LINKS ?= $(shell pip config get global.find-links 2>/dev/null || echo /opt/wheels)
+FIND_LINKS ?= $(shell pip config get global.find-links 2>/dev/null)
 TORCH_SOURCE := $(if $(wildcard $(FIND_LINKS)/torch-*),--find-links $(FIND_LINKS),--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 ENV := source scripts/embedded_env.sh &&

@@ -16,7 +16,7 @@ reads it back as raw text and :func:`include.data.batches.coerce` types it. On t
 
 Sanity: GX and pandas must fail the same checks, with the same unexpected counts, on the
 clean batch and on a batch with planted faults (:func:`plant_faults`); the smoke test
-``tests/unit/test_bench_smoke.py`` checks the same on tiny batches, fault by fault.
+``tests/unit/bench/test_bench_smoke.py`` checks the same on tiny batches, fault by fault.
 """
 
 from __future__ import annotations

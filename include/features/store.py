@@ -8,7 +8,7 @@ Why a Python ``RepoConfig`` and not only ``feature_repo/feature_store.yaml``: th
 the online store type come from settings, and a YAML can only substitute environment variables
 (Feast runs ``os.path.expandvars`` on it) — it can not fall back to the default data root nor
 switch between the SQLite and Redis sections. The YAML mirrors the SQLite case for the CLI;
-``tests/unit/test_features_store.py`` checks that both agree.
+``tests/unit/features/test_store.py`` checks that both agree.
 
 Pruned views: Feast's file offline store reads *every* file of a source and joins all rows of
 an entity before filtering by time, so its cost grows with the whole history. The feature
@@ -195,7 +195,7 @@ def pruned_view(
     The tables may live on S3 (``features_uri``); Feast reads only the local copy. One file,
     not links to the partition files: Feast's Dask join sorts and de-duplicates per
     partition, and with several partitions it returned an older row than the latest one
-    before the entity time (seen in tests/unit/test_features_store.py); with one partition the
+    before the entity time (seen in tests/unit/features/test_store.py); with one partition the
     sort and ``keep="last"`` are plain pandas and exact.
     """
     import io

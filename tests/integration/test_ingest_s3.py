@@ -70,3 +70,47 @@ def test_clean_and_faulty_batches_on_s3(s3, mailbox, dagbag) -> None:
         mailbox.messages[0]
     )
     assert lake.partition_row_counts("s3://lake/prod", "transactions") == {DAY.isoformat(): 1000}
+
+
+def test_feature_tables_live_on_s3_like_local_ones(s3, monkeypatch, data_root) -> None:
+    """The offline feature tables are written to and read from S3 (``MLOPS_FEATURES_URI``):
+    the same partitions and the same rows as a local features folder."""
+    from datetime import timedelta
+
+    from devtools.simulator import simulate_day, simulate_labels
+    from include import layout
+    from include.config import get_settings
+    from include.features import schema, store, tables
+    from include.steps.materialize_features import compute_tables
+
+    spec = load_spec()
+    days = [DAY - timedelta(days=i) for i in (2, 1, 0)]
+    s3.create_bucket(Bucket="features")
+    monkeypatch.setenv("MLOPS_FEATURES_URI", "s3://features/offline")
+    settings = get_settings()
+    for d in days:
+        lake.stage(
+            simulate_day(spec, d, rows=300).transactions,
+            layout.partition_uri(settings.lake_uri, "transactions", d),
+        )
+        lake.stage(
+            simulate_labels(spec, d, rows=300, since=days[0]),
+            layout.partition_uri(settings.lake_uri, "labels", d),
+        )
+    summary = compute_tables([d.isoformat() for d in days])
+    for view in schema.TABLE_VIEWS:
+        assert tables.existing_partitions("s3://features/offline", view) == days
+    # the same computation into a local folder gives the same rows
+    fspec = schema.feature_spec(spec)
+    local = tables.build_partitions(
+        days, lake_uri=settings.lake_uri, features_uri=str(data_root / "f"), fspec=fspec
+    )
+    assert local == summary
+    scratch = data_root / "scratch"
+    with (
+        store.pruned_view(settings.features_uri, scratch, days[0], days[-1]) as remote,
+        store.pruned_view(str(data_root / "f"), scratch, days[0], days[-1]) as here,
+    ):
+        assert set(remote.tables) == set(here.tables) == set(schema.TABLE_VIEWS)
+        for view in schema.TABLE_VIEWS:
+            assert remote.tables[view].equals(here.tables[view])

@@ -115,7 +115,7 @@ def test_C1_champion_with_lineage_then_a_worse_retrain_is_rejected(
     assert str(first.state) == "success", task_states(first)
     assert task_states(first)["publish_champion"] == "success"
     client = MlflowClient()
-    name = spec.model["registered_name"]
+    name = spec.model.registered_name
     champion = client.get_model_version_by_alias(name, "champion")
     # then the champion carries its lineage and the comparison report
     tags = champion.tags

@@ -16,7 +16,7 @@ import pytest
 from devtools import simulator as sim
 from include.spec import UseCaseSpec, load_spec
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DAY = dt.date(2026, 11, 20)
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$")
 

@@ -36,7 +36,7 @@ from include.spec import UseCaseSpec, load_spec
 from include.training import train_candidates
 from include.training.errors import TrainingDataInvalid, TrainingDiverged
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 START = dt.date(2026, 3, 1)
 LINEAGE = {
     "partitions": "date=2026-03-01..2026-03-07",

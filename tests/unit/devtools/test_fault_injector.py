@@ -17,7 +17,7 @@ from devtools import faults
 from devtools import simulator as sim
 from include.spec import UseCaseSpec, load_spec
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DAY = dt.date(2026, 11, 20)
 ROWS = 600
 # Labels have no nullable column: the null faults must refuse them.

@@ -23,7 +23,7 @@ from include.training.errors import TrainingDataInvalid, TrainingDiverged
 from include.training.split import Columns, SplitArrays, TimeSplit, time_split
 from include.training.threads import configure_openmp
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 START = dt.date(2026, 3, 1)
 DAYS, ROWS_PER_DAY = 7, 3000
 # Small but real configs: the defaults with fewer rounds/epochs so the module stays fast.
