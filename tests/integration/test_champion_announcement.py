@@ -37,7 +37,7 @@ def _publish(dagbag, history: list[dict[str, Any]]) -> list[Any]:
     return list(task.python_callable(RESULT, inlet_events={CHAMPION_MODEL: map(_Event, history)}))
 
 
-def test_a_promotion_is_announced_once_whatever_the_retries(dagbag) -> None:
+def test_C12_a_promotion_is_announced_once_whatever_the_retries(dagbag) -> None:
     from airflow.sdk.exceptions import AirflowSkipException
 
     # given no announcement yet: the task yields the event's extra

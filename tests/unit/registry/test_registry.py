@@ -493,7 +493,7 @@ def test_no_model_or_no_alias_means_no_champion(spec, client) -> None:
     assert champion_version(client, policy) is None
 
 
-def test_an_unreachable_registry_fails_instead_of_meaning_no_champion(spec, monkeypatch) -> None:
+def test_B5_an_unreachable_registry_fails_instead_of_meaning_no_champion(spec, monkeypatch) -> None:
     """Otherwise a challenger would be judged on the first-model minimums alone and could
     replace a champion it was never compared with."""
     from mlflow import MlflowClient
@@ -512,7 +512,7 @@ def test_an_unreachable_registry_fails_instead_of_meaning_no_champion(spec, monk
 
 
 # ------------------------------------------- the triggers and the gate made correct (issue 7)
-def test_a_retrain_on_the_champions_own_training_set_is_skipped(
+def test_C9_a_retrain_on_the_champions_own_training_set_is_skipped(
     good, frame, spec, tracking_uri, lock_dir, client, tmp_path
 ) -> None:
     """Same rows, same split: the digest equals the champion's ``data_sha256``, so training
@@ -550,7 +550,7 @@ def test_the_registry_read_api_describes_the_champion(good, spec, tracking_uri, 
     assert current.training_set_uri == LINEAGE.get("training_set_uri")
 
 
-def test_a_rejection_mail_is_not_repeated_for_the_same_cause_within_the_cooldown(
+def test_C10_a_rejection_mail_is_not_repeated_for_the_same_cause_within_the_cooldown(
     spec, tracking_uri, client
 ) -> None:
     from datetime import UTC, datetime, timedelta

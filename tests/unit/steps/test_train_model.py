@@ -22,7 +22,7 @@ def test_the_newest_partition_named_by_the_triggering_events_bounds_the_window()
     assert ready_through([{"rows": {}}]) is None
 
 
-def test_a_partition_published_without_features_is_not_trained_on() -> None:
+def test_C11_a_partition_published_without_features_is_not_trained_on() -> None:
     """The race of the review: day 9 was published while the run started; its features are
     not computed yet, so taking it would drop its rows in the point-in-time join."""
     published, featured = D, D[:9]
