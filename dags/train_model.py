@@ -62,6 +62,12 @@ from include.spec import CANDIDATE_FAMILIES
             maximum=50,
             description="Configs per family; empty = the spec's budget.",
         ),
+        "end_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Last partition to train on (YYYY-MM-DD); empty = newest with features.",
+        ),
         "reason": Param("", type="string", description="Why (set by monitoring triggers)."),
     },
 )
@@ -76,12 +82,19 @@ def train_model() -> None:
         params = params or {}
         if params.get("reason"):
             print(f"retraining because: {params['reason']}")
-        # Train on what the triggering `features` events say is materialized, not on
-        # whatever the lake holds by now (a partition published meanwhile has no features).
+        # The window holds only partitions whose features are materialized now (one published
+        # meanwhile has none yet). The triggering events' newest partition is a lower bound
+        # of that, not a limit: Airflow may attach fewer of the queued events to a run.
         events = (context.get("triggering_asset_events") or {}).get(FEATURES, [])
-        end = ready_through([e.extra for e in events])
+        announced = ready_through([e.extra for e in events])
+        print(f"triggering features events name partitions up to {announced or '-'}")
         try:
-            return build(int(params.get("training_window_days") or 28), context["run_id"], end)
+            return build(
+                int(params.get("training_window_days") or 28),
+                context["run_id"],
+                params.get("end_date") or None,
+                announced=announced,
+            )
         except TrainingWindowEmpty as exc:  # a young deployment, not a failure: no alert
             raise AirflowSkipException(str(exc)) from exc
 

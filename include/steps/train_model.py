@@ -83,10 +83,15 @@ def training_days(
     return [d for d in ready if d > ready[-1] - timedelta(days=window_days)]
 
 
-def build_training_set(window_days: int, run_id: str, end: str | None = None) -> dict[str, Any]:
+def build_training_set(
+    window_days: int, run_id: str, end: str | None = None, *, announced: str | None = None
+) -> dict[str, Any]:
     """Write the run's training set; returns its URI, size and lineage.
 
-    ``end``: the last partition to use, from the triggering event (:func:`ready_through`).
+    The window is every partition that is published *and* has feature tables
+    (:func:`training_days`), up to ``end`` if given (a manual run's ``end_date``).
+    ``announced``: the newest partition the triggering ``features`` events named
+    (:func:`ready_through`), kept in the lineage; it never exceeds what has features.
     """
     import pandas as pd
 
@@ -160,6 +165,7 @@ def build_training_set(window_days: int, run_id: str, end: str | None = None) ->
             _validation_ids(settings.lake_uri, TRANSACTIONS_FEED, days)
         )[:4000],
         "git_commit": _git_commit(),
+        "features_event_through": announced or "-",
         "dag_run_id": run_id,
         "training_set_uri": uri,
     }
