@@ -146,7 +146,7 @@ class Progress:
             if not decided or v["version"] in self.versions_seen:
                 continue
             self.versions_seen.add(v["version"])
-            if decided == "promoted" and "champion" in v["aliases"]:
+            if decided == "promoted":  # search results carry no aliases: the tag tells
                 self.champion = v
             if quiet:
                 continue

@@ -1,7 +1,8 @@
 """The train_model DAG's trigger and announcement rules (include/steps/train_model.py).
 
-Given the features events that triggered a run, training uses only partitions that have
-features, up to the newest one the events name; a promotion is announced exactly once.
+Training uses only partitions that have features when the run builds its training set (a
+manual ``end_date`` bounds it further); the triggering events' newest partition is kept as
+lineage; a promotion is announced exactly once.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def test_C11_a_partition_published_without_features_is_not_trained_on() -> None:
     not computed yet, so taking it would drop its rows in the point-in-time join."""
     published, featured = D, D[:9]
     assert training_days(published, featured, window_days=28, end=None) == D[:9]
-    # The triggering event said day 6 was ready: nothing newer, even if it has features now.
+    # A manual end_date of day 6: nothing newer, even if it has features now.
     assert training_days(published, featured, window_days=28, end=D[6]) == D[:7]
     # The window counts back from the newest ready day.
     assert training_days(published, featured, window_days=3, end=None) == D[6:9]
