@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scripts.embedded.trial import ROOT, EmbeddedRun, ingested, pid_alive, port_open
+from scripts.embedded.supervisor import pid_alive
+from scripts.embedded.trial import ROOT, EmbeddedRun, ingested, port_open
 
 RESULTS = ROOT / "bench" / "results" / "startup.json"
 TARGET_S = 600

@@ -198,7 +198,7 @@ class Supervisor:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, c.stop_signal)
         deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and _group_alive(pgid):
+        while time.monotonic() < deadline and group_alive(pgid):
             c.proc.poll()
             time.sleep(0.2)
         for pid in [pgid, *tree]:
@@ -209,11 +209,7 @@ class Supervisor:
 
     def reap_orphans(self) -> None:
         """Reap adopted orphans that exited (our own components are reaped by ``poll``)."""
-        own = {c.pid for c in self.components}
-        for pid, (ppid, state) in _process_table().items():
-            if ppid == os.getpid() and state == "Z" and pid not in own:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, os.WNOHANG)
+        _reap_zombie_children(exclude={c.pid for c in self.components if c.pid})
 
     def stop_all(self, grace_s: float = 15.0) -> list[str]:
         """Stop every component; returns the names that needed SIGKILL.
@@ -233,12 +229,12 @@ class Supervisor:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(c.proc.pid, c.stop_signal)  # type: ignore[union-attr]
             deadline = time.monotonic() + grace_s
-            while time.monotonic() < deadline and any(_group_alive(c.proc.pid) for c in group):  # type: ignore[union-attr]
+            while time.monotonic() < deadline and any(group_alive(c.proc.pid) for c in group):  # type: ignore[union-attr]
                 for c in group:
                     c.proc.poll()  # type: ignore[union-attr]
                 time.sleep(0.2)
             for c in group:
-                if _group_alive(c.proc.pid):  # type: ignore[union-attr]
+                if group_alive(c.proc.pid):  # type: ignore[union-attr]
                     forced.append(c.name)
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(c.proc.pid, signal.SIGKILL)  # type: ignore[union-attr]
@@ -255,8 +251,8 @@ class Supervisor:
         return forced
 
 
-def _process_table() -> dict[int, tuple[int, str]]:
-    """``{pid: (ppid, state)}`` of every process, from /proc."""
+def _process_table() -> dict[int, tuple[int, int, str]]:
+    """``{pid: (ppid, pgid, state)}`` of every process, from /proc."""
     table = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -266,14 +262,22 @@ def _process_table() -> dict[int, tuple[int, str]]:
                 fields = fh.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        table[int(entry)] = (int(fields[1]), fields[0])
+        table[int(entry)] = (int(fields[1]), int(fields[2]), fields[0])
     return table
+
+
+def _reap_zombie_children(exclude: set[int]) -> None:
+    """Reap this process's exited children, except ``exclude`` (reaped by ``Popen.poll``)."""
+    for pid, (ppid, _, state) in _process_table().items():
+        if ppid == os.getpid() and state == "Z" and pid not in exclude:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
 
 
 def _descendants(root: int) -> list[int]:
     table = _process_table()
     children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
+    for pid, (ppid, _, _) in table.items():
         children.setdefault(ppid, []).append(pid)
     found, todo = [], [root]
     while todo:
@@ -291,21 +295,18 @@ def _kill_descendants(exclude: set[int], timeout_s: float = 10.0) -> None:
         live = [
             p
             for p in _descendants(os.getpid())
-            if p not in exclude and table.get(p, (0, "Z"))[1] != "Z"
+            if p not in exclude and table.get(p, (0, 0, "Z"))[2] != "Z"
         ]
         for pid in live:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-        for pid, (ppid, state) in _process_table().items():
-            if ppid == os.getpid() and state == "Z" and pid not in exclude:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, os.WNOHANG)
+        _reap_zombie_children(exclude)
         if not live:
             return
         time.sleep(0.1)
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -313,25 +314,14 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     # A zombie leader still "exists"; the group is gone when only zombies are left.
-    return any(_is_live(pid) for pid in _group_members(pgid))
+    return any(pid_alive(pid) for pid in _group_members(pgid))
 
 
 def _group_members(pgid: int) -> list[int]:
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            members.append(int(entry))
-    return members
+    return [pid for pid, (_, group, _) in _process_table().items() if group == pgid]
 
 
-def _is_live(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as fh:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
@@ -346,14 +336,14 @@ def stop_leftovers(registry: Path, console: Console) -> list[str]:
     except (OSError, ValueError):
         return []
     stopped = []
-    if data.get("supervisor") and _is_live(int(data["supervisor"])):
+    if data.get("supervisor") and pid_alive(int(data["supervisor"])):
         raise Unrecoverable(
             f"another `make run` (pid {data['supervisor']}) is running on this data directory; "
             "stop it first (Ctrl-C in its terminal)"
         )
     for name, info in (data.get("components") or {}).items():
         pid = info.get("pid")
-        if not pid or not _group_alive(int(pid)):
+        if not pid or not group_alive(int(pid)):
             continue
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
@@ -366,7 +356,7 @@ def stop_leftovers(registry: Path, console: Console) -> list[str]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(pid), sig)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and _group_alive(int(pid)):
+        while time.monotonic() < deadline and group_alive(int(pid)):
             time.sleep(0.2)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(pid), signal.SIGKILL)

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from scripts.embedded.airflow_api import AirflowApi
-from scripts.embedded.trial import EmbeddedRun, ingested, pid_alive, port_open
+from scripts.embedded.supervisor import pid_alive
+from scripts.embedded.trial import EmbeddedRun, ingested, port_open
 
 pytestmark = pytest.mark.startup
 

@@ -17,8 +17,13 @@ import pytest
 
 from scripts.embedded import state as st
 from scripts.embedded.console import Console
-from scripts.embedded.supervisor import Component, Supervisor, Unrecoverable, stop_leftovers
-from scripts.embedded.trial import pid_alive
+from scripts.embedded.supervisor import (
+    Component,
+    Supervisor,
+    Unrecoverable,
+    pid_alive,
+    stop_leftovers,
+)
 
 
 @pytest.fixture
