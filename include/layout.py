@@ -78,8 +78,17 @@ def training_set_uri(lake_uri: str, run_id: str) -> str:
 
 
 def predictions_dir(lake_uri: str, day: date) -> str:
-    """Where the serving stage captures the requests it scored on ``day``."""
+    """Batch scores of the validated transactions of ``day`` (one partition, replaced whole)."""
     return storage.join(lake_uri, "predictions", f"date={_day(day)}")
+
+
+def predictions_uri(lake_uri: str, day: date) -> str:
+    return storage.join(predictions_dir(lake_uri, day), "data.parquet")
+
+
+def capture_dir(lake_uri: str, day: date) -> str:
+    """Online requests served on ``day`` (UTC), as the service saw them: part files."""
+    return storage.join(lake_uri, "capture", f"date={_day(day)}")
 
 
 def drift_report_dir(lake_uri: str, first: date, last: date) -> str:

@@ -42,6 +42,8 @@ LABELS_FEED = "labels"
 # they match include.training.train.FAMILIES and include.modeling.metrics.METRICS.
 CANDIDATE_FAMILIES = ("xgboost", "pytorch_mlp")
 METRICS = ("pr_auc", "roc_auc", "recall_at_fpr", "brier", "ece")
+# A scored transaction's decision: at or above the threshold it goes to the fraud team.
+DECISIONS = ("approve", "review")
 
 
 class SpecError(ValueError):
@@ -162,10 +164,28 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ServingSpec:
-    """Online scoring. The decision threshold is the score at which the champion's
-    false-positive rate on its holdout is ``target_false_positive_rate``."""
+    """Online scoring and deployment. The decision threshold is the score at which the
+    champion's false-positive rate on its holdout is ``target_false_positive_rate``; it is
+    fixed at training time and stored with the model version."""
 
     target_false_positive_rate: float
+    # The latency budget: the HTTP p99 of one transaction including the feature lookup
+    # (deploy check and post-switch watch), and the in-process single-row predict p99 and
+    # artifact size a candidate must meet to become champion (the gate).
+    p99_ms: float = 50.0
+    model_p99_ms: float = 5.0
+    max_model_mb: float = 50.0
+    # Post-switch watch: this long, rolled back beyond these limits (the service's metrics).
+    watch_seconds: float = 20.0
+    max_error_rate: float = 0.01
+    # Request limits: transactions per request, body size, in-flight requests (beyond: 429).
+    max_batch: int = 100
+    max_body_kb: int = 256
+    max_concurrency: int = 64
+    # The decision for a transaction that can not be scored (entity missing or expired).
+    unscored_decision: str = "review"
+    # The MLflow alias that follows the version serving production (deployment history).
+    deployed_alias: str = "production"
 
 
 @dataclass(frozen=True)
@@ -523,12 +543,27 @@ def _model(top: _Section, labels: FeedSpec) -> ModelSpec:
 
 
 def _serving(top: _Section, model: ModelSpec) -> ServingSpec:
-    s = top.section("serving", ("target_false_positive_rate",), required=False)
-    return ServingSpec(
+    names = [f.name for f in dataclasses.fields(ServingSpec)]
+    s = top.section("serving", names, required=False)
+    d = ServingSpec(target_false_positive_rate=model.recall_at_fpr)
+    serving = ServingSpec(
         target_false_positive_rate=s.number(
             "target_false_positive_rate", model.recall_at_fpr, above=0, below=1
-        )
+        ),
+        p99_ms=s.number("p99_ms", d.p99_ms, above=0),
+        model_p99_ms=s.number("model_p99_ms", d.model_p99_ms, above=0),
+        max_model_mb=s.number("max_model_mb", d.max_model_mb, above=0),
+        watch_seconds=s.number("watch_seconds", d.watch_seconds, minimum=0),
+        max_error_rate=s.number("max_error_rate", d.max_error_rate, minimum=0, maximum=1),
+        max_batch=s.whole("max_batch", d.max_batch, minimum=1),
+        max_body_kb=s.whole("max_body_kb", d.max_body_kb, minimum=1),
+        max_concurrency=s.whole("max_concurrency", d.max_concurrency, minimum=1),
+        unscored_decision=s.choice("unscored_decision", DECISIONS, d.unscored_decision),
+        deployed_alias=s.text("deployed_alias", d.deployed_alias),
     )
+    if serving.deployed_alias in (model.champion_alias, model.challenger_alias):
+        raise s.error("deployed_alias", "must differ from the champion and challenger aliases")
+    return serving
 
 
 def _monitoring(top: _Section) -> MonitoringSpec:

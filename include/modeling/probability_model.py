@@ -10,7 +10,10 @@ Nothing is unpickled: the model itself is a data artifact next to ``meta.json``:
 
 ``predict(frame)`` takes the signature's feature columns (float64, any order, extra columns
 ignored) and returns a 1-D float64 array of probabilities in [0, 1] for both families, so
-serving has one interface. Loaded models are cached per artifact path on the instance:
+serving has one interface. Serving skips the frame: after loading,
+``unwrap_python_model()`` gives ``feature_names`` and ``predict_array(x)``, which scores a
+float array whose columns are in that order (the same code path, no pandas per request).
+Loaded models are cached per artifact path on the instance:
 MLflow 3.17 keeps the model-from-code in a process-global while loading, so two threads
 loading at once can receive the same instance; keying by path keeps each load's artifacts.
 """
@@ -67,6 +70,7 @@ class ProbabilityModel(PythonModel):
     def __init__(self) -> None:
         self._loaded: dict[str, tuple[list[str], Any]] = {}
         self._lock = threading.Lock()
+        self._current: tuple[list[str], Any] | None = None
 
     def _model(self, context: Any) -> tuple[list[str], Any]:
         key = context.artifacts["meta"]
@@ -79,7 +83,23 @@ class ProbabilityModel(PythonModel):
             return self._loaded[key]
 
     def load_context(self, context: Any) -> None:
-        self._model(context)
+        self._current = self._model(context)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The loaded model's input columns, in the order ``predict_array`` expects."""
+        if self._current is None:
+            raise RuntimeError("no model loaded: load it with mlflow.pyfunc.load_model first")
+        return list(self._current[0])
+
+    def predict_array(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities for rows of ``x`` (columns in ``feature_names`` order, NaN allowed
+        where training allowed it); the frame path below ends here too."""
+        if self._current is None:
+            raise RuntimeError("no model loaded: load it with mlflow.pyfunc.load_model first")
+        return self._current[1].predict(
+            np.asarray(x, dtype=np.float32).reshape(-1, len(self._current[0]))
+        )
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None

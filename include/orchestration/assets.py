@@ -1,6 +1,6 @@
 """Every Asset of the platform, by layer: the contract between DAGs.
 
-    raw (landing) → validated → features → model → reports
+    raw (landing) → validated → features → model → deployed / predictions → reports
 
 Each producing task puts what the consumer needs (partition, row counts, URIs) in the
 event's ``extra``.
@@ -60,3 +60,33 @@ def champion_model() -> Asset:
 
 
 CHAMPION_MODEL = champion_model()
+
+
+def predictions() -> Asset:
+    """Batch scores of validated transactions: one event per scored partition
+    (extra: partition day, rows, model name and version, URI) for monitoring."""
+    settings = get_settings()
+    return Asset(
+        name="predictions",
+        uri=_uri(storage.join(settings.lake_uri, "predictions")),
+        group="predictions",
+    )
+
+
+PREDICTIONS = predictions()
+
+
+def deployed_model() -> Asset:
+    """What serves production: one event per deployment or rollback (extra: version,
+    Bento tag, outcome, previous version) — the history of the serving address."""
+    from include.spec import load_spec
+
+    spec = load_spec(get_settings().usecase_spec)
+    return Asset(
+        name="deployed_model",
+        uri=f"mlflow://registry/{spec.model.registered_name}/{spec.serving.deployed_alias}",
+        group="model",
+    )
+
+
+DEPLOYED_MODEL = deployed_model()

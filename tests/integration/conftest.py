@@ -36,3 +36,20 @@ def task_states(dag_run) -> dict[str, str]:
 
 def landing_dir(root: Path, feed: str, day: str) -> Path:
     return root / "landing" / feed / day
+
+
+@pytest.fixture(scope="session")
+def trained_platform(tmp_path_factory: pytest.TempPathFactory):
+    """A champion, its holdout and a filled online store, built once per session
+    (tests/platform.py). Read-only: copy it (``copy_platform``) to change it."""
+    from tests.platform import build_platform
+
+    return build_platform(tmp_path_factory.mktemp("platform") / "data")
+
+
+@pytest.fixture
+def platform(trained_platform, monkeypatch):
+    """The session's trained platform, with this test's environment pointing at it."""
+    from tests.platform import use_platform
+
+    return use_platform(trained_platform, monkeypatch)

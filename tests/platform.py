@@ -1,0 +1,132 @@
+"""A small trained platform for the serving, deployment and scoring tests.
+
+The real stages, without Airflow's per-run overhead: simulated days are ingested through the
+ingest steps (validation included), the feature tables computed and materialized into the
+online store, and the training steps run once, so the registry holds a champion with its
+lineage, holdout and decision threshold. Built once per test session (a few minutes) into its
+own data root; :func:`use_platform` points a test's environment at it.
+
+Tests that *change* the registry or the online store must copy the platform first
+(:func:`copy_platform`): the session's copy is shared.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import ROOT
+
+FIRST = date(2026, 10, 20)
+DAYS = [FIRST + timedelta(days=i) for i in range(8)]
+ROWS = 1500
+
+
+@dataclass(frozen=True)
+class Platform:
+    root: Path  # MLOPS_DATA_ROOT
+    spec_path: Path
+    tracking_uri: str
+    champion_version: str
+    days: tuple[date, ...]
+
+    def env(self) -> dict[str, str]:
+        return {
+            "MLOPS_DATA_ROOT": str(self.root),
+            "MLOPS_USECASE_SPEC": str(self.spec_path),
+            "MLFLOW_TRACKING_URI": self.tracking_uri,
+        }
+
+
+def small_spec(path: Path) -> Path:
+    """The bundled spec with thresholds for a small window (as in the train DAG test)."""
+    raw = yaml.safe_load((ROOT / "usecase" / "fraud.yaml").read_text())
+    raw["model"].update(
+        min_training_rows=500,
+        min_positives=20,
+        tuning_budget=1,
+        candidates=["xgboost"],
+        min_slice_rows=100_000,
+        minimums={"pr_auc": 0.05, "roc_auc": 0.6},
+    )
+    raw["labels"] = {"chargeback_delay_days": {"min": 1, "max": 2}, "maturity_days": 2}
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def build_platform(root: Path) -> Platform:
+    """Ingest, featurize and train into ``root`` (a fresh directory); returns the platform.
+    The environment is changed only while building."""
+    from devtools.simulator import land
+
+    root.mkdir(parents=True, exist_ok=True)
+    spec_path = small_spec(root.parent / f"{root.name}-spec.yaml")
+    platform = Platform(
+        root=root,
+        spec_path=spec_path,
+        tracking_uri=f"sqlite:///{root / 'mlflow' / 'mlflow.db'}",
+        champion_version="",
+        days=tuple(DAYS),
+    )
+    saved = {k: os.environ.get(k) for k in platform.env()}
+    os.environ.update(platform.env())
+    (root / "mlflow").mkdir(parents=True, exist_ok=True)
+    try:
+        from include.registry.read import champion
+        from include.spec import load_spec
+        from include.steps import ingest, materialize_features, train_model
+
+        spec = load_spec()
+        for day in DAYS:
+            for feed in ("transactions", "labels"):
+                if land(spec, feed, day, rows=ROWS):
+                    summary = ingest.validate(feed, day.isoformat(), f"platform__{day}")
+                    assert summary["success"], summary
+                    ingest.publish(summary)
+        days = [d.isoformat() for d in DAYS]
+        materialize_features.compute_tables(days)
+        materialize_features.apply_definitions()
+        materialize_features.materialize_partitions(days)
+        training_set = train_model.build_training_set(30, "platform__train")
+        trained = train_model.train(training_set, families=["xgboost"], tuning_budget=1)
+        result = train_model.gate(trained)
+        current = champion()
+        assert current is not None, result
+        return Platform(**{**platform.__dict__, "champion_version": current.version})
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def copy_platform(platform: Platform, root: Path) -> Platform:
+    """A private copy (registry, lake, stores) a test may change. MLflow's artifact root
+    and Feast's registry are paths under the data root, so the copy is self-contained
+    only if nothing points back: the tracking DB keeps absolute artifact paths, which stay
+    readable (read-only use of the session's artifacts)."""
+    shutil.copytree(platform.root, root)
+    spec_path = root.parent / f"{root.name}-spec.yaml"
+    shutil.copy(platform.spec_path, spec_path)
+    return Platform(
+        root=root,
+        spec_path=spec_path,
+        tracking_uri=f"sqlite:///{root / 'mlflow' / 'mlflow.db'}",
+        champion_version=platform.champion_version,
+        days=platform.days,
+    )
+
+
+def use_platform(platform: Platform, monkeypatch) -> Platform:
+    """Point this test's environment at ``platform``."""
+    for key, value in platform.env().items():
+        monkeypatch.setenv(key, value)
+    for var in ("MLOPS_LANDING_URI", "MLOPS_LAKE_URI", "MLOPS_FEATURES_URI", "MLOPS_GX_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    return platform
