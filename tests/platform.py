@@ -15,15 +15,17 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import yaml
 
 from tests.conftest import ROOT
 
-FIRST = date(2026, 10, 20)
-DAYS = [FIRST + timedelta(days=i) for i in range(8)]
+# The eight days that ended by today (UTC): the online store's rows are then as fresh as in
+# production, so serving sees them within their TTL, which Feast counts from *now*.
+LAST = datetime.now(UTC).date() - timedelta(days=1)
+DAYS = [LAST - timedelta(days=7 - i) for i in range(8)]
 ROWS = 1500
 
 
