@@ -12,12 +12,15 @@ This module only turns an Airflow context into the Airflow-free :class:`TaskCont
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 from airflow.sdk.bases.notifier import BaseNotifier
 
 from include.notify import Alert, TaskContext, send_alert, task_failure
+
+log = logging.getLogger(__name__)
 
 
 class AlertNotifier(BaseNotifier):
@@ -31,6 +34,48 @@ class AlertNotifier(BaseNotifier):
         ctx = task_context(context)
         summary = quarantine_summary(context.get("exception"))
         send_alert(batch_quarantined(ctx, summary) if summary else task_failure(ctx))
+
+
+class DeployAlertNotifier(BaseNotifier):
+    """The failure alert of a ``deploy_model`` task: what failed, what serves now, how to
+    retry or roll back (``include.deployment.alerts``), and the failed attempt recorded in
+    the deployment history. Like :class:`AlertNotifier`, once per task after its last try."""
+
+    template_fields = ()
+
+    def notify(self, context: Any) -> None:
+        from include.deployment import history
+        from include.deployment.alerts import deployment_failed
+        from include.deployment.http import ServiceUnreachable, stable_url, status
+
+        ctx = task_context(context)
+        ti = context["ti"]
+        target = _xcom(ti, "resolve_version") or {}
+        version = target.get("version") or (context.get("params") or {}).get("version") or None
+        try:
+            serving = status(stable_url())
+        except (ServiceUnreachable, Exception):  # noqa: BLE001 (the mail must go out)
+            serving = None
+        send_alert(deployment_failed(ctx, version=version, serving=serving, url=stable_url()))
+        if version and ti.task_id != "watch":  # a failed watch recorded its rollback
+            try:
+                history.record_deployment(
+                    version=str(version),
+                    bento_tag=(_xcom(ti, "build_bento") or {}).get("bento_tag", ""),
+                    run_id=ti.run_id,
+                    outcome=f"failed_at_{ti.task_id}",
+                    previous_version=target.get("serving_before"),
+                    detail={"error": ctx.error},
+                )
+            except Exception:  # noqa: BLE001 (the registry may be what failed)
+                log.exception("could not record the failed deployment")
+
+
+def _xcom(ti: Any, task_id: str) -> Any:
+    try:
+        return ti.xcom_pull(task_ids=task_id)
+    except Exception:  # noqa: BLE001 (an upstream that never ran has no XCom)
+        return None
 
 
 def task_context(context: Any) -> TaskContext:

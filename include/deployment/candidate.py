@@ -1,0 +1,98 @@
+"""A built Bento served on a private port, for the checks before any client traffic.
+
+The candidate runs the Bento exactly as packaged (its own copy of the service code and the
+model it pins), reads the same online store, captures nothing (smoke traffic must not reach
+monitoring) and accepts only a throw-away token. It is stopped, with every process it
+started, when the ``with`` block ends, whatever happened inside.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from include.deployment.http import ServiceUnreachable, wait_ready
+
+
+@dataclass(frozen=True)
+class Candidate:
+    url: str
+    token: str
+    bento_tag: str
+    startup_s: float
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bentoml_cli() -> str:
+    """The ``bentoml`` executable next to this interpreter (tasks may run without PATH)."""
+    exe = Path(sys.executable).with_name("bentoml")
+    return str(exe) if exe.exists() else "bentoml"
+
+
+@contextmanager
+def serve(bento_tag: str, log_dir: Path, *, ready_timeout_s: float = 180.0) -> Iterator[Candidate]:
+    """Serve ``bento_tag`` until the block ends; yields where and how to call it."""
+    port = free_port()
+    token = secrets.token_urlsafe(24)
+    env = {
+        **os.environ,
+        "MLOPS_SERVING_TOKEN": token,
+        "MLOPS_SERVING_CAPTURE": "false",
+        "BENTOML_DO_NOT_TRACK": "true",
+    }
+    env.pop("MLOPS_SERVING_POINTER", None)  # pinned: the Bento serves the model it packages
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"candidate-{bento_tag.replace(':', '-')}-{port}.log"
+    cmd = [bentoml_cli(), "serve", bento_tag, "--host", "127.0.0.1", "--port", str(port)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            waited = wait_ready(url, ready_timeout_s, proc=proc)
+        except ServiceUnreachable as exc:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise ServiceUnreachable(
+                f"candidate {bento_tag} did not start: {exc}\n{tail}"
+            ) from None
+        yield Candidate(url=url, token=token, bento_tag=bento_tag, startup_s=waited, log=log)
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        else:
+            continue
+        # The leader is gone; its workers may not be: the group gets the same signal.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return

@@ -1,0 +1,369 @@
+"""What a version must answer over HTTP before any client traffic reaches it.
+
+1. **Golden requests**: real transactions of the newest validated day. The expected answer
+   comes from the *reference path* — Feast's own ``get_online_features`` and the registry's
+   pyfunc on a frame — so a served score that differs (a skewed feature, a wrong model, a
+   wrong threshold) fails the check. Entities Feast does not know must come back unscored.
+2. **Bad input** (fault catalogue D1, D2, D5, E4): each case must get its 4xx with a JSON
+   body naming the problem; a 5xx or a 2xx fails.
+3. **Latency budget**: sequential one-transaction requests on one keep-alive connection;
+   their p99 must be within ``serving.p99_ms``.
+
+Every check runs and is reported; :class:`CheckFailed` carries the whole report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from include.config import get_settings
+from include.deployment.http import PREDICT, body, client, percentile_ms
+from include.spec import UseCaseSpec, load_spec
+
+GOLDEN_ROWS = 24
+UNKNOWN_ENTITY = 9_999_999  # within the spec's id range, never simulated
+SCORE_TOLERANCE = 1e-6
+
+
+class CheckFailed(RuntimeError):
+    def __init__(self, message: str, report: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+# ---------------------------------------------------------------------------- golden set
+def _row_payload(row: dict[str, Any], spec: UseCaseSpec) -> dict[str, Any]:
+    names = spec.names
+    ts = row[names.event_ts]
+    ts = ts.tz_localize("UTC") if getattr(ts, "tzinfo", None) is None else ts.tz_convert("UTC")
+    out = {names.tx_key: str(row[names.tx_key])}
+    for column in names.entities.values():
+        out[column] = int(row[column])
+    out["amount"] = float(row["amount"])
+    out[names.event_ts] = ts.isoformat().replace("+00:00", "Z")
+    return out
+
+
+def golden_requests(spec: UseCaseSpec | None = None, rows: int = GOLDEN_ROWS) -> list[dict]:
+    """Transactions of the newest validated day, spread over it, plus one whose customer
+    and merchant the store has never seen (it must come back unscored)."""
+    from include.data import lake
+
+    spec = spec or load_spec()
+    lake_uri = get_settings().lake_uri
+    days = lake.partitions(lake_uri, "transactions")
+    if not days:
+        raise CheckFailed("no validated transactions yet: no golden requests", {})
+    frame = lake.read_partition(lake_uri, "transactions", days[-1])
+    frame = frame.sort_values(spec.names.tx_key).reset_index(drop=True)
+    step = max(1, len(frame) // rows)
+    picked = [_row_payload(r, spec) for r in frame.iloc[::step].head(rows).to_dict("records")]
+    unknown = dict(picked[0])
+    unknown[spec.names.tx_key] = "tx_" + "f" * 16
+    for column in spec.names.entities.values():
+        unknown[column] = UNKNOWN_ENTITY
+    return [*picked, unknown]
+
+
+def expected_answers(
+    requests: list[dict], model_uri: str, threshold: float, spec: UseCaseSpec | None = None
+) -> list[dict[str, Any]]:
+    """The reference path's answer for each golden request: Feast online features → the
+    registry's pyfunc. A null customer or merchant stamp means Feast had no live row."""
+    import mlflow
+    import numpy as np
+    import pandas as pd
+
+    from include.features import schema
+    from include.features.training_set import online_features
+    from include.modeling import tracking
+
+    spec = spec or load_spec()
+    fspec = schema.feature_spec(spec)
+    rows = [
+        {**r, spec.names.event_ts: pd.Timestamp(r[spec.names.event_ts]).to_pydatetime()}
+        for r in requests
+    ]
+    online = pd.DataFrame(online_features(rows))
+    tracking.configure(get_settings().mlflow_tracking_uri)
+    model = mlflow.pyfunc.load_model(model_uri)
+    features = schema.model_features(fspec)
+    scores = np.asarray(model.predict(online[features].astype("float64")), dtype=np.float64)
+    out = []
+    for i, r in enumerate(requests):
+        stamps = (online[schema.CUSTOMER_AS_OF][i], online[schema.MERCHANT_AS_OF][i])
+        scored = all(s is not None and not pd.isna(s) for s in stamps)
+        out.append(
+            {
+                "transaction_id": r[spec.names.tx_key],
+                "scored": scored,
+                "score": float(scores[i]) if scored else None,
+                "decision": ("review" if scores[i] >= threshold else "approve")
+                if scored
+                else spec.serving.unscored_decision,
+            }
+        )
+    return out
+
+
+def check_golden(
+    http: Any, requests: list[dict], expected: list[dict], version: str
+) -> dict[str, Any]:
+    resp = http.post(PREDICT, json={"transactions": requests})
+    problems: list[str] = []
+    if resp.status_code != 200:
+        return {"passed": False, "problems": [f"HTTP {resp.status_code}: {body(resp)}"]}
+    data = resp.json()
+    served_version = str((data.get("model") or {}).get("version"))
+    if served_version != str(version):
+        problems.append(f"served model version {served_version}, expected {version}")
+    got = data.get("predictions") or []
+    if len(got) != len(expected):
+        problems.append(f"{len(got)} predictions for {len(expected)} transactions")
+    worst = 0.0
+    for want, have in zip(expected, got, strict=False):
+        tx = want["transaction_id"]
+        if have.get("transaction_id") != tx:
+            problems.append(f"{tx}: answer for {have.get('transaction_id')}")
+            continue
+        if bool(have.get("scored")) != want["scored"]:
+            problems.append(f"{tx}: scored={have.get('scored')}, reference {want['scored']}")
+            continue
+        if have.get("decision") != want["decision"]:
+            problems.append(f"{tx}: decision {have.get('decision')}, expected {want['decision']}")
+        if want["scored"]:
+            p = have.get("fraud_probability")
+            if p is None or not (0.0 <= p <= 1.0):
+                problems.append(f"{tx}: probability {p!r} outside [0, 1]")
+                continue
+            worst = max(worst, abs(p - want["score"]))
+            if abs(p - want["score"]) > SCORE_TOLERANCE:
+                problems.append(f"{tx}: probability {p:.8f}, reference {want['score']:.8f}")
+    return {
+        "passed": not problems,
+        "requests": len(requests),
+        "scored": sum(1 for w in expected if w["scored"]),
+        "max_abs_score_diff": worst,
+        "problems": problems[:20],
+    }
+
+
+# ------------------------------------------------------------------------------ bad input
+@dataclass(frozen=True)
+class BadInput:
+    fault: str
+    name: str
+    expect: tuple[int, ...]
+    build: Callable[[dict, str], tuple[dict[str, str], bytes]]  # (good tx, token) -> req
+
+
+def _json(payload: Any, token: str, content_type: str = "application/json"):
+    headers = {"Content-Type": content_type, "Authorization": f"Bearer {token}"}
+    return headers, json.dumps(payload, allow_nan=True).encode()
+
+
+def _with(tx: dict, **changes: Any) -> dict:
+    out = dict(tx)
+    for key, value in changes.items():
+        if value is _DROP:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+_DROP = object()
+
+
+def bad_inputs(spec: UseCaseSpec | None = None) -> list[BadInput]:
+    """The catalogue every version must refuse (docs/fault-model.md, D and E)."""
+    spec = spec or load_spec()
+    customer = spec.names.entities["customer"]
+    auth = {"Content-Type": "application/json"}
+    big = spec.serving.max_body_kb * 1024
+    cases = [
+        BadInput(
+            "D1", "malformed JSON", (400,), lambda tx, t: (_json(0, t)[0], b'{"transactions": [')
+        ),
+        BadInput(
+            "D1",
+            "wrong content type",
+            (415,),
+            lambda tx, t: (
+                _json(0, t, "text/plain")[0],
+                json.dumps({"transactions": [tx]}).encode(),
+            ),
+        ),
+        BadInput(
+            "D2",
+            "wrong type",
+            (400, 422),
+            lambda tx, t: _json({"transactions": [_with(tx, amount="12.5")]}, t),
+        ),
+        BadInput(
+            "D2",
+            "missing field",
+            (400, 422),
+            lambda tx, t: _json({"transactions": [_with(tx, amount=_DROP)]}, t),
+        ),
+        BadInput(
+            "D2",
+            "unknown field",
+            (400, 422),
+            lambda tx, t: _json({"transactions": [_with(tx, cvv="123")]}, t),
+        ),
+        BadInput(
+            "D2",
+            "out of range",
+            (400, 422),
+            lambda tx, t: _json({"transactions": [_with(tx, amount=-5.0)]}, t),
+        ),
+        BadInput(
+            "D2",
+            "NaN",
+            (400, 422),
+            lambda tx, t: _json({"transactions": [_with(tx, amount=math.nan)]}, t),
+        ),
+        BadInput(
+            "D2",
+            "Infinity",
+            (400, 422),
+            lambda tx, t: _json({"transactions": [_with(tx, amount=math.inf)]}, t),
+        ),
+        BadInput(
+            "D2",
+            "id not an integer",
+            (400, 422),
+            lambda tx, t: _json({"transactions": [_with(tx, **{customer: 1.5})]}, t),
+        ),
+        BadInput("D2", "empty batch", (400, 422), lambda tx, t: _json({"transactions": []}, t)),
+        BadInput(
+            "D2",
+            "batch over the limit",
+            (400, 413, 422),
+            lambda tx, t: _json({"transactions": [tx] * (spec.serving.max_batch + 1)}, t),
+        ),
+        BadInput(
+            "D5",
+            "oversize body",
+            (413,),
+            lambda tx, t: (_json(0, t)[0], b'{"transactions": ["' + b"x" * (big + 1024) + b'"]}'),
+        ),
+        BadInput(
+            "E4",
+            "no token",
+            (401,),
+            lambda tx, t: (auth, json.dumps({"transactions": [tx]}).encode()),
+        ),
+        BadInput(
+            "E4",
+            "wrong token",
+            (401,),
+            lambda tx, t: _json({"transactions": [tx]}, t + "x"),
+        ),
+    ]
+    return cases
+
+
+def check_bad_inputs(
+    http: Any, good_tx: dict, token: str, spec: UseCaseSpec | None = None
+) -> dict[str, Any]:
+    results = []
+    for case in bad_inputs(spec):
+        headers, content = case.build(good_tx, token)
+        # The case's own headers only: the client's default token must not sneak in.
+        resp = http.post(PREDICT, content=content, headers={"Authorization": "", **headers})
+        payload = body(resp)
+        explained = isinstance(payload, dict) and bool(payload)
+        ok = resp.status_code in case.expect and explained
+        results.append(
+            {
+                "fault": case.fault,
+                "case": case.name,
+                "status": resp.status_code,
+                "expected": list(case.expect),
+                "passed": ok,
+                "body": str(payload)[:200],
+            }
+        )
+    failed = [r for r in results if not r["passed"]]
+    return {"passed": not failed, "cases": results, "failed": failed}
+
+
+# ------------------------------------------------------------------------------- latency
+def check_latency(http: Any, tx: dict, budget_ms: float, requests: int = 300) -> dict[str, Any]:
+    payload = {"transactions": [tx]}
+    for _ in range(20):  # warm-up: connection, caches
+        http.post(PREDICT, json=payload)
+    samples, errors = [], 0
+    for _ in range(requests):
+        start = time.perf_counter_ns()
+        resp = http.post(PREDICT, json=payload)
+        samples.append(time.perf_counter_ns() - start)
+        errors += resp.status_code != 200
+    p99 = percentile_ms(samples, 0.99)
+    return {
+        "passed": errors == 0 and p99 <= budget_ms,
+        "requests": requests,
+        "errors": errors,
+        "p50_ms": round(percentile_ms(samples, 0.50), 3),
+        "p99_ms": round(p99, 3),
+        "budget_p99_ms": budget_ms,
+    }
+
+
+# ---------------------------------------------------------------------------------- all
+def run_checks(
+    base_url: str,
+    token: str,
+    *,
+    version: str,
+    model_uri: str,
+    threshold: float,
+    spec: UseCaseSpec | None = None,
+) -> dict[str, Any]:
+    """Every pre-traffic check against ``base_url``; raises :class:`CheckFailed` with the
+    report if any fails, else returns it."""
+    spec = spec or load_spec()
+    golden = golden_requests(spec)
+    expected = expected_answers(golden, model_uri, threshold, spec)
+    known = next((g for g, e in zip(golden, expected, strict=True) if e["scored"]), golden[0])
+    with client(base_url, token) as http:
+        report = {
+            "url": base_url,
+            "version": version,
+            "checked_at": datetime.now(UTC).isoformat(),
+            "golden": check_golden(http, golden, expected, version),
+            "bad_input": check_bad_inputs(http, known, token, spec),
+            "latency": check_latency(http, known, spec.serving.p99_ms),
+        }
+    failed = [name for name in ("golden", "bad_input", "latency") if not report[name]["passed"]]
+    report["passed"] = not failed
+    if failed:
+        details = []
+        if "golden" in failed:
+            details.append("golden: " + "; ".join(report["golden"]["problems"][:3]))
+        if "bad_input" in failed:
+            details.append(
+                "bad input: "
+                + "; ".join(
+                    f"{c['fault']} {c['case']} got {c['status']} (expected {c['expected']})"
+                    for c in report["bad_input"]["failed"][:4]
+                )
+            )
+        if "latency" in failed:
+            lat = report["latency"]
+            details.append(
+                f"latency: p99 {lat['p99_ms']} ms over the {lat['budget_p99_ms']} ms budget"
+                + (f", {lat['errors']} errors" if lat["errors"] else "")
+            )
+        raise CheckFailed(
+            f"v{version} failed its pre-traffic checks: " + " | ".join(details), report
+        )
+    return report
