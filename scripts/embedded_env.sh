@@ -47,6 +47,12 @@ export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRE
 # The SMTP connection of the alert mails; in the embedded setup the local mail sink.
 export AIRFLOW_CONN_SMTP_MLOPS="${AIRFLOW_CONN_SMTP_MLOPS:-{\"conn_type\": \"smtp\", \"host\": \"127.0.0.1\", \"port\": $MLOPS_SMTP_PORT, \"extra\": {\"disable_ssl\": true, \"disable_tls\": true, \"timeout\": 10}}}"
 
+# The scoring service (BentoML): the stable address, its model store, its deployment pointer.
+export MLOPS_SERVING_PORT="${MLOPS_SERVING_PORT:-3000}"
+export MLOPS_SERVING_URL="${MLOPS_SERVING_URL:-http://127.0.0.1:$MLOPS_SERVING_PORT}"
+export BENTOML_HOME="${BENTOML_HOME:-$MLOPS_DATA_ROOT/bentoml}"
+export BENTOML_DO_NOT_TRACK=true
+
 export PYTHONPATH="$MLOPS_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 # Bytecode caching makes imports 3-5x faster; this machine disables it by default.
 unset PYTHONDONTWRITEBYTECODE

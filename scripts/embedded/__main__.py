@@ -128,6 +128,7 @@ def _run(
     ui_port = int(_env("MLOPS_UI_PORT", "8080"))
     smtp_port = int(_env("MLOPS_SMTP_PORT", "2525"))
     pg_port = int(_env("MLOPS_PG_PORT", "54320"))
+    serving_port = int(_env("MLOPS_SERVING_PORT", "3000"))
     embedded_pg = _env("MLOPS_EMBEDDED_POSTGRES", "true").lower() in ("1", "true", "yes")
     user = _env("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "mlops:admin").split(":")[0]
     passwords = airflow_home / "simple_auth_manager_passwords.json.generated"
@@ -137,6 +138,7 @@ def _run(
     ports = {
         "web UI (MLOPS_UI_PORT)": ui_port,
         "mail sink (MLOPS_SMTP_PORT)": smtp_port,
+        "scoring service (MLOPS_SERVING_PORT)": serving_port,
         "task log server (AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT)": int(
             _env("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "8793")
         ),
@@ -158,6 +160,9 @@ def _run(
     # The database password reaches clients through PGPASSFILE only, not the environment.
     os.environ.update({k: v for k, v in secrets.items() if k != "MLOPS_PG_PASSWORD"})
     st.ensure_login(passwords, user)
+    from serving.auth import ensure_token, token_path
+
+    ensure_token(token_path())  # the scoring service's bearer token, generated once
     previous = st.Bootstrap.load(run_dir / "bootstrap.json")
     days = int(_env("MLOPS_BOOTSTRAP_DAYS", "14"))
     boot, land_first, land_count = st.plan_landing(previous, date.today(), days)
@@ -252,6 +257,24 @@ def _run(
         )
     )
 
+    # The scoring service: up from the start, ready once a deployment points it at a model
+    # (deploy_model runs on the first champion); it swaps versions without restarting.
+    supervisor.start(
+        Component(
+            "serving",
+            [
+                str(Path(sys.executable).with_name("bentoml")),
+                "serve",
+                "serving.service:FraudService",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(serving_port),
+            ],
+            logs / "serving.log",
+        )
+    )
+
     api = AirflowApi(f"http://127.0.0.1:{ui_port}", user, passwords)
     from include.spec import load_spec
 
@@ -264,6 +287,7 @@ def _run(
         tracking_uri=_env("MLFLOW_TRACKING_URI"),
         model_name=model.registered_name,
         primary_metric=model.primary_metric,
+        serving_url=f"http://127.0.0.1:{serving_port}",
     )
 
     # 6. watch
@@ -283,14 +307,19 @@ def _run(
             health=health,
             restarts=supervisor.restart_counts(),
             pids={c.name: c.pid for c in supervisor.components},
-            ports={"ui": ui_port, "smtp": smtp_port, "postgres": pg_port if embedded_pg else None},
+            ports={
+                "ui": ui_port,
+                "smtp": smtp_port,
+                "serving": serving_port,
+                "postgres": pg_port if embedded_pg else None,
+            },
         )
         if all_ok and not healthy_once:
             healthy_once = True
             status["ui_up_s"] = round(console.elapsed(), 1)
             if previous is not None:
                 progress.resume_summary()
-            _banner(console, ui_port, user, passwords, data, logs)
+            _banner(console, ui_port, user, passwords, data, logs, serving_port)
         elif healthy_once and not all_ok and unhealthy_since is None:
             unhealthy_since = time.monotonic()
             bad = {
@@ -311,8 +340,16 @@ def _run(
 
 
 def _banner(
-    console: Console, port: int, user: str, passwords: Path, data: Path, logs: Path
+    console: Console,
+    port: int,
+    user: str,
+    passwords: Path,
+    data: Path,
+    logs: Path,
+    serving_port: int,
 ) -> None:
+    from serving.auth import token_path
+
     console.say(
         f"""== airflow-mlops is running (all components healthy)
     Airflow UI    http://localhost:{port}   login: {user}
@@ -320,6 +357,8 @@ def _banner(
     Alert mails   {_env("MLOPS_MAIL_SINK_DIR", str(data / "mail"))}/*.eml
     Data          {data}  (landing/, lake/validated, lake/quarantine, lake/reports)
     Logs          {logs}  (one per component; make-run.log is this terminal)
+    Scoring API   http://127.0.0.1:{serving_port}/predict  (ready once a champion is deployed)
+                  bearer token: in {token_path()}
     MLflow UI     make mlflow-ui  (in a second terminal)
   Progress of the first cycle follows. Ctrl-C stops every process started here."""
     )

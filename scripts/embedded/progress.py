@@ -2,8 +2,9 @@
 
 Days ingested n/N per feed (and any quarantined), features materialized, training started,
 and each training outcome: a new champion ``vN`` with its primary metric, a rejection and
-its reason, or a skip (the labelled window is still too young). The first champion closes
-with one line: how long it took from ``make run``.
+its reason, or a skip (the labelled window is still too young); then each deployment (the
+version the stable scoring address serves, or why a deployment failed). The first cycle
+closes with one line when its champion serves: how long it took from ``make run``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class Progress:
     versions_seen: set[str] = field(default_factory=set)
     champion: dict[str, Any] | None = None
     first_champion_s: float | None = None
+    serving_url: str = ""
+    deploy_runs: dict[str, str] = field(default_factory=dict)
+    deployed: str | None = None
+    first_deployed_s: float | None = None
     _quarantine_checked: set[str] = field(default_factory=set)
     _quarantined: dict[str, int] = field(default_factory=dict)
 
@@ -57,6 +62,7 @@ class Progress:
             self._poll_ingest(quiet)
             self._poll_materialize(quiet)
             self._poll_training(quiet)
+            self._poll_deploy(quiet)
         except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
             if not quiet:
                 self.console.say(f"   (progress not readable right now: {exc})")
@@ -165,6 +171,51 @@ class Progress:
         if champions:
             self.champion = champions[0]
 
+    # ----------------------------------------------------------------------- serving
+    def _poll_deploy(self, quiet: bool) -> None:
+        for r in self.api.dag_runs("deploy_model"):
+            run_id, state = r["dag_run_id"], r["state"]
+            before = self.deploy_runs.get(run_id)
+            if before == state:
+                continue
+            self.deploy_runs[run_id] = state
+            if quiet:
+                continue
+            if state == "running" and before is None:
+                self.console.say(f"   deployment started ({run_id}): Bento, checks, switch")
+            elif state == "failed":
+                self.console.say(
+                    f"!! deployment {run_id} failed: the previous version keeps serving; "
+                    "see the alert mail and the run's log"
+                )
+        version = self._serving_version()
+        if version and version != self.deployed:
+            self.deployed = version
+            if quiet:
+                return
+            self.console.say(f"   {self.model_name} v{version} serves {self.serving_url}")
+            if self.first_deployed_s is None:
+                self.first_deployed_s = self.console.elapsed()
+                s = int(self.first_deployed_s)
+                self.console.say(
+                    f"== first cycle complete after {s // 60} min {s % 60:02d} s: "
+                    f"v{version} deployed at {self.serving_url} (see the README's curl line)"
+                )
+
+    def _serving_version(self) -> str | None:
+        if not self.serving_url:
+            return None
+        import json
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{self.serving_url}/status", timeout=3) as resp:
+                model = json.load(resp).get("model") or {}
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+        version = model.get("version") if isinstance(model, dict) else None
+        return None if version is None else str(version)
+
     def _describe(self, v: dict[str, Any]) -> str:
         metric = v["tags"].get(f"gate.{self.primary_metric}")
         value = f", {self.primary_metric} {float(metric):.3f}" if metric else ""
@@ -196,4 +247,6 @@ class Progress:
             "train_runs": self.train_runs,
             "champion": self.champion and {"version": self.champion["version"]},
             "first_champion_s": self.first_champion_s,
+            "deployed": self.deployed,
+            "first_deployed_s": self.first_deployed_s,
         }

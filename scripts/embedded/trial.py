@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-_CLEARED = ("AIRFLOW_", "MLOPS_", "MLFLOW_", "PGPASSFILE", "PYTHONPATH")
+_CLEARED = ("AIRFLOW_", "MLOPS_", "MLFLOW_", "BENTOML_", "PGPASSFILE", "PYTHONPATH")
 
 
 def free_port() -> int:
@@ -51,6 +51,7 @@ class EmbeddedRun:
                 "MLOPS_UI_PORT": free_port(),
                 "MLOPS_SMTP_PORT": free_port(),
                 "MLOPS_PG_PORT": free_port(),
+                "MLOPS_SERVING_PORT": free_port(),
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": free_port(),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": free_port(),
             }
