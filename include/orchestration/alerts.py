@@ -36,7 +36,7 @@ class AlertNotifier(BaseNotifier):
         send_alert(batch_quarantined(ctx, summary) if summary else task_failure(ctx))
 
 
-class DeployAlertNotifier(BaseNotifier):
+class DeployAlertNotifier(AlertNotifier):
     """The failure alert of a ``deploy_model`` task: what failed, what serves now, how to
     retry or roll back (``include.deployment.alerts``), and the failed attempt recorded in
     the deployment history. Like :class:`AlertNotifier`, once per task after its last try."""
