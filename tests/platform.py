@@ -1,10 +1,5 @@
-"""A small trained platform for the serving, deployment and scoring tests.
-
-The real stages, without Airflow's per-run overhead: simulated days are ingested through the
-ingest steps (validation included), the feature tables computed and materialized into the
-online store, and the training steps run once, so the registry holds a champion with its
-lineage, holdout and decision threshold. Built once per test session (a few minutes) into its
-own data root; :func:`use_platform` points a test's environment at it.
+"""The trained platform of the serving, deployment and scoring tests (built by
+``devtools.trained_platform``), and how a test uses it.
 
 Tests that *change* the registry or the online store must copy the platform first
 (:func:`copy_platform`): the session's copy is shared.
@@ -12,100 +7,20 @@ Tests that *change* the registry or the online store must copy the platform firs
 
 from __future__ import annotations
 
-import os
 import shutil
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import yaml
+from devtools.trained_platform import DAYS, ROWS, Platform, build_platform, small_spec
 
-from tests.conftest import ROOT
-
-# The eight days that ended by today (UTC): the online store's rows are then as fresh as in
-# production, so serving sees them within their TTL, which Feast counts from *now*.
-LAST = datetime.now(UTC).date() - timedelta(days=1)
-DAYS = [LAST - timedelta(days=7 - i) for i in range(8)]
-ROWS = 1500
-
-
-@dataclass(frozen=True)
-class Platform:
-    root: Path  # MLOPS_DATA_ROOT
-    spec_path: Path
-    tracking_uri: str
-    champion_version: str
-    days: tuple[date, ...]
-
-    def env(self) -> dict[str, str]:
-        return {
-            "MLOPS_DATA_ROOT": str(self.root),
-            "MLOPS_USECASE_SPEC": str(self.spec_path),
-            "MLFLOW_TRACKING_URI": self.tracking_uri,
-        }
-
-
-def small_spec(path: Path) -> Path:
-    """The bundled spec with thresholds for a small window (as in the train DAG test)."""
-    raw = yaml.safe_load((ROOT / "usecase" / "fraud.yaml").read_text())
-    raw["model"].update(
-        min_training_rows=500,
-        min_positives=20,
-        tuning_budget=1,
-        candidates=["xgboost"],
-        min_slice_rows=100_000,
-        minimums={"pr_auc": 0.05, "roc_auc": 0.6},
-    )
-    raw["labels"] = {"chargeback_delay_days": {"min": 1, "max": 2}, "maturity_days": 2}
-    path.write_text(yaml.safe_dump(raw))
-    return path
-
-
-def build_platform(root: Path) -> Platform:
-    """Ingest, featurize and train into ``root`` (a fresh directory); returns the platform.
-    The environment is changed only while building."""
-    from devtools.simulator import land
-
-    root.mkdir(parents=True, exist_ok=True)
-    spec_path = small_spec(root.parent / f"{root.name}-spec.yaml")
-    platform = Platform(
-        root=root,
-        spec_path=spec_path,
-        tracking_uri=f"sqlite:///{root / 'mlflow' / 'mlflow.db'}",
-        champion_version="",
-        days=tuple(DAYS),
-    )
-    saved = {k: os.environ.get(k) for k in platform.env()}
-    os.environ.update(platform.env())
-    (root / "mlflow").mkdir(parents=True, exist_ok=True)
-    try:
-        from include.registry.read import champion
-        from include.spec import load_spec
-        from include.steps import ingest, materialize_features, train_model
-
-        spec = load_spec()
-        for day in DAYS:
-            for feed in ("transactions", "labels"):
-                if land(spec, feed, day, rows=ROWS):
-                    summary = ingest.validate(feed, day.isoformat(), f"platform__{day}")
-                    assert summary["success"], summary
-                    ingest.publish(summary)
-        days = [d.isoformat() for d in DAYS]
-        materialize_features.compute_tables(days)
-        materialize_features.apply_definitions()
-        materialize_features.materialize_partitions(days)
-        training_set = train_model.build_training_set(30, "platform__train")
-        trained = train_model.train(training_set, families=["xgboost"], tuning_budget=1)
-        result = train_model.gate(trained)
-        current = champion()
-        assert current is not None, result
-        return Platform(**{**platform.__dict__, "champion_version": current.version})
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+__all__ = [
+    "DAYS",
+    "ROWS",
+    "Platform",
+    "build_platform",
+    "copy_platform",
+    "small_spec",
+    "use_platform",
+]
 
 
 def copy_platform(platform: Platform, root: Path) -> Platform:
