@@ -25,6 +25,7 @@ from include.deployment.http import ServiceUnreachable, wait_ready
 
 @dataclass(frozen=True)
 class Candidate:
+    pid: int  # the serve process (its workers are its children)
     url: str
     token: str
     bento_tag: str
@@ -45,14 +46,17 @@ def bentoml_cli() -> str:
 
 
 @contextmanager
-def serve(bento_tag: str, log_dir: Path, *, ready_timeout_s: float = 180.0) -> Iterator[Candidate]:
-    """Serve ``bento_tag`` until the block ends; yields where and how to call it."""
+def serve(
+    bento_tag: str, log_dir: Path, *, ready_timeout_s: float = 180.0, capture: bool = False
+) -> Iterator[Candidate]:
+    """Serve ``bento_tag`` until the block ends; yields where and how to call it.
+    ``capture``: keep the prediction capture on (benchmarks measure the real path)."""
     port = free_port()
     token = secrets.token_urlsafe(24)
     env = {
         **os.environ,
         "MLOPS_SERVING_TOKEN": token,
-        "MLOPS_SERVING_CAPTURE": "false",
+        "MLOPS_SERVING_CAPTURE": "true" if capture else "false",
         "BENTOML_DO_NOT_TRACK": "true",
     }
     env.pop("MLOPS_SERVING_POINTER", None)  # pinned: the Bento serves the model it packages
@@ -72,7 +76,9 @@ def serve(bento_tag: str, log_dir: Path, *, ready_timeout_s: float = 180.0) -> I
             raise ServiceUnreachable(
                 f"candidate {bento_tag} did not start: {exc}\n{tail}"
             ) from None
-        yield Candidate(url=url, token=token, bento_tag=bento_tag, startup_s=waited, log=log)
+        yield Candidate(
+            pid=proc.pid, url=url, token=token, bento_tag=bento_tag, startup_s=waited, log=log
+        )
     finally:
         _stop(proc)
 
