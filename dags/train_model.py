@@ -12,7 +12,9 @@ below, or when monitoring triggers it with a `reason` in its conf.
    importance, signature, lineage tags);
 3. **evaluate_and_promote** – the best candidate becomes version `challenger` of the
    registered model and replaces `champion` only if it beats it on the same holdout by the
-   spec's margin and no age-band slice falls behind (serialized: one promotion at a time);
+   spec's margin, no age-band slice falls behind, and its single-row latency and size fit
+   the serving budget (serialized: one promotion at a time); every version it judges gets
+   its decision threshold, fixed on that holdout at the spec's target false-positive rate;
 4. **publish_champion** (promoted: `champion_model` Asset event) or **report_rejection**
    (kept: one mail with the side-by-side comparison).
 

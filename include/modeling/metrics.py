@@ -8,6 +8,8 @@
 * ``brier``; ``ece``: expected calibration error over equal-mass bins. With ~1.5 % fraud,
   equal-width bins put almost every prediction in the first bin and hide miscalibration of
   the high scores that trigger alerts.
+* :func:`threshold_at_fpr`: the decision threshold serving flags at (``score >= t``), fixed
+  on the holdout at a target false-positive rate, with its holdout FPR and recall.
 
 A metric that is undefined on the data (one class only) is ``None``, never NaN, so results
 stay JSON-able.
@@ -16,6 +18,7 @@ stay JSON-able.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -27,11 +30,87 @@ LOWER_IS_BETTER = frozenset({"brier", "ece"})
 UNKNOWN_SLICE = "(missing)"
 
 
-def recall_at_fpr(y: np.ndarray, p: np.ndarray, fpr_target: float) -> float:
-    from sklearn.metrics import roc_curve
+@dataclass(frozen=True)
+class OperatingPoint:
+    """A decision threshold and what it does on the data it was fixed on."""
 
-    fpr, tpr, _ = roc_curve(y, p)
-    return float(tpr[fpr <= fpr_target].max())
+    threshold: float  # flag a transaction when its score >= threshold
+    target_fpr: float
+    fpr: float  # false-positive rate of ``score >= threshold``, never above ``target_fpr``
+    recall: float | None  # recall of ``score >= threshold``; None without positives
+    negatives: int
+    positives: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def threshold_at_fpr(
+    y_true: Sequence[int] | np.ndarray, proba: Sequence[float] | np.ndarray, target_fpr: float
+) -> OperatingPoint:
+    """The lowest threshold ``t`` whose rule ``score >= t`` has a false-positive rate on the
+    negatives of at most ``target_fpr``: the most recall the alert budget allows.
+
+    Rule, in full:
+
+    * ``t`` is one of the observed scores (the ROC point with the most recall within the
+      budget), so the holdout FPR and recall are exactly what ``score >= t`` gives on
+      these rows, and the model's float64 scores compare against it exactly;
+    * ties are never split: every row with the same score gets the same decision, so when
+      tied negatives straddle the budget ``t`` goes above the tie and the FPR lands below
+      the target (the closest to it that a rule can reach without exceeding it);
+    * among thresholds with the same FPR the lowest is taken (it flags the most positives);
+    * when even the highest score would exceed the budget (too few negatives for the
+      target, or negatives tied at the top), ``t`` lies just above the highest score:
+      nothing is flagged, FPR and recall are 0;
+    * without positives ``recall`` is None; without negatives there is no FPR to fix a
+      threshold on, and neither with NaN scores nor a target outside [0, 1]: ValueError.
+
+    Raising ``target_fpr`` never raises ``t`` (and never lowers recall).
+    """
+    y = np.asarray(y_true, dtype=np.int64).reshape(-1)
+    p = np.asarray(proba, dtype=np.float64).reshape(-1)
+    if y.shape != p.shape:
+        raise ValueError(f"labels {y.shape} and scores {p.shape} differ in shape")
+    if not 0.0 <= target_fpr <= 1.0:
+        raise ValueError(f"target false-positive rate {target_fpr!r} is not in [0, 1]")
+    if not np.isfinite(p).all():
+        raise ValueError("scores must be finite to fix a decision threshold on them")
+    negatives = np.sort(p[y == 0])
+    positives = np.sort(p[y == 1])
+    if not len(negatives):
+        raise ValueError(
+            f"no negative among {len(y)} rows: a false-positive rate, and so a decision "
+            "threshold, needs genuine transactions"
+        )
+    candidates = np.unique(p)  # ascending; a flagged-set boundary only ever sits on a score
+    # Rows flagged by `score >= c` for each candidate c (non-increasing in c).
+    false_pos = len(negatives) - np.searchsorted(negatives, candidates, side="left")
+    allowed = false_pos / len(negatives) <= target_fpr  # a suffix of the candidates
+    if allowed.any():
+        threshold = float(candidates[np.argmax(allowed)])
+    else:
+        threshold = float(np.nextafter(candidates[-1], np.inf))
+    fp = len(negatives) - int(np.searchsorted(negatives, threshold, side="left"))
+    tp = len(positives) - int(np.searchsorted(positives, threshold, side="left"))
+    return OperatingPoint(
+        threshold=threshold,
+        target_fpr=float(target_fpr),
+        fpr=fp / len(negatives),
+        recall=tp / len(positives) if len(positives) else None,
+        negatives=len(negatives),
+        positives=len(positives),
+    )
+
+
+def recall_at_fpr(y: np.ndarray, p: np.ndarray, fpr_target: float) -> float:
+    """Recall at the decision threshold :func:`threshold_at_fpr` fixes (so the gate's metric
+    and serving's threshold agree). Not read off ``sklearn.metrics.roc_curve``: by default
+    it drops collinear ROC points, which can hide the best point within the budget."""
+    recall = threshold_at_fpr(y, p, fpr_target).recall
+    if recall is None:
+        raise ValueError("recall needs at least one positive")
+    return recall
 
 
 def calibration_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, np.ndarray]:

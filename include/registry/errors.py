@@ -25,3 +25,13 @@ class PromotionRejected(Exception):
 
 class PromotionLockTimeout(TimeoutError):
     """Another promotion of the same model held the lock for longer than the timeout."""
+
+
+class ThresholdMissing(LookupError):
+    """A registered version carries no usable decision threshold (``serving.threshold``):
+    it was registered before the gate stored thresholds. It cannot be deployed as is;
+    retrain, or deploy a newer version."""
+
+
+class ModelVersionNotFound(LookupError):
+    """The registry has no such version (or no version behind that alias) of the model."""

@@ -8,18 +8,30 @@ rows has ``slice_metric`` more than ``max_slice_gap`` below the challenger's ove
 With no champion yet, the absolute ``minimums`` replace the comparison. Aliases only
 (``champion_alias`` / ``challenger_alias``), never stages.
 
+Serving budget (spec ``serving``): a challenger whose single-row in-process predict p99
+exceeds ``model_p99_ms`` or whose logged artifacts exceed ``max_model_mb`` cannot become
+champion, however good (:mod:`include.registry.footprint` measures both).
+
+Decision threshold: scoring the challenger's holdout also fixes the threshold serving flags
+at, the lowest score whose FPR on the holdout's negatives is at most
+``serving.target_false_positive_rate`` (:func:`include.modeling.metrics.threshold_at_fpr`).
+It is tagged on the version (``serving.threshold`` ...) whatever the decision, so any
+version, a rolled-back one too, can be deployed with the threshold it was judged with.
+
 Steps (each a public function, so a DAG can split them into tasks):
 
 1. :func:`register_challenger`: the training result's best candidate becomes a version of
    ``registered_name`` (idempotent per run: a retried task finds its version) with lineage
    and metric tags, and the challenger alias (under the lock, like every alias write).
 2. :func:`compare_with_champion`: both models score the challenger's holdout (stored by
-   training as a run artifact); overall and per-slice metrics and every check.
+   training as a run artifact); overall and per-slice metrics, latency and size, the
+   challenger's decision threshold, and every check.
 3. :func:`promote`: under the promotion lock (:mod:`include.registry.lock`) the champion is
    re-read; if it changed since step 2 the comparison is redone against the new one. The
-   report (JSON + HTML) is logged on the challenger's run and tagged on the version, and
-   only then the champion alias moves. A rejection leaves the champion untouched and raises
-   :class:`PromotionRejected` carrying the result (or returns it, ``raise_on_reject=False``).
+   report (JSON + HTML) is logged on the challenger's run and tagged on the version (with
+   the threshold and the footprint), and only then the champion alias moves. A rejection
+   leaves the champion untouched and raises :class:`PromotionRejected` carrying the result
+   (or returns it, ``raise_on_reject=False``).
 
 :func:`evaluate_and_promote` runs the three. Every result is JSON-able.
 """
@@ -29,6 +41,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,15 +52,29 @@ import pandas as pd
 from include.modeling import metrics as m
 from include.modeling import tracking
 from include.modeling.digests import frame_digest
+from include.registry import footprint as fp
 from include.registry.errors import PromotionRejected
 from include.registry.lock import promotion_lock
+from include.registry.read import (
+    FOOTPRINT_KEYS,
+    HOLDOUT_FPR_TAG,
+    HOLDOUT_RECALL_TAG,
+    TARGET_FPR_TAG,
+    THRESHOLD_TAG,
+)
 from include.registry.read import champion_version as read_champion_version
 from include.registry.report import render_html
-from include.spec import ModelSpec, UseCaseSpec, load_spec
+from include.spec import ModelSpec, ServingSpec, UseCaseSpec, load_spec
 
 log = logging.getLogger(__name__)
 
 REPORT_DIR = "gate"
+LATENCY_ROWS = 300  # holdout rows the latency is measured on, in turn
+# One model loaded and measured at a time in this process: MLflow executes a model-from-code
+# file through a process global, so two threads loading at once can get the same instance
+# (whose unwrapped predict_array then scores the other load's model); and two measurements
+# at once would time each other.
+_MEASURE = threading.Lock()
 
 
 def _setup(spec: UseCaseSpec | None, tracking_uri: str | None) -> tuple[UseCaseSpec, Any, Any]:
@@ -64,6 +91,15 @@ def load_holdout(uri: str) -> pd.DataFrame:
         return pd.read_parquet(path)
 
 
+def predict(model: Any, holdout: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """A pyfunc model's probabilities for the rows of ``holdout`` (1-D float64)."""
+    proba = np.asarray(model.predict(holdout[features].astype("float64")), dtype=np.float64)
+    proba = proba.reshape(-1) if proba.ndim == 2 and proba.shape[1] == 1 else proba
+    if proba.shape != (len(holdout),) or not np.all(np.isfinite(proba)):
+        raise ValueError(f"model returned {proba.shape} non-probabilities for {len(holdout)} rows")
+    return proba
+
+
 def score(
     model: Any,
     holdout: pd.DataFrame,
@@ -72,10 +108,13 @@ def score(
     policy: ModelSpec,
 ) -> dict[str, Any]:
     """Overall and per-slice metrics of a pyfunc model on ``holdout``."""
-    proba = np.asarray(model.predict(holdout[features].astype("float64")), dtype=np.float64)
-    proba = proba.reshape(-1) if proba.ndim == 2 and proba.shape[1] == 1 else proba
-    if proba.shape != (len(holdout),) or not np.all(np.isfinite(proba)):
-        raise ValueError(f"model returned {proba.shape} non-probabilities for {len(holdout)} rows")
+    return score_predictions(predict(model, holdout, features), holdout, sensitive, policy)
+
+
+def score_predictions(
+    proba: np.ndarray, holdout: pd.DataFrame, sensitive: list[str], policy: ModelSpec
+) -> dict[str, Any]:
+    """Overall and per-slice metrics of probabilities ``proba`` for the rows of ``holdout``."""
     y = holdout[policy.target].to_numpy(dtype=np.int64)
     overall = m.classification_metrics(y, proba, fpr_target=policy.recall_at_fpr)
     slices = {
@@ -94,10 +133,59 @@ def score(
     return {"overall": overall, "slices": slices}
 
 
+def budget_checks(
+    footprint: Mapping[str, Any] | None, serving: ServingSpec
+) -> list[dict[str, Any]]:
+    """The serving budget's checks for a measured ``footprint`` (pure policy): single-row
+    predict p99 within ``model_p99_ms``, artifacts within ``max_model_mb``. A measurement
+    that is missing fails its check: an unmeasured model is not known to fit."""
+    got = footprint or {}
+    p99, p50, mb = got.get("model_p99_ms"), got.get("model_p50_ms"), got.get("model_mb")
+    if p99 is None:
+        latency = {
+            "passed": False,
+            "detail": f"single-row predict latency not measured ({got.get('error', 'no value')})"
+            f"; budget {serving.model_p99_ms:g} ms (serving.model_p99_ms)",
+        }
+    else:
+        ok = p99 <= serving.model_p99_ms
+        latency = {
+            "passed": ok,
+            "detail": f"single-row predict p99 {p99:.3f} ms (p50 {_ms(p50)}, quietest of "
+            f"{got.get('latency_rounds', '?')} rounds of {got.get('latency_calls', '?')} calls) "
+            f"{'within' if ok else 'exceeds'} the budget of {serving.model_p99_ms:g} ms "
+            "(serving.model_p99_ms)",
+        }
+    if mb is None:
+        size = {
+            "passed": False,
+            "detail": f"model size not measured; budget {serving.max_model_mb:g} MB "
+            "(serving.max_model_mb)",
+        }
+    else:
+        ok = mb <= serving.max_model_mb
+        size = {
+            "passed": ok,
+            "detail": f"logged model artifacts {mb:.3f} MB {'within' if ok else 'exceed'} the "
+            f"budget of {serving.max_model_mb:g} MB (serving.max_model_mb)",
+        }
+    return [{"name": "latency_budget", **latency}, {"name": "size_budget", **size}]
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f} ms"
+
+
 def decide(
-    challenger: Mapping[str, Any], champion: Mapping[str, Any] | None, policy: ModelSpec
+    challenger: Mapping[str, Any],
+    champion: Mapping[str, Any] | None,
+    policy: ModelSpec,
+    serving: ServingSpec | None = None,
 ) -> tuple[bool, list[dict[str, Any]], str]:
-    """(passed, checks, reason) for scored challenger/champion entries (pure policy)."""
+    """(passed, checks, reason) for scored challenger/champion entries (pure policy).
+
+    With ``serving``, the challenger's ``footprint`` must also fit the serving budget
+    (:func:`budget_checks`)."""
     checks: list[dict[str, Any]] = []
     mine = challenger["overall"]
     if champion is None:
@@ -151,6 +239,8 @@ def decide(
             f"{policy.max_slice_gap:g} below overall {policy.slice_metric}"
         )
         checks.append({"name": f"slices:{attr}", "passed": not failing, "detail": detail})
+    if serving is not None:
+        checks.extend(budget_checks(challenger.get("footprint"), serving))
     failed = [c for c in checks if not c["passed"]]
     reason = "; ".join(f"{c['name']}: {c['detail']}" for c in failed) or "every check passed"
     return not failed, checks, reason
@@ -212,22 +302,65 @@ def register_challenger(
     }
 
 
+def _latency(model: Any, holdout: pd.DataFrame, proba: np.ndarray) -> dict[str, Any]:
+    """Single-row latency the way serving scores: the unwrapped model's ``predict_array``."""
+    inner = model.unwrap_python_model()
+    predict_array = getattr(inner, "predict_array", None)
+    if predict_array is None:  # logged before the pyfunc had predict_array
+        return {"error": f"{type(inner).__name__} has no predict_array"}
+    rows = holdout[inner.feature_names].head(LATENCY_ROWS).to_numpy(dtype=np.float32)
+    # The instance must be this load's (see _MEASURE): it scores like the frame path did.
+    head = np.asarray(predict_array(rows[:8]), dtype=np.float64).reshape(-1)
+    if not np.allclose(head, proba[: len(head)], atol=1e-6):
+        raise RuntimeError(
+            "the unwrapped model scores differently from its pyfunc predict: another load in "
+            "this process replaced it; retry the task"
+        )
+    latency = fp.measure_latency(predict_array, rows)
+    return {
+        "model_p50_ms": latency.p50_ms,
+        "model_p99_ms": latency.p99_ms,
+        "model_wall_p99_ms": latency.wall_p99_ms,
+        "latency_calls": latency.calls,
+        "latency_rounds": latency.rounds,
+    }
+
+
 def _score_version(
     mlflow: Any,
-    policy: ModelSpec,
+    spec: UseCaseSpec,
     version: str,
     holdout: pd.DataFrame,
     sensitive: list[str],
     fallback_features: list[str],
+    *,
+    fix_threshold: bool = False,
 ) -> dict[str, Any]:
-    model = mlflow.pyfunc.load_model(f"models:/{policy.registered_name}/{version}")
-    schema = model.metadata.get_input_schema()
-    features = schema.input_names() if schema is not None else fallback_features
-    missing = [f for f in features if f not in holdout.columns]
-    if missing:
-        # e.g. the feature service changed: no fair comparison is possible, so no promotion.
-        return {"version": version, "error": f"cannot be scored, holdout lacks {missing}"}
-    return {"version": version, **score(model, holdout, list(features), sensitive, policy)}
+    """Metrics, footprint and (``fix_threshold``, the challenger) the operating point of
+    a registered version on ``holdout``."""
+    policy = spec.model
+    uri = f"models:/{policy.registered_name}/{version}"
+    with tempfile.TemporaryDirectory(prefix="mlops-gate-model-") as tmp, _MEASURE:
+        model = mlflow.pyfunc.load_model(uri, dst_path=tmp)
+        footprint: dict[str, Any] = {"model_mb": fp.directory_mb(tmp)}
+        schema = model.metadata.get_input_schema()
+        features = schema.input_names() if schema is not None else fallback_features
+        missing = [f for f in features if f not in holdout.columns]
+        if missing:
+            # e.g. the feature service changed: no fair comparison is possible, so no promotion.
+            return {"version": version, "error": f"cannot be scored, holdout lacks {missing}"}
+        proba = predict(model, holdout, list(features))
+        footprint.update(_latency(model, holdout, proba))
+    entry = {
+        "version": version,
+        **score_predictions(proba, holdout, sensitive, policy),
+        "footprint": footprint,
+    }
+    if fix_threshold:
+        y = holdout[policy.target].to_numpy(dtype=np.int64)
+        point = m.threshold_at_fpr(y, proba, spec.serving.target_false_positive_rate)
+        entry["operating_point"] = point.as_dict()
+    return entry
 
 
 def compare_with_champion(
@@ -248,7 +381,9 @@ def compare_with_champion(
     if missing:
         raise ValueError(f"holdout lacks columns {missing}")
     champion_version = read_champion_version(client, policy)
-    mine = _score_version(mlflow, policy, challenger["version"], holdout, sensitive, features)
+    mine = _score_version(
+        mlflow, spec, challenger["version"], holdout, sensitive, features, fix_threshold=True
+    )
     if mine.get("error"):
         raise ValueError(f"challenger v{challenger['version']} {mine['error']}")
     if champion_version == challenger["version"]:
@@ -257,11 +392,11 @@ def compare_with_champion(
         decision = "already_champion"
     else:
         champion = (
-            _score_version(mlflow, policy, champion_version, holdout, sensitive, features)
+            _score_version(mlflow, spec, champion_version, holdout, sensitive, features)
             if champion_version is not None
             else None
         )
-        passed, checks, reason = decide(mine, champion, policy)
+        passed, checks, reason = decide(mine, champion, policy, spec.serving)
         decision = "promote" if passed else "reject"
     ts = holdout.get(spec.names.event_ts)
     return {
@@ -272,6 +407,11 @@ def compare_with_champion(
         "slice_metric": policy.slice_metric,
         "max_slice_gap": policy.max_slice_gap,
         "min_slice_rows": policy.min_slice_rows,
+        "budget": {
+            "model_p99_ms": spec.serving.model_p99_ms,
+            "max_model_mb": spec.serving.max_model_mb,
+            "target_false_positive_rate": spec.serving.target_false_positive_rate,
+        },
         "holdout": {
             "uri": challenger["holdout_uri"],
             "rows": len(holdout),
@@ -368,8 +508,10 @@ _CHALLENGER_KEYS = (
 def _publish(
     client: Any, policy: ModelSpec, comparison: dict[str, Any], decision: str
 ) -> dict[str, Any]:
-    """Log the report (JSON + HTML) on the challenger's run, tag the version with it and the
-    gate's metrics, and build the result (the decision tag is the caller's last step)."""
+    """Log the report (JSON + HTML) on the challenger's run, tag the version with it, the
+    gate's metrics, the footprint and the decision threshold (whatever the decision: any
+    judged version can be deployed later), and build the result (the decision tag is the
+    caller's last step)."""
     challenger = comparison["challenger"]
     version, run_id = str(challenger["version"]), challenger["run_id"]
     comparison["decision"] = decision
@@ -382,6 +524,8 @@ def _publish(
         "gate.report": report_uri,
         "gate.compared_with": str(comparison.get("champion_version") or "none"),
         **{f"gate.{k}": str(v) for k, v in challenger["overall"].items()},
+        **footprint_tags(challenger.get("footprint")),
+        **threshold_tags(challenger.get("operating_point")),
     }
     for key, value in tags.items():
         client.set_model_version_tag(policy.registered_name, version, key, value)
@@ -398,6 +542,28 @@ def _publish(
         "run_ids": {"training": challenger["training_run_id"], "candidate": run_id},
         "comparison": comparison,
     }
+
+
+def footprint_tags(footprint: Mapping[str, Any] | None) -> dict[str, str]:
+    """``gate.model_p50_ms``, ``gate.model_p99_ms``, ``gate.model_mb``: numbers only (what
+    is not measured is not tagged), so every ``gate.<metric>`` reader can parse them."""
+    got = footprint or {}
+    return {f"gate.{k}": repr(float(got[k])) for k in FOOTPRINT_KEYS if got.get(k) is not None}
+
+
+def threshold_tags(point: Mapping[str, Any] | None) -> dict[str, str]:
+    """The decision threshold and what it does on the holdout, as version tags (``repr``:
+    the float reads back exactly). Recall is left out when the holdout had no fraud."""
+    if not point:
+        return {}
+    tags = {
+        THRESHOLD_TAG: repr(float(point["threshold"])),
+        TARGET_FPR_TAG: repr(float(point["target_fpr"])),
+        HOLDOUT_FPR_TAG: repr(float(point["fpr"])),
+    }
+    if point.get("recall") is not None:
+        tags[HOLDOUT_RECALL_TAG] = repr(float(point["recall"]))
+    return tags
 
 
 def evaluate_and_promote(

@@ -1,7 +1,9 @@
 """The gate's side-by-side report (champion vs challenger) as a small self-contained HTML page.
 
 The JSON form is the comparison dict itself; this page is what a reviewer opens from the
-model version's ``gate.report`` tag or from the rejection email.
+model version's ``gate.report`` tag or from the rejection email. Besides the checks and the
+metrics it shows both models' serving footprint against the spec's budget and the decision
+threshold the challenger was given.
 """
 
 from __future__ import annotations
@@ -37,6 +39,62 @@ def _verdict(passed: bool | None) -> str:
 
 def _side(comparison: Mapping[str, Any], who: str) -> Mapping[str, Any]:
     return comparison.get(who) or {}
+
+
+def _budget(
+    comparison: Mapping[str, Any], champ: Mapping[str, Any], chal: Mapping[str, Any]
+) -> list[str]:
+    """Latency and size of both models against the serving budget (the challenger's is
+    judged; the champion's is context)."""
+    budget = comparison.get("budget") or {}
+    c_fp, h_fp = champ.get("footprint") or {}, chal.get("footprint") or {}
+    rows = [
+        ("single-row predict p50 (ms)", "model_p50_ms", None),
+        ("single-row predict p99 (ms)", "model_p99_ms", budget.get("model_p99_ms")),
+        ("model artifacts (MB)", "model_mb", budget.get("max_model_mb")),
+    ]
+    out = [
+        "<h2>Serving budget</h2><table><tr><th>measure</th><th>champion</th>"
+        "<th>challenger</th><th>budget</th><th>challenger verdict</th></tr>"
+    ]
+    for label, key, limit in rows:
+        value = h_fp.get(key)
+        verdict = None if limit is None or value is None else value <= limit
+        out.append(
+            f"<tr><td>{label}</td><td>{_fmt(c_fp.get(key))}</td><td>{_fmt(value)}</td>"
+            f"<td>{_fmt(limit)}</td><td>{'' if limit is None else _verdict(verdict)}</td></tr>"
+        )
+    out.append(
+        "</table><p class='muted'>Latency: in process, one holdout row per call; a call "
+        "counts the smaller of its wall and process-CPU time (time the process was not "
+        "running is the machine's, not the model's); p50/p99 of the quietest of "
+        f"{_fmt(h_fp.get('latency_rounds'))} rounds of {_fmt(h_fp.get('latency_calls'))} "
+        f"calls. The challenger's plain wall-clock p99 in that round: "
+        f"{_fmt(h_fp.get('model_wall_p99_ms'))} ms.</p>"
+    )
+    return out
+
+
+def _threshold(point: Mapping[str, Any] | None) -> list[str]:
+    """The challenger's decision threshold, fixed on this holdout."""
+    e = html.escape
+    if not point:
+        return []
+    rows = [
+        ("threshold (flag when score &ge; it)", e(repr(float(point["threshold"])))),
+        ("target false-positive rate", _fmt(point.get("target_fpr"))),
+        ("holdout false-positive rate", _fmt(point.get("fpr"))),
+        ("holdout recall", _fmt(point.get("recall"))),
+        (
+            "holdout negatives / frauds",
+            f"{_fmt(point.get('negatives'))} / {_fmt(point.get('positives'))}",
+        ),
+    ]
+    return [
+        "<h2>Decision threshold (challenger)</h2><table>",
+        *(f"<tr><td>{label}</td><td>{value}</td></tr>" for label, value in rows),
+        "</table>",
+    ]
 
 
 def render_html(comparison: Mapping[str, Any]) -> str:
@@ -75,6 +133,8 @@ def render_html(comparison: Mapping[str, Any]) -> str:
             f"<td>{_fmt(h_over.get(name))}</td></tr>"
         )
     out.append("</table>")
+    out.extend(_budget(comparison, champ, chal))
+    out.extend(_threshold(chal.get("operating_point")))
     metric = comparison.get("slice_metric", "")
     for attr, rows in (chal.get("slices") or {}).items():
         champ_rows = {r["slice"]: r for r in (champ.get("slices") or {}).get(attr, [])}

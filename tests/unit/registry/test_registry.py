@@ -3,7 +3,7 @@
 Given a week of simulated transactions, ``train_candidates`` logs both families; the gate
 registers, compares and promotes by alias. Every test that touches the registry uses its
 own registered-model name, so tests do not depend on each other's order. Fault-catalogue
-ids (C1, C2, C3, C8, E6) are in the test names.
+ids (C1, C2, C3, C8, C13, C14, E6) are in the test names.
 """
 
 from __future__ import annotations
@@ -82,6 +82,11 @@ def with_policy(spec: UseCaseSpec, name: str, **model: Any) -> UseCaseSpec:
     """The spec with its own registered name (and policy overrides) for one test."""
     model_spec = dataclasses.replace(spec.model, registered_name=name, **model)
     return dataclasses.replace(spec, model=model_spec)
+
+
+def with_serving(spec: UseCaseSpec, **serving: Any) -> UseCaseSpec:
+    """The spec with serving overrides (the latency and size budget, the target FPR)."""
+    return dataclasses.replace(spec, serving=dataclasses.replace(spec.serving, **serving))
 
 
 @pytest.fixture(scope="module")
@@ -281,6 +286,8 @@ def test_first_model_is_promoted_when_it_reaches_the_minimums(
         "minimum:pr_auc": True,
         "minimum:roc_auc": True,
         "slices:customer_age_band": True,
+        "latency_budget": True,
+        "size_budget": True,
     }
     version = client.get_model_version(name, "1")
     for key, value in LINEAGE.items():
@@ -575,3 +582,99 @@ def test_C10_a_rejection_mail_is_not_repeated_for_the_same_cause_within_the_cool
     assert claim_rejection_mail(margin, now=t0 + timedelta(hours=4), **claim) is True  # changed
     assert claim_rejection_mail(margin, now=t0 + timedelta(hours=5), **claim) is False
     assert claim_rejection_mail(margin, now=t0 + timedelta(hours=29), **claim) is True  # expired
+
+
+# ------------------------------------- the serving budget and the decision threshold (C13, C14)
+THRESHOLD_TAGS = ("serving.threshold", "serving.target_fpr", "serving.holdout_fpr")
+
+
+@pytest.mark.parametrize(
+    ("budget", "failing"),
+    [({"model_p99_ms": 1e-6}, "latency_budget"), ({"max_model_mb": 1e-6}, "size_budget")],
+)
+def test_C13_a_candidate_over_the_serving_budget_cannot_become_champion(
+    good, spec, tracking_uri, lock_dir, client, budget, failing
+) -> None:
+    name = f"fraud_c13_{failing}"
+    tight = with_serving(with_policy(spec, name), **budget)
+
+    with pytest.raises(PromotionRejected, match=failing) as caught:
+        _gate(good, tight, tracking_uri, lock_dir)
+
+    result = caught.value.result
+    assert _champion(client, name) is None and result["alias"] == "challenger"
+    checks = {c["name"]: c["passed"] for c in result["comparison"]["checks"]}
+    assert [k for k, ok in checks.items() if not ok] == [failing]  # the metrics were fine
+    tags = client.get_model_version(name, result["version"]).tags
+    assert tags["gate.decision"] == "rejected"
+    assert failing in tags["gate.reason"]
+    measured = {k: float(tags[f"gate.{k}"]) for k in ("model_p50_ms", "model_p99_ms", "model_mb")}
+    assert 0 < measured["model_p50_ms"] <= measured["model_p99_ms"]
+    assert 0 < measured["model_mb"] < spec.serving.max_model_mb
+    # a rejected version gets its threshold too: it may be deployed later (a rollback)
+    assert all(k in tags for k in THRESHOLD_TAGS)
+
+
+def test_C14_the_gate_fixes_the_threshold_on_the_holdout_and_stores_it_with_the_version(
+    good, spec, tracking_uri, lock_dir, client
+) -> None:
+    import mlflow
+
+    from include.registry.gate import load_holdout
+    from include.registry.read import champion, model_version
+
+    named = with_serving(with_policy(spec, "fraud_c14"), target_false_positive_rate=0.02)
+    result = _gate(good, named, tracking_uri, lock_dir)
+    assert result["promoted"]
+    checks = {c["name"]: c["passed"] for c in result["comparison"]["checks"]}
+    assert checks["latency_budget"] and checks["size_budget"]  # within the spec's budget
+
+    # then the champion read back carries the threshold tagged on its version
+    current = champion(named, tracking_uri)
+    tags = client.get_model_version("fraud_c14", result["version"]).tags
+    assert current.threshold == float(tags["serving.threshold"]) == current.require_threshold()
+    assert tags["serving.target_fpr"] == "0.02"
+    point = result["comparison"]["challenger"]["operating_point"]
+    assert current.threshold == point["threshold"]
+    assert set(current.footprint) == {"model_p50_ms", "model_p99_ms", "model_mb"}
+    # and it is what the rule gives on the holdout, scored as serving scores (predict_array)
+    holdout = load_holdout(good["holdout_uri"])
+    model = mlflow.pyfunc.load_model(current.model_uri).unwrap_python_model()
+    scores = model.predict_array(holdout[model.feature_names].to_numpy(np.float32))
+    y = holdout["is_fraud"].to_numpy()
+    flagged = scores >= current.threshold
+    assert flagged[y == 0].mean() == float(tags["serving.holdout_fpr"]) <= 0.02
+    assert flagged[y == 1].mean() == float(tags["serving.holdout_recall"]) > 0
+    below = scores[scores < current.threshold]
+    if len(below):  # the lowest such threshold: one score lower would exceed the budget
+        assert (scores[y == 0] >= below.max()).mean() > 0.02
+    # any version reads the same way, by number or by alias
+    pinned = model_version(result["version"], named, tracking_uri)
+    assert (pinned.threshold, pinned.model_uri, pinned.alias) == (
+        current.threshold,
+        f"models:/fraud_c14/{result['version']}",
+        "",
+    )
+    assert "champion" in pinned.aliases and pinned.features == good["features"]
+    assert model_version("champion", named, tracking_uri).version == result["version"]
+
+
+def test_C14_a_version_registered_before_thresholds_were_stored_cannot_be_deployed_as_is(
+    good, spec, tracking_uri, lock_dir, client
+) -> None:
+    from include.registry import ModelVersionNotFound, ThresholdMissing
+    from include.registry.read import champion, model_version
+
+    named = with_policy(spec, "fraud_c14_old")
+    version = _gate(good, named, tracking_uri, lock_dir)["version"]
+    for key in THRESHOLD_TAGS:  # what a version from before this change looks like
+        client.delete_model_version_tag("fraud_c14_old", version, key)
+
+    old = model_version(version, named, tracking_uri)
+    assert old.threshold is None and champion(named, tracking_uri).threshold is None
+    with pytest.raises(ThresholdMissing, match=f"fraud_c14_old v{version} .* retrain"):
+        old.require_threshold()
+    with pytest.raises(ModelVersionNotFound, match="no version 99"):
+        model_version("99", named, tracking_uri)
+    with pytest.raises(ModelVersionNotFound, match="no alias 'production'"):
+        model_version("production", named, tracking_uri)
