@@ -21,9 +21,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 # The eight days that ended by today (UTC): the online store's rows are then as fresh as in
-# production, so serving sees them within their TTL, which Feast counts from *now*.
+# production, so serving sees them within their TTL, which Feast counts from *now*. Their
+# content is always that of eight fixed simulated days (SOURCE_DAYS, moved in time by whole
+# days), so the platform trains the same way whatever the date: a window's classes depend
+# on the simulated day, and some days' holdout has no fraud.
 LAST = datetime.now(UTC).date() - timedelta(days=1)
 DAYS = [LAST - timedelta(days=7 - i) for i in range(8)]
+SOURCE_DAYS = [date(2026, 10, 20) + timedelta(days=i) for i in range(8)]
 ROWS = 1500
 
 
@@ -62,7 +66,6 @@ def small_spec(path: Path) -> Path:
 def build_platform(root: Path) -> Platform:
     """Ingest, featurize and train into ``root`` (a fresh directory); returns the platform.
     The environment is changed only while building."""
-    from devtools.simulator import land
 
     root.mkdir(parents=True, exist_ok=True)
     spec_path = small_spec(root.parent / f"{root.name}-spec.yaml")
@@ -82,9 +85,9 @@ def build_platform(root: Path) -> Platform:
         from include.steps import ingest, materialize_features, train_model
 
         spec = load_spec()
-        for day in DAYS:
+        for day, source in zip(DAYS, SOURCE_DAYS, strict=True):
             for feed in ("transactions", "labels"):
-                if land(spec, feed, day, rows=ROWS):
+                if _land_shifted(spec, feed, day, source):
                     summary = ingest.validate(feed, day.isoformat(), f"platform__{day}")
                     assert summary["success"], summary
                     ingest.publish(summary)
@@ -104,3 +107,24 @@ def build_platform(root: Path) -> Platform:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _land_shifted(spec, feed: str, day: date, source: date) -> bool:
+    """Land ``source``'s simulated batch as ``day``'s: every timestamp moved by the same
+    whole number of days (the simulator's ids stay unique). False when it has no rows."""
+    import pandas as pd
+
+    from devtools.simulator import batch_file_name, clean_frame, to_csv_bytes
+    from include import storage
+    from include.config import get_settings
+
+    frame = clean_frame(spec, feed, source, rows=ROWS)
+    if frame.empty:
+        return False
+    shift = pd.Timedelta(days=(day - source).days)
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            frame[column] = frame[column] + shift
+    folder = storage.join(get_settings().landing_uri, feed, day.isoformat())
+    storage.write_bytes(storage.join(folder, batch_file_name(feed, day)), to_csv_bytes(frame))
+    return True
