@@ -34,14 +34,14 @@ from bench.common import (
 )
 
 RESULTS = REPO_ROOT / "bench" / "results" / "latest.json"
-SECTIONS = ("parse", "gx", "materialize", "training")
+SECTIONS = ("parse", "gx", "materialize", "training", "scoring", "online")
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Measure DAG parse cost, GX validation, Feast materialization and "
-        "training against their floors.",
+        description="Measure DAG parse cost, GX validation, Feast materialization, "
+        "training and batch scoring against their floors.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="100k rows instead of 1M, 3 reps instead of 5"
@@ -134,6 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     from bench import training
 
                     result = training.run(args.quick)
+                elif section == "scoring":
+                    from bench import scoring
+
+                    result = scoring.run(args.quick)
+                elif section == "online":
+                    from bench import online_lookup
+
+                    result = online_lookup.run(args.quick)
                 else:
                     from bench import validation
                     from include.spec import load_spec

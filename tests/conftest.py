@@ -27,7 +27,9 @@ def _free_port() -> int:
 _SMTP_PORT = _free_port()
 # Nothing of a developer's own set-up (.env, a running `make run`) may leak into the tests.
 for _var in list(os.environ):
-    if _var.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "MLOPS_", "MLFLOW_")):
+    if _var.startswith(
+        ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "MLOPS_", "MLFLOW_", "BENTOML_")
+    ):
         del os.environ[_var]
 os.environ.update(
     {
@@ -46,6 +48,10 @@ os.environ.update(
         ),
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",
+        # BentoML fixes its home once per process: one store for the session. Every model
+        # packaged in it comes from the one trained platform (tests/platform.py).
+        "BENTOML_HOME": str(_SESSION / "bentoml"),
+        "BENTOML_DO_NOT_TRACK": "true",
     }
 )
 if str(ROOT) not in sys.path:

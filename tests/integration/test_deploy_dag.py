@@ -42,8 +42,6 @@ def deploy_env(trained_platform, tmp_path, monkeypatch):
     plat.spec_path.write_text(yaml.safe_dump(raw))
     port = free_port()
     monkeypatch.setenv("MLOPS_SERVING_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "bentoml"))
-    monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "true")
     token = ensure_token(token_path())
     log = tmp_path / "stable.log"
     with open(log, "wb") as out:

@@ -1,0 +1,520 @@
+"""The fraud-scoring service (BentoML 1.4): ``POST /predict`` and how it stays up.
+
+Per request (``/predict``, bearer token): the body is checked by :class:`RequestGuard`
+(ASGI middleware: token → 401, content type → 415, size → 413 without reading past the
+limit, JSON → 400, the spec's contract → 422, each with a JSON body saying what is wrong
+and what is allowed); then the active model is read **once** (a request never mixes
+versions), features come from :class:`serving.online.OnlineFeatures`, the scorable rows are
+scored in one ``predict`` on a float matrix in the model's feature order (no DataFrame),
+decisions use that version's stored threshold, and the records are offered to capture.
+A transaction whose customer or merchant features are missing or expired is not scored: it
+gets ``serving.unscored_decision`` and its reason. The store down → 503, counted.
+
+Which model: ``MLOPS_SERVING_MODEL`` (a BentoML model tag; a Bento sets it to the model it
+packages) pins one. Otherwise a watcher thread follows the deployment pointer
+(:mod:`serving.pointer`), loads the named version *beside* the active one, self-checks it
+and swaps; a failed load keeps the old version serving and is shown by ``/status``. With
+neither, the service is alive but not ready (``/readyz`` 503, ``/predict`` 503 with a hint).
+
+Endpoints: ``/predict``; BentoML's ``/livez``, ``/readyz`` (:meth:`FraudService.__is_ready__`:
+a model is loaded and the online store is open) and ``/metrics`` (plus ours, below);
+``GET /status`` (open): active model, pointer, last load error, capture counters, uptime.
+Beyond ``serving.max_concurrency`` requests in flight BentoML answers 429 at once.
+
+The module builds the request models from the spec at import (BentoML reads an API's types
+and the traffic limits when the class is decorated); it imports neither MLflow nor Feast.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import math
+import os
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+import bentoml
+import numpy as np
+from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from include.config import get_settings
+from include.spec import load_spec
+from serving import auth, capture, contract, pointer
+from serving import model as served
+
+# A child of BentoML's logger: its handlers and format apply in the server.
+log = logging.getLogger("bentoml.fraud_service")
+# One transaction per request: XGBoost's OpenMP threads cost more than they save (single-row
+# predict p99 ~45 ms with 2 threads on a busy 2-core host, ~9 ms with one). Set before
+# xgboost is imported (the model loads in __init__); the environment may say otherwise.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+MODEL_ENV = "MLOPS_SERVING_MODEL"
+POLL_SECONDS = 0.5
+PREDICT_PATH = "/predict"
+REQUEST_TIMEOUT_S = 10.0
+THREADS = 4  # requests scored at once (the feature reader is thread-safe)
+
+SPEC = load_spec()
+CONTRACT = contract.build(SPEC)
+Transaction = CONTRACT.transaction
+PredictRequest = CONTRACT.request
+MAX_BODY_BYTES = SPEC.serving.max_body_kb * 1024
+_TOKEN_HINT = (
+    "send 'Authorization: Bearer <token>'; the token is the content of the service's token "
+    "file (MLOPS_SERVING_TOKEN_FILE, default <data_root>/serving/token; create it with "
+    "`python -m serving.auth`) or MLOPS_SERVING_TOKEN; ask the operator for it"
+)
+
+
+# ------------------------------------------------------------------------------ metrics
+@functools.cache
+def metrics() -> Any:
+    """The service's Prometheus metrics, created once per process *after* BentoML set up
+    its multiprocess directory (``bentoml.metrics`` is deprecated in 1.4 for exactly this
+    deferral; prometheus_client is what it wraps). Served by BentoML's ``/metrics``."""
+    import prometheus_client as prom
+
+    class Metrics:
+        latency_buckets = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 1.0)
+        predict_seconds = prom.Histogram(
+            "fraud_serving_predict_seconds",
+            "Time to answer /predict after validation, feature lookup included",
+            buckets=latency_buckets,
+        )
+        lookup_seconds = prom.Histogram(
+            "fraud_serving_feature_lookup_seconds",
+            "Online feature lookup time per request",
+            buckets=latency_buckets,
+        )
+        transactions = prom.Counter(
+            "fraud_serving_transactions", "Transactions answered", ["model_version"]
+        )
+        decisions = prom.Counter("fraud_serving_decisions", "Decisions by value", ["decision"])
+        unscored = prom.Counter(
+            "fraud_serving_unscored",
+            "Transactions not scored, by entity and reason",
+            ["entity", "reason"],
+        )
+        store_unavailable = prom.Counter(
+            "fraud_serving_store_unavailable", "Requests answered 503: online store unavailable"
+        )
+        rejected = prom.Counter(
+            "fraud_serving_rejected_requests", "Requests refused before scoring", ["status"]
+        )
+        model_info = prom.Gauge(
+            "fraud_serving_model_info",
+            "1 for the model version being served, 0 for versions served before",
+            ["model_name", "model_version", "model_tag"],
+            multiprocess_mode="livemax",
+        )
+        model_loads = prom.Counter(
+            "fraud_serving_model_loads", "Model loads by outcome", ["outcome"]
+        )
+        capture_records = prom.Counter(
+            "fraud_serving_capture_records", "Capture records by outcome", ["outcome"]
+        )
+
+    return Metrics
+
+
+# ------------------------------------------------------------------------ model manager
+def _bento_pin() -> str | None:
+    """``MLOPS_SERVING_MODEL`` as the environment or, when served from a Bento, as the
+    Bento's ``envs`` set it (``bentoml serve <bento>`` applies only the service's own envs,
+    a container applies the Bento's; the environment wins in both)."""
+    if MODEL_ENV in os.environ:
+        return os.environ[MODEL_ENV].strip() or None
+    bento = getattr(FraudService, "bento", None)
+    for env in getattr(getattr(bento, "info", None), "envs", None) or []:
+        if getattr(env, "name", None) == MODEL_ENV and getattr(env, "value", None):
+            return str(env.value)
+    return None
+
+
+def _count(update: Callable[[Any], None]) -> None:
+    """Update a metric; metrics never fail a request or a load."""
+    try:
+        update(metrics())
+    except Exception:  # noqa: BLE001
+        log.debug("metric update failed", exc_info=True)
+
+
+# ------------------------------------------------------------------------ HTTP guarding
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class RequestGuard:
+    """ASGI middleware in front of ``POST /predict``: token, content type, body size, JSON
+    and the contract, each refused with its status and an actionable JSON body. The body is
+    read at most up to the limit (``Content-Length`` is checked first; a chunked body is
+    counted while it streams) and handed on only when it is a valid request."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], max_body_bytes: int = MAX_BODY_BYTES):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(
+        self, scope: MutableMapping[str, Any], receive: Callable, send: Callable
+    ) -> None:
+        if scope["type"] != "http" or scope["path"] != PREDICT_PATH or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        try:
+            refused = await self._check(scope, receive)
+        except Exception:  # noqa: BLE001 - never a traceback to the client
+            log.exception("request guard failed")
+            refused = _json(500, {"error": "internal", "message": "see the service log"})
+        if isinstance(refused, Response):
+            _count(lambda m: m.rejected.labels(status=str(refused.status_code)).inc())
+            return await refused(scope, receive, send)
+        body = refused
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # the disconnect, if it comes
+
+        await self.app(scope, replay, send)
+
+    async def _check(self, scope: MutableMapping[str, Any], receive: Callable) -> Response | bytes:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            svc = bentoml.get_current_service()
+        except Exception:  # noqa: BLE001 - not started yet
+            return _json(503, {"error": "starting", "message": "the service is starting"})
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), svc.token.encode()
+        ):
+            return _json(
+                401,
+                {
+                    "error": "unauthorized",
+                    "message": "missing or wrong bearer token",
+                    "how": _TOKEN_HINT,
+                },
+                {"WWW-Authenticate": 'Bearer realm="fraud-scoring"'},
+            )
+        media = headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json":
+            return _json(
+                415,
+                {
+                    "error": "unsupported_media_type",
+                    "message": f"Content-Type {media or '(none)'} is not accepted",
+                    "allowed": "application/json",
+                },
+            )
+        too_big = _json(
+            413,
+            {
+                "error": "body_too_large",
+                "message": f"the body exceeds {self.max_body_bytes // 1024} KiB",
+                "allowed": f"at most {self.max_body_bytes} bytes and "
+                f"{CONTRACT.max_batch} transactions per request; split the batch",
+            },
+        )
+        declared = headers.get("content-length")
+        if declared is not None:
+            try:
+                if int(declared) > self.max_body_bytes:
+                    return too_big
+            except ValueError:
+                return _json(400, {"error": "bad_request", "message": "invalid Content-Length"})
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return _json(400, {"error": "disconnected", "message": "client went away"})
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return too_big
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            PredictRequest.model_validate_json(body)
+        except ValidationError as exc:
+            status, payload = contract.explain(exc, CONTRACT)
+            return _json(status, payload)
+        return body
+
+
+# ------------------------------------------------------------------------------ status
+async def _status(request: Request) -> Response:
+    try:
+        svc = bentoml.get_current_service()
+    except Exception:  # noqa: BLE001
+        return _json(503, {"error": "starting"})
+    return _json(200, svc.status())
+
+
+status_app = Starlette(routes=[Route("/status", _status, methods=["GET"])])
+
+
+# ----------------------------------------------------------------------------- service
+@bentoml.service(
+    name="fraud_service",
+    traffic={"timeout": REQUEST_TIMEOUT_S, "max_concurrency": SPEC.serving.max_concurrency},
+    workers=1,
+    threads=THREADS,
+)
+class FraudService:
+    """Scores card transactions for fraud with the deployed model version."""
+
+    def __init__(self) -> None:
+        # Imported here, not at module level: BentoML imports this module to read the API
+        # at build time, where none of them is needed (pandas, sqlite, the decision rule).
+        from include.features import schema
+        from include.scoring.decision import decide
+        from serving import online
+        from serving.bento import bentoml_home
+
+        self._decide = decide  # the platform's rule: review at or above the threshold
+        self._online = online
+
+        self.started_at = datetime.now(UTC)
+        self._started = time.monotonic()
+        self.token = auth.load_token()  # TokenMissing: refuse to start
+        settings = get_settings()
+        self.unscored_decision = SPEC.serving.unscored_decision
+        self.capture = capture.Capture(
+            settings.lake_uri,
+            enabled=capture.capture_enabled(),
+            events=lambda outcome, n: _count(
+                lambda m: m.capture_records.labels(outcome=outcome).inc(n)
+            ),
+        ).start()
+        self.online: Any = None
+        self.online_error: str | None = None
+        self._open_store()
+        self.models = served.ModelManager(
+            pinned=_bento_pin(),
+            pointer_path=pointer.pointer_path(),
+            known_features=schema.model_features(schema.feature_spec(SPEC)),
+            on_swap=self._swapped,
+            on_failure=lambda tag, exc: _count(
+                lambda m: m.model_loads.labels(outcome="failed").inc()
+            ),
+        )
+        log.info(
+            "fraud service: %s, BENTOML_HOME=%s, capture %s",
+            f"pinned to {self.models.pinned}"
+            if self.models.pinned
+            else f"following {self.models.pointer_path}",
+            os.environ.get("BENTOML_HOME", bentoml_home()),
+            "on" if self.capture.enabled else "off",
+        )
+        # The first load happens here, so a healthy start is ready at once; a failed one
+        # leaves the service alive, not ready, saying why in /status (retried meanwhile).
+        self.models.poll()
+        self._stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="model-watcher", daemon=True)
+        self._watcher.start()
+
+    # ---------------------------------------------------------------- background work
+    def _open_store(self) -> None:
+        try:
+            self.online = self._online.OnlineFeatures.open()
+            self.online_error = None
+        except self._online.StoreUnavailable as exc:
+            if self.online_error != str(exc):
+                log.error("online store unavailable (retrying every %.1f s): %s", POLL_SECONDS, exc)
+            self.online_error = str(exc)
+
+    def _watch(self) -> None:
+        if self.models.active is None and not self.models.pinned:
+            served.warm_up()  # nothing deployed yet: pay MLflow's import before the first
+        while not self._stop.wait(POLL_SECONDS):
+            try:
+                if self.online is None:
+                    self._open_store()
+                self.models.poll()
+            except Exception:  # noqa: BLE001 - the watcher must outlive any one failure
+                log.exception("model watcher iteration failed")
+
+    def _swapped(self, previous: served.ServedModel | None, current: served.ServedModel) -> None:
+        def update(m: Any) -> None:
+            m.model_loads.labels(outcome="loaded").inc()
+            if previous is not None:
+                m.model_info.labels(previous.name, previous.version, previous.tag).set(0)
+            m.model_info.labels(current.name, current.version, current.tag).set(1)
+
+        _count(update)
+
+    @bentoml.on_shutdown
+    def shutdown(self) -> None:
+        self._stop.set()
+        self.capture.close()
+        if self.online is not None:
+            self.online.close()
+
+    # ------------------------------------------------------------------------ probes
+    def __is_ready__(self) -> bool:
+        return self.models.active is not None and self.online is not None
+
+    def status(self) -> dict[str, Any]:
+        active = self.models.active
+        return {
+            "service": "fraud_service",
+            "ready": self.__is_ready__(),
+            "model": active.describe() if active else None,
+            **self.models.status(),
+            "online_store": {"open": self.online is not None, "error": self.online_error},
+            "capture": self.capture.counters(),
+            "started_at": self.started_at.isoformat(),
+            "uptime_s": round(time.monotonic() - self._started, 1),
+            "pid": os.getpid(),
+            "imported": served.loaded_modules(),
+        }
+
+    # ----------------------------------------------------------------------- scoring
+    @bentoml.api(
+        route=PREDICT_PATH, input_spec=PredictRequest, output_spec=contract.PredictResponse
+    )
+    def predict(self, transactions: list[BaseModel]) -> contract.PredictResponse | Response:
+        """Fraud probability and decision for each transaction (1 to max_batch)."""
+        start = time.perf_counter()
+        active = self.models.active  # read once: the whole request uses this version
+        online = self.online
+        if active is None or online is None:
+            return self._not_ready(active is None)
+        rows = [t.model_dump() for t in transactions]
+        try:
+            assembled = online.lookup(rows)
+        except self._online.StoreUnavailable as exc:
+            _count(lambda m: m.store_unavailable.inc())
+            log.error("online store unavailable: %s", exc)
+            return _json(
+                503,
+                {
+                    "error": "feature_store_unavailable",
+                    "message": "the online feature store can not be read; nothing was "
+                    "scored, retry shortly",
+                },
+                {"Retry-After": "1"},
+            )
+        looked_up = time.perf_counter()
+        scorable = np.fromiter((a.scorable for a in assembled), dtype=bool, count=len(assembled))
+        matrix = self._online.feature_matrix(assembled, active.feature_names)
+        scores = np.full(len(assembled), np.nan)
+        if scorable.any():
+            scores[scorable] = active.predict(matrix[scorable])
+        decisions = self._decide(scores, scorable, active.threshold, self.unscored_decision)
+        request_id = uuid.uuid4().hex
+        predictions = []
+        for i, item in enumerate(assembled):
+            predictions.append(
+                contract.Prediction(
+                    transaction_id=rows[i][CONTRACT.tx_key],
+                    fraud_probability=float(scores[i]) if scorable[i] else None,
+                    decision=decisions[i],
+                    scored=bool(scorable[i]),
+                    unscored_reason=dict(item.unscored) or None,
+                    threshold=active.threshold,
+                    features_as_of={
+                        e: (ts.isoformat() if ts is not None else None)
+                        for e, ts in item.as_of.items()
+                    },
+                )
+            )
+        response = contract.PredictResponse(
+            request_id=request_id,
+            model=contract.ModelRef(name=active.name, version=active.version),
+            predictions=predictions,
+        )
+        done = time.perf_counter()
+        self._observe(active, assembled, decisions, start, looked_up, done)
+        if self.capture.enabled:
+            self._capture(request_id, active, rows, matrix, predictions, (done - start) * 1e3)
+        return response
+
+    def _not_ready(self, no_model: bool) -> Response:
+        if no_model:
+            hint = (
+                f"model {self.models.pinned} failed to load: see /status"
+                if self.models.pinned
+                else f"deploy one (the deploy_model DAG writes {self.models.pointer_path})"
+            )
+            body = {"error": "no_model", "message": f"no model deployed yet: {hint}"}
+            if self.models.last_error:
+                body["last_error"] = self.models.last_error
+        else:
+            body = {
+                "error": "feature_store_unavailable",
+                "message": f"the online feature store is not open: {self.online_error}",
+            }
+        return _json(503, body, {"Retry-After": "5"})
+
+    def _observe(
+        self,
+        active: served.ServedModel,
+        assembled: list[Any],
+        decisions: np.ndarray,
+        start: float,
+        looked_up: float,
+        done: float,
+    ) -> None:
+        def update(m: Any) -> None:
+            m.predict_seconds.observe(done - start)
+            m.lookup_seconds.observe(looked_up - start)
+            m.transactions.labels(model_version=active.version).inc(len(assembled))
+            for value in set(decisions):
+                m.decisions.labels(decision=value).inc(int(np.sum(decisions == value)))
+            for item in assembled:
+                for entity, reason in item.unscored.items():
+                    m.unscored.labels(entity=entity, reason=reason).inc()
+
+        _count(update)
+
+    def _capture(
+        self,
+        request_id: str,
+        active: served.ServedModel,
+        rows: list[dict[str, Any]],
+        matrix: np.ndarray,
+        predictions: list[contract.Prediction],
+        latency_ms: float,
+    ) -> None:
+        served_at = datetime.now(UTC).isoformat()
+        names = active.feature_names
+        for row, vector, p in zip(rows, matrix.tolist(), predictions, strict=True):
+            self.capture.offer(
+                {
+                    "request_id": request_id,
+                    "transaction_id": p.transaction_id,
+                    "served_at": served_at,
+                    "model_name": active.name,
+                    "model_version": active.version,
+                    "features": {
+                        n: (None if math.isnan(v) else v)
+                        for n, v in zip(names, vector, strict=True)
+                    },
+                    "score": p.fraud_probability,
+                    "decision": p.decision,
+                    "scored": p.scored,
+                    "unscored_reason": p.unscored_reason,
+                    "latency_ms": round(latency_ms, 3),
+                    "event_timestamp": row[CONTRACT.event_ts].isoformat(),
+                }
+            )
+
+
+FraudService.add_asgi_middleware(RequestGuard)
+FraudService.mount_asgi_app(status_app, path="/", name="status")

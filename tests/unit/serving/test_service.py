@@ -1,0 +1,420 @@
+"""The service without a server: the HTTP guard (D1, D4, D5, E4), scoring and decisions
+(D3, the threshold boundary), the store down (B9) and the model manager (pinned, pointer,
+failed loads keep the old version)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import bentoml
+import numpy as np
+import pytest
+
+from include.features import schema
+from serving import model as served
+from serving import online, pointer
+from serving import service as svc_module
+
+SPEC = svc_module.SPEC
+FEATURES = schema.model_features(schema.feature_spec(SPEC))
+TOKEN = "unit-test-token-0123456789"
+NOW = datetime.now(UTC)
+
+
+def tx(i: int = 1, **changes) -> dict:
+    out = {
+        "transaction_id": f"tx_{i:016x}",
+        "customer_id": i,
+        "merchant_id": 7,
+        "amount": 100.0,
+        "event_timestamp": (NOW - timedelta(minutes=1)).isoformat(),
+    }
+    return out | changes
+
+
+# --------------------------------------------------------------------------- ASGI driver
+async def _call(app, *, method="POST", path="/predict", headers=None, chunks=(b"",)):
+    """One request through an ASGI app; returns (status, headers, json body, bytes pulled)."""
+    pulled = 0
+    queue = list(chunks)
+    sent: list[dict] = []
+
+    async def receive():
+        nonlocal pulled
+        if not queue:
+            await asyncio.sleep(3600)  # a client that never sends more
+        chunk = queue.pop(0)
+        pulled += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": bool(queue)}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+    }
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    hdrs = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    return start["status"], hdrs, json.loads(body) if body else None, pulled
+
+
+def call(app, **kwargs):
+    return asyncio.run(_call(app, **kwargs))
+
+
+async def downstream(scope, receive, send):
+    """Stands in for BentoML: echoes what reached it."""
+    message = await receive()
+    body = json.dumps({"reached": True, "bytes": len(message["body"])}).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture
+def guard(monkeypatch):
+    monkeypatch.setattr(bentoml, "get_current_service", lambda: SimpleNamespace(token=TOKEN))
+    return svc_module.RequestGuard(downstream)
+
+
+def auth(content_type="application/json", token=TOKEN) -> dict:
+    return {"Authorization": f"Bearer {token}", "Content-Type": content_type}
+
+
+def payload(*txs) -> bytes:
+    return json.dumps({"transactions": list(txs)}).encode()
+
+
+def test_a_valid_request_passes_the_guard_whole(guard) -> None:
+    raw = payload(tx())
+    status, _, body, _ = call(guard, headers=auth(), chunks=[raw[:10], raw[10:]])
+    assert status == 200 and body == {"reached": True, "bytes": len(raw)}
+
+
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        ({"Content-Type": "application/json"}, "no token"),
+        (auth(token="wrong-token-0123456789"), "wrong token"),
+        ({"Authorization": f"Basic {TOKEN}", "Content-Type": "application/json"}, "not bearer"),
+        (auth(token=TOKEN + "x"), "a longer token"),
+    ],
+)
+def test_E4_predict_without_or_with_a_wrong_token_is_401(guard, headers, why) -> None:
+    status, hdrs, body, pulled = call(guard, headers=headers, chunks=[payload(tx())])
+    assert status == 401, why
+    assert hdrs["www-authenticate"].startswith("Bearer")
+    assert body["error"] == "unauthorized" and "Authorization: Bearer" in body["how"]
+    assert TOKEN not in json.dumps(body) and pulled == 0
+
+
+def test_E4_other_paths_need_no_token(guard) -> None:
+    status, _, body, _ = call(guard, method="GET", path="/status", chunks=[b""])
+    assert status == 200 and body["reached"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
+def test_D1_a_wrong_content_type_is_415(guard, content_type) -> None:
+    status, _, body, _ = call(guard, headers=auth(content_type), chunks=[payload(tx())])
+    assert status == 415 and body["allowed"] == "application/json"
+
+
+def test_D1_malformed_json_is_400_and_a_bad_field_422_never_reaching_the_model(guard) -> None:
+    status, _, body, _ = call(guard, headers=auth(), chunks=[b'{"transactions": ['])
+    assert status == 400 and body["error"] == "malformed_json"
+    status, _, body, _ = call(guard, headers=auth(), chunks=[payload(tx(amount="12"))])
+    assert status == 422 and body["problems"][0]["field"] == "transactions[0].amount"
+    assert "reached" not in body
+    status, _, _, _ = call(
+        guard, headers=auth("application/json; charset=utf-8"), chunks=[payload(tx())]
+    )
+    assert status == 200
+
+
+def test_D5_a_declared_50_mb_body_is_413_before_any_byte_is_read(guard) -> None:
+    headers = auth() | {"Content-Length": str(50 * 1024 * 1024)}
+    status, _, body, pulled = call(guard, headers=headers, chunks=[b"x" * 1024] * 10)
+    assert status == 413 and pulled == 0
+    assert "split the batch" in body["allowed"]
+
+
+def test_D5_a_streamed_body_is_cut_at_the_limit(guard) -> None:
+    limit = svc_module.MAX_BODY_BYTES
+    chunk = b" " * 65536
+    chunks = [chunk] * (50 * 1024 * 1024 // len(chunk))  # 50 MB, chunked, no length
+    status, _, _, pulled = call(guard, headers=auth(), chunks=chunks)
+    assert status == 413
+    assert pulled <= limit + len(chunk)
+
+
+def test_D4_beyond_max_concurrency_bentoml_answers_429_at_once(guard) -> None:
+    from bentoml._internal.server.http.traffic import MaxConcurrencyMiddleware
+
+    assert svc_module.FraudService.config["traffic"]["max_concurrency"] == (
+        SPEC.serving.max_concurrency
+    )
+    release = asyncio.Event()
+
+    async def slow(scope, receive, send):
+        await receive()
+        await release.wait()
+        await downstream(scope, lambda: _body(), send)
+
+    async def _body():
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def scenario():
+        app = MaxConcurrencyMiddleware(svc_module.RequestGuard(slow), max_concurrency=1)
+        first = asyncio.create_task(_call(app, headers=auth(), chunks=[payload(tx())]))
+        await asyncio.sleep(0.05)
+        second = await asyncio.wait_for(_call(app, headers=auth(), chunks=[payload(tx())]), 1)
+        release.set()
+        return (await first)[0], second[0]
+
+    assert asyncio.run(scenario()) == (200, 429)
+
+
+# ------------------------------------------------------------------------ the service
+class FakeOnline:
+    """Features where every value is amount / 1000; customers >= 900 are unknown,
+    merchant 666 has expired features."""
+
+    feature_names = FEATURES
+    down = False
+
+    def lookup(self, rows):
+        if self.down:
+            raise online.StoreUnavailable("redis: connection refused")
+        out = []
+        for row in rows:
+            unscored, as_of = {}, {"customer": NOW - timedelta(hours=1), "merchant": NOW}
+            if row["customer_id"] >= 900:
+                unscored["customer"], as_of["customer"] = online.MISSING, None
+            if row["merchant_id"] == 666:
+                unscored["merchant"] = online.EXPIRED
+            value = row["amount"] / 1000 if not unscored else math.nan
+            out.append(online.Assembled(dict.fromkeys(FEATURES, value), as_of, unscored))
+        return out
+
+    def close(self):
+        pass
+
+
+def fake_model(
+    tag: str, threshold: float = 0.5, score=lambda x: np.nan_to_num(x[:, 0])
+) -> served.ServedModel:
+    name, version = tag.split(":v")
+    return served.ServedModel(
+        name=name,
+        version=version,
+        tag=tag,
+        threshold=threshold,
+        feature_names=tuple(FEATURES),
+        metadata={"family": "fake"},
+        loaded_at=datetime.now(UTC),
+        load_seconds=0.0,
+        import_seconds=0.0,
+        _score=lambda x: score(np.asarray(x)),
+    )
+
+
+@pytest.fixture
+def service(monkeypatch, data_root):
+    """A FraudService in this process, pinned to a fake model, with a fake store."""
+    store = FakeOnline()
+    monkeypatch.setenv("MLOPS_SERVING_TOKEN", TOKEN)
+    monkeypatch.setenv("MLOPS_SERVING_MODEL", "fraud_is_fraud:v3")
+    monkeypatch.setenv("MLOPS_SERVING_CAPTURE", "true")
+    monkeypatch.setattr(online.OnlineFeatures, "open", classmethod(lambda cls, *a, **k: store))
+    monkeypatch.setattr(served, "load", fake_model)
+    instance = svc_module.FraudService()
+    instance.store = store
+    yield instance
+    instance.shutdown()
+
+
+def predict(service, *txs):
+    model = svc_module.Transaction
+    return service.predict(transactions=[model.model_validate_json(json.dumps(t)) for t in txs])
+
+
+def test_scores_every_known_transaction_with_the_pinned_version(service) -> None:
+    assert service.__is_ready__()
+    out = predict(service, tx(1, amount=200.0), tx(2, amount=800.0))
+    assert out.model.version == "3" and out.model.name == "fraud_is_fraud"
+    first, second = out.predictions
+    assert first.fraud_probability == pytest.approx(0.2) and first.decision == "approve"
+    assert second.fraud_probability == pytest.approx(0.8) and second.decision == "review"
+    assert first.scored and first.unscored_reason is None and first.threshold == 0.5
+    assert set(first.features_as_of) == {"customer", "merchant"}
+
+
+def test_the_decision_at_the_threshold_is_review_just_below_is_approve(service) -> None:
+    at, below = predict(service, tx(1, amount=500.0), tx(2, amount=499.999)).predictions
+    assert at.fraud_probability == 0.5 and at.decision == "review"
+    assert below.fraud_probability < 0.5 and below.decision == "approve"
+
+
+def test_D3_unknown_or_expired_entities_are_flagged_not_scored(service) -> None:
+    unknown, expired, known = predict(
+        service, tx(901), tx(2, merchant_id=666), tx(3, amount=10.0)
+    ).predictions
+    assert unknown.fraud_probability is None and not unknown.scored
+    assert unknown.unscored_reason == {"customer": "missing"}
+    assert unknown.decision == SPEC.serving.unscored_decision
+    assert unknown.features_as_of["customer"] is None
+    assert expired.unscored_reason == {"merchant": "expired"} and expired.fraud_probability is None
+    assert known.scored and known.fraud_probability == pytest.approx(0.01)
+
+
+def test_served_records_are_captured_with_the_features_as_served(service, data_root) -> None:
+    out = predict(service, tx(1, amount=250.0), tx(901))
+    service.capture.close()
+    (part,) = (data_root / "lake" / "capture").rglob("*.jsonl")
+    records = [json.loads(line) for line in part.read_text().splitlines()]
+    assert [r["transaction_id"] for r in records] == [
+        tx(1)["transaction_id"],
+        tx(901)["transaction_id"],
+    ]
+    assert records[0]["request_id"] == out.request_id and records[0]["model_version"] == "3"
+    assert records[0]["features"] == dict.fromkeys(FEATURES, 0.25)
+    assert records[1]["features"] == dict.fromkeys(FEATURES)  # NaN -> null
+    assert records[1]["unscored_reason"] == {"customer": "missing"} and records[1]["score"] is None
+    assert records[0]["latency_ms"] > 0
+
+
+def test_B9_the_store_down_is_a_503_with_a_clear_body(service) -> None:
+    service.store.down = True
+    resp = predict(service, tx(1))
+    assert resp.status_code == 503
+    assert json.loads(resp.body)["error"] == "feature_store_unavailable"
+
+
+def test_status_reports_the_active_model_and_capture(service) -> None:
+    status = service.status()
+    assert status["model"]["tag"] == "fraud_is_fraud:v3" and status["mode"] == "pinned"
+    assert status["online_store"]["open"] and status["capture"]["enabled"]
+    assert status["imported"]["feast"] is False
+
+
+def test_no_model_deployed_is_alive_not_ready_and_503_with_a_hint(monkeypatch, data_root) -> None:
+    monkeypatch.setenv("MLOPS_SERVING_TOKEN", TOKEN)
+    monkeypatch.delenv("MLOPS_SERVING_MODEL", raising=False)
+    monkeypatch.setenv("MLOPS_SERVING_POINTER", str(data_root / "none.json"))
+    monkeypatch.setattr(served, "warm_up", lambda: 0.0)  # no MLflow import in a unit test
+    monkeypatch.setattr(
+        online.OnlineFeatures, "open", classmethod(lambda cls, *a, **k: FakeOnline())
+    )
+    instance = svc_module.FraudService()
+    try:
+        assert not instance.__is_ready__()
+        resp = predict(instance, tx(1))
+        assert resp.status_code == 503
+        body = json.loads(resp.body)
+        assert body["error"] == "no_model" and "no model deployed yet" in body["message"]
+    finally:
+        instance.shutdown()
+
+
+def test_a_pinned_model_that_fails_to_load_leaves_the_service_alive_saying_why(
+    monkeypatch, data_root
+) -> None:
+    def broken(tag):
+        raise served.ModelLoadFailed(f"BentoML model {tag} is not in the model store")
+
+    monkeypatch.setenv("MLOPS_SERVING_TOKEN", TOKEN)
+    monkeypatch.setenv("MLOPS_SERVING_MODEL", "fraud_is_fraud:v9")
+    monkeypatch.setattr(
+        online.OnlineFeatures, "open", classmethod(lambda cls, *a, **k: FakeOnline())
+    )
+    monkeypatch.setattr(served, "load", broken)
+    instance = svc_module.FraudService()
+    try:
+        assert not instance.__is_ready__()
+        status = instance.status()
+        assert status["model"] is None and "not in the model store" in status["last_error"]["error"]
+        body = json.loads(predict(instance, tx(1)).body)
+        assert "fraud_is_fraud:v9 failed to load" in body["message"] and body["last_error"]
+    finally:
+        instance.shutdown()
+
+
+def test_the_service_refuses_to_start_without_a_token(monkeypatch, data_root) -> None:
+    from serving.auth import TokenMissing
+
+    monkeypatch.delenv("MLOPS_SERVING_TOKEN", raising=False)
+    with pytest.raises(TokenMissing):
+        svc_module.FraudService()
+
+
+# ---------------------------------------------------------------------- model manager
+def manager(tmp_path, loader) -> served.ModelManager:
+    return served.ModelManager(
+        pinned=None,
+        pointer_path=tmp_path / "deployment.json",
+        known_features=FEATURES,
+        loader=loader,
+    )
+
+
+def test_the_pointer_is_followed_and_a_failed_load_keeps_the_old_version(tmp_path) -> None:
+    def loader(tag):
+        if tag.endswith("v2"):
+            raise served.ModelLoadFailed(f"{tag}: not in the model store")
+        if tag.endswith("v3"):
+            return fake_model(tag, score=lambda x: x[:, 0] * np.nan)  # fails the self-check
+        return fake_model(tag)
+
+    m = manager(tmp_path, loader)
+    m.poll()
+    assert m.active is None and m.pointer is None  # nothing deployed yet
+    pointer.point_to("fraud_is_fraud:v1", 1, path=m.pointer_path)
+    m.poll()
+    assert m.active.tag == "fraud_is_fraud:v1"
+    first = m.active
+    for bad in ("v2", "v3"):
+        pointer.point_to(f"fraud_is_fraud:{bad}", bad[1:], path=m.pointer_path)
+        m.poll()
+        assert m.active is first
+        assert m.last_error["model_tag"] == f"fraud_is_fraud:{bad}"
+        assert m.status()["last_error"]["serving"] == "fraud_is_fraud:v1"
+    pointer.point_to("fraud_is_fraud:v4", 4, path=m.pointer_path)
+    m.poll()
+    assert m.active.tag == "fraud_is_fraud:v4" and m.last_error is None
+    m.pointer_path.write_text("{not json")  # a broken pointer: keep serving, say why
+    m.poll()
+    assert m.active.tag == "fraud_is_fraud:v4" and "not JSON" in m.last_error["error"]
+
+
+def test_a_version_with_features_the_store_does_not_serve_is_refused(tmp_path) -> None:
+    model = fake_model("fraud_is_fraud:v1")
+    odd = served.ServedModel(**{**model.__dict__, "feature_names": ("not_a_feature",)})
+    m = manager(tmp_path, lambda tag: odd)
+    with pytest.raises(served.ModelLoadFailed, match="not_a_feature"):
+        m.load("fraud_is_fraud:v1")
+    assert m.active is None
+
+
+def test_a_request_uses_one_version_even_if_a_swap_happens_meanwhile(service) -> None:
+    seen = []
+    original = service.store.lookup
+
+    def lookup_then_swap(rows):
+        result = original(rows)
+        service.models.load("fraud_is_fraud:v4")  # a deployment lands mid-request
+        seen.append(service.models.active.tag)
+        return result
+
+    service.store.lookup = lookup_then_swap
+    out = predict(service, tx(1))
+    assert seen == ["fraud_is_fraud:v4"] and out.model.version == "3"
+    service.store.lookup = original
+    assert predict(service, tx(1)).model.version == "4"
