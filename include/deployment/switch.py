@@ -81,38 +81,27 @@ def switch(
 
     before = serving_now(base_url)  # refuse early when nothing serves: nothing to switch
     previous = pointer.read()
-    new = {
-        "model_tag": model_tag,
-        "version": str(version),
-        "bento_tag": bento_tag,
-        "deployed_at": datetime.now(UTC).isoformat(),
-        "dag_run_id": run_id,
-        "previous": _strip(previous),
-    }
-    pointer.write(new)
+    new = pointer.point_to(model_tag, version, bento_tag=bento_tag, dag_run_id=run_id)
     try:
         wait_for_version(base_url, version, model_tag, timeout_s)
     except SwitchFailed:
-        restore(previous)
+        restore(previous.as_dict() if previous else None)
         raise
-    new["served_before"] = active_version(before)
-    return new
-
-
-def _strip(p: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not p:
-        return None
-    return {k: v for k, v in p.items() if k != "previous"}
+    return {**new.as_dict(), "served_before": active_version(before)}
 
 
 def restore(previous: dict[str, Any] | None) -> None:
-    """Write back the pointer a switch replaced (none: remove ours, serve nothing new)."""
+    """Write back the pointer a switch replaced. With none (a first deployment) the pointer
+    is removed: the service keeps what it has loaded and a restart serves nothing."""
     from serving import pointer
 
     if previous:
-        pointer.write({**previous, "restored_at": datetime.now(UTC).isoformat()})
+        fields = {k: previous.get(k) for k in ("model_tag", "version", "bento_tag", "dag_run_id")}
+        pointer.write(
+            pointer.Pointer(**fields, deployed_at=datetime.now(UTC).isoformat(), previous=None)
+        )
     else:
-        pointer.clear()
+        pointer.pointer_path().unlink(missing_ok=True)
 
 
 def watch(
