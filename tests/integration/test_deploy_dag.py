@@ -10,6 +10,7 @@ requests (D6: zero non-2xx), a rollback by Param, and a forced failing pre-traff
 
 from __future__ import annotations
 
+import html
 import os
 import signal
 import subprocess
@@ -233,7 +234,7 @@ def test_a_failing_pre_traffic_check_leaves_the_old_version_serving_with_one_mai
     # and one mail says what failed and how to roll back or retry
     assert len(mailbox.messages) == 1, mailbox.subjects()
     subject = mailbox.messages[0]["Subject"]
-    text = Mailbox.body(mailbox.messages[0])
+    text = html.unescape(Mailbox.body(mailbox.messages[0]))  # the mail is HTML
     assert "DEPLOY FAILED" in subject and f"v{plat.champion_version} still serves" in subject
     assert "latency" in text and "p99" in text
     assert f'"version": "{plat.champion_version}"' in text  # the rollback command
