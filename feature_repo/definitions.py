@@ -108,27 +108,18 @@ transaction_request = RequestSource(
 
 
 # Why on demand: "amount vs the customer's usual" and "hour of day" need the request, so they
-# are computed at request time, by the same function in training and in serving. Feast stores
-# the function's source and runs it elsewhere, so it names nothing from this module: the
-# longest-window mean is found among its inputs.
+# are computed at request time. Why delegate: the serving path computes them without Feast, so
+# the one definition lives in include/features/request_time.py, used by both. Feast stores
+# the function (dill) and its source and runs it elsewhere, so the body imports what it needs.
 @on_demand_feature_view(
     sources=[customer_transaction_stats, transaction_request],
     schema=_fields(schema.request_features(_SPEC)),
     mode="pandas",
 )
 def transaction_request_stats(inputs: pd.DataFrame) -> pd.DataFrame:
-    import pandas as pd
+    from include.features.request_time import request_stats_frame
 
-    prefix = "customer_amount_mean_"
-    means = [c for c in inputs.columns if c.startswith(prefix) and c.endswith("d")]
-    mean_col = max(means, key=lambda c: int(c[len(prefix) : -1]))
-    mean = inputs[mean_col].astype("float64")
-    out = pd.DataFrame(index=inputs.index)
-    out[f"amount_to_customer_mean_{mean_col[len(prefix) :]}"] = inputs["amount"].astype(
-        "float64"
-    ) / mean.where(mean > 0)
-    out["hour_of_day"] = pd.to_datetime(inputs["event_timestamp"], utc=True).dt.hour.astype("int64")
-    return out
+    return request_stats_frame(inputs)
 
 
 # Why versioned: training and serving both ask for this service by name; a changed feature
