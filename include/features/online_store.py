@@ -51,7 +51,19 @@ class GuardedSqliteOnlineStoreConfig(SqliteOnlineStoreConfig):
 
 
 class GuardedSqliteOnlineStore(SqliteOnlineStore):
-    """Feast's SQLite store with an event-time guard on every write (see module docstring)."""
+    """Feast's SQLite store with an event-time guard on every write (see module docstring).
+
+    The database is switched to write-ahead logging: the scoring service reads it while
+    materialization writes, and in the default rollback journal a reader waits for each
+    commit (and, past its timeout, fails a request); in WAL readers never wait for a writer.
+    """
+
+    def _get_conn(self, config: RepoConfig) -> Any:
+        fresh = not self._conn
+        conn = super()._get_conn(config)
+        if fresh:
+            conn.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
+        return conn
 
     def online_write_batch(
         self,

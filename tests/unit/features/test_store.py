@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import sqlite3
 import subprocess
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -111,7 +112,9 @@ def test_A7_an_older_window_never_overwrites_newer_online_values(feast_root, tmp
     customers = [int(c) for c in both.index[:5]]
     assert customers, "fixture needs customers active on the first and last day"
     stock_db = tmp_path / "stock.db"
-    shutil.copy(feast_root / "feast/online.db", stock_db)
+    # SQLite's backup API: the online DB is in WAL mode, its file alone may miss the tables
+    with sqlite3.connect(feast_root / "feast/online.db") as src, sqlite3.connect(stock_db) as dst:
+        src.backup(dst)
     guarded = store.feature_store()
     stock = _stock_store(stock_db)
     newer = (_utc(DAYS[-1]), _utc(DAYS[-1] + timedelta(days=1), 1))
