@@ -81,7 +81,7 @@ def expected_answers(
     import pandas as pd
 
     from include.features import schema
-    from include.features.training_set import online_features
+    from include.features.training_set import as_timestamp, online_features
     from include.modeling import tracking
 
     spec = spec or load_spec()
@@ -95,10 +95,13 @@ def expected_answers(
     model = mlflow.pyfunc.load_model(model_uri)
     features = schema.model_features(fspec)
     scores = np.asarray(model.predict(online[features].astype("float64")), dtype=np.float64)
+    # Feast 0.67 returns rows older than the TTL online; serving flags them (the training
+    # join's rule), so the reference does too.
+    oldest = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=fspec.ttl_days)
     out = []
     for i, r in enumerate(requests):
         stamps = (online[schema.CUSTOMER_AS_OF][i], online[schema.MERCHANT_AS_OF][i])
-        scored = all(s is not None and not pd.isna(s) for s in stamps)
+        scored = all(s is not None and not pd.isna(s) and as_timestamp(s) >= oldest for s in stamps)
         out.append(
             {
                 "transaction_id": r[spec.names.tx_key],
