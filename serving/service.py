@@ -27,6 +27,7 @@ and the traffic limits when the class is decorated); it imports neither MLflow n
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import hmac
 import logging
@@ -155,6 +156,12 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+# Set per request by the guard from this header (any value): synthetic traffic (deployment
+# canaries) is scored like any request and not captured.
+SYNTHETIC_HEADER = "x-mlops-synthetic"
+SYNTHETIC: contextvars.ContextVar[bool] = contextvars.ContextVar("synthetic", default=False)
+
+
 class RequestGuard:
     """ASGI middleware in front of ``POST /predict``: token, content type, body size, JSON
     and the contract, each refused with its status and an actionable JSON body. The body is
@@ -209,6 +216,9 @@ class RequestGuard:
                 },
                 {"WWW-Authenticate": 'Bearer realm="fraud-scoring"'},
             )
+        # Deployment canaries say so: they are answered like any request but not captured,
+        # so monitoring compares training with client traffic only.
+        SYNTHETIC.set(headers.get(SYNTHETIC_HEADER, "") != "")
         media = headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
             return _json(
@@ -441,7 +451,7 @@ class FraudService:
         )
         done = time.perf_counter()
         self._observe(active, assembled, decisions, start, looked_up, done)
-        if self.capture.enabled:
+        if self.capture.enabled and not SYNTHETIC.get():
             self._capture(request_id, active, rows, matrix, predictions, (done - start) * 1e3)
         return response
 

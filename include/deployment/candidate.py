@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +62,8 @@ def serve(
         "BENTOML_DO_NOT_TRACK": "true",
     }
     env.pop("MLOPS_SERVING_POINTER", None)  # pinned: the Bento serves the model it packages
+    home = tempfile.mkdtemp(prefix="mlops-candidate-")
+    env["BENTOML_HOME"] = _private_home(Path(home))
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"candidate-{bento_tag.replace(':', '-')}-{port}.log"
     cmd = [bentoml_cli(), "serve", bento_tag, "--host", "127.0.0.1", "--port", str(port)]
@@ -81,6 +85,24 @@ def serve(
         )
     finally:
         _stop(proc)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _private_home(home: Path) -> str:
+    """A BentoML home of the candidate's own that sees the real stores.
+
+    ``bentoml serve`` *wipes* ``<BENTOML_HOME>/prometheus_multiproc_dir`` at start: with the
+    stable service's home, a candidate would delete the live service's metrics (and show its
+    own in their place). So the candidate gets a home whose ``bentos`` and ``models`` are
+    links to the real ones, and whose metrics directory is its own.
+    """
+    from serving.bento import bentoml_home
+
+    real = Path(bentoml_home())
+    for store in ("bentos", "models"):
+        (real / store).mkdir(parents=True, exist_ok=True)
+        (home / store).symlink_to(real / store, target_is_directory=True)
+    return str(home)
 
 
 def _stop(proc: subprocess.Popen, grace_s: float = 10.0) -> None:

@@ -122,6 +122,7 @@ def watch(
     other_version = 0
     deadline = time.monotonic() + seconds
     with client(base_url, token) as http:
+        http.headers["X-MLOps-Synthetic"] = "deploy-canary"  # answered, not captured
         while True:
             try:
                 resp = http.post(PREDICT, json={"transactions": [canary]})

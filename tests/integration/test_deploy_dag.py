@@ -11,6 +11,7 @@ requests (D6: zero non-2xx), a rollback by Param, and a forced failing pre-traff
 from __future__ import annotations
 
 import html
+import json
 import os
 import signal
 import subprocess
@@ -148,6 +149,11 @@ def test_D6_deploy_then_switch_under_load_then_roll_back_by_param(
     assert str(first.state) == "success", task_states(first)
     # then the stable address serves it, with the token only
     assert _serving(url) == plat.champion_version
+    # and the watch's canary requests were answered but not captured (capture flushes
+    # every 2 s): monitoring sees client traffic only
+    time.sleep(3)
+    capture = plat.root / "lake" / "capture"
+    assert not list(capture.rglob("*.jsonl")), "deployment canaries reached the capture"
     tx = checks.golden_requests(spec, rows=1)[0]
     resp = httpx.post(
         f"{url}/predict",
@@ -186,6 +192,14 @@ def test_D6_deploy_then_switch_under_load_then_roll_back_by_param(
     assert set(load.statuses) == {200}, load.statuses
     assert set(load.versions) == {plat.champion_version, v2}, load.versions
     assert sum(load.statuses.values()) > 50, load.statuses
+    # and client traffic is captured, with the version that answered each request
+    time.sleep(3)
+    captured = [
+        json.loads(line)
+        for part in capture.rglob("*.jsonl")
+        for line in part.read_text().splitlines()
+    ]
+    assert {str(r["model_version"]) for r in captured} >= {plat.champion_version, v2}
 
     # when the previous version is deployed again by Param (a rollback)
     back = run_dag(dagbag, "deploy_model", version=plat.champion_version)

@@ -291,6 +291,20 @@ def test_served_records_are_captured_with_the_features_as_served(service, data_r
     assert records[0]["latency_ms"] > 0
 
 
+def test_synthetic_requests_are_answered_but_not_captured(service, data_root) -> None:
+    # given a deployment canary (the guard sets the flag from the X-MLOps-Synthetic header)
+    token = svc_module.SYNTHETIC.set(True)
+    try:
+        out = predict(service, tx(1))
+    finally:
+        svc_module.SYNTHETIC.reset(token)
+    # then it is scored like any request, and monitoring never sees it
+    assert out.predictions[0].scored
+    service.capture.close()
+    assert service.capture.counters()["offered"] == 0
+    assert not list((data_root / "lake").rglob("*.jsonl"))
+
+
 def test_B9_the_store_down_is_a_503_with_a_clear_body(service) -> None:
     service.store.down = True
     resp = predict(service, tx(1))
