@@ -210,7 +210,13 @@ def test_D6_deploy_then_switch_under_load_then_roll_back_by_param(
         == plat.champion_version
     )
     assert client.get_model_version(name, v2).tags["deploy.outcome"] == "replaced"
-    outcomes = [(r["version"], r["outcome"]) for r in history.records()]
+    records = history.records()
+    # every watch judged real traffic from the service's own metrics (canaries included)
+    for rec in records:
+        watch = rec["detail"]["watch"]
+        assert watch["requests"] >= watch["canary_sent"] > 0, watch
+        assert watch["error_rate"] == 0.0 and watch["p99_ms_upper_bound"] is not None, watch
+    outcomes = [(r["version"], r["outcome"]) for r in records]
     assert outcomes == [
         (plat.champion_version, "serving"),
         (v2, "serving"),
