@@ -2,8 +2,10 @@
 ### Score each day's validated transactions (batch)
 
 Runs when the feature store is updated (the `features` Asset: the partitions its events
-name), or by hand to re-score: `days` (a list of YYYY-MM-DD) or a `start_date`..`end_date`
-range; a manual run without either scores the newest partition.
+name), when a new champion is promoted (the `champion_model` Asset: the newest partition, so
+scores of the model that now decides exist at once), or by hand to re-score: `days` (a
+list of YYYY-MM-DD) or a `start_date`..`end_date` range; a manual run without either
+scores the newest partition.
 
 1. **resolve_days** – the days to score: those with a validated transactions partition (a
    labels-only day is left out; nothing left → skipped, not failed);
@@ -33,14 +35,14 @@ import pendulum
 from airflow.sdk import Metadata, Param, dag, task
 
 from include.orchestration.alerts import default_args
-from include.orchestration.assets import FEATURES, PREDICTIONS
+from include.orchestration.assets import CHAMPION_MODEL, FEATURES, PREDICTIONS
 
 _DAY = {"type": ["null", "string"], "format": "date"}
 
 
 @dag(
     dag_id="score_transactions",
-    schedule=[FEATURES],
+    schedule=FEATURES | CHAMPION_MODEL,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,  # two runs re-scoring the same day would only race to the same file
