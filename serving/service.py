@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import gc
 import hmac
 import logging
 import math
@@ -284,6 +285,9 @@ status_app = Starlette(routes=[Route("/status", _status, methods=["GET"])])
     traffic={"timeout": REQUEST_TIMEOUT_S, "max_concurrency": SPEC.serving.max_concurrency},
     workers=1,
     threads=THREADS,
+    # No per-request access log line: /metrics (latency, status) and the prediction capture
+    # (every request, off the request path) say more, and the log line costs ~0.3 ms.
+    logging={"access": {"enabled": False}},
 )
 class FraudService:
     """Scores card transactions for fraud with the deployed model version."""
@@ -337,6 +341,10 @@ class FraudService:
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="model-watcher", daemon=True)
         self._watcher.start()
+        # Everything imported and loaded so far lives as long as the process: out of the
+        # garbage collector's sight, a full collection no longer walks MLflow's and
+        # pandas' objects in the middle of a request (the 100-300 ms outliers).
+        gc.freeze()
 
     # ---------------------------------------------------------------- background work
     def _open_store(self) -> None:
@@ -360,6 +368,8 @@ class FraudService:
                 log.exception("model watcher iteration failed")
 
     def _swapped(self, previous: served.ServedModel | None, current: served.ServedModel) -> None:
+        gc.freeze()  # the new version's objects live until the next swap (see __init__)
+
         def update(m: Any) -> None:
             m.model_loads.labels(outcome="loaded").inc()
             if previous is not None:
@@ -398,7 +408,7 @@ class FraudService:
     @bentoml.api(
         route=PREDICT_PATH, input_spec=PredictRequest, output_spec=contract.PredictResponse
     )
-    def predict(self, transactions: list[BaseModel]) -> contract.PredictResponse | Response:
+    async def predict(self, transactions: list[BaseModel]) -> contract.PredictResponse | Response:
         """Fraud probability and decision for each transaction (1 to max_batch)."""
         start = time.perf_counter()
         active = self.models.active  # read once: the whole request uses this version

@@ -242,8 +242,10 @@ def service(monkeypatch, data_root):
 
 
 def predict(service, *txs):
+    """The API method as BentoML calls it (a coroutine: it runs on the event loop)."""
     model = svc_module.Transaction
-    return service.predict(transactions=[model.model_validate_json(json.dumps(t)) for t in txs])
+    items = [model.model_validate_json(json.dumps(t)) for t in txs]
+    return asyncio.run(service.predict(transactions=items))
 
 
 def test_scores_every_known_transaction_with_the_pinned_version(service) -> None:
