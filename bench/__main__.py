@@ -1,7 +1,8 @@
 """``python -m bench``: run the benchmark sections, print them and a summary, save JSON.
 
 Options: ``--quick`` (100k rows instead of 1M, 3 fresh-process reps instead of 5) and
-``--only parse|gx``. Everything runs in a scratch folder that is deleted at the end; the
+``--only <section>`` (parse, gx, materialize, training, scoring, online, serving).
+Everything runs in a scratch folder that is deleted at the end; the
 summary goes to ``bench/results/latest.json`` (gitignored). Figures are printed next to
 their targets; the harness never judges them.
 """
@@ -34,7 +35,7 @@ from bench.common import (
 )
 
 RESULTS = REPO_ROOT / "bench" / "results" / "latest.json"
-SECTIONS = ("parse", "gx", "materialize", "training", "scoring", "online")
+SECTIONS = ("parse", "gx", "materialize", "training", "scoring", "online", "serving")
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -142,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     from bench import online_lookup
 
                     result = online_lookup.run(args.quick)
+                elif section == "serving":
+                    from bench import serving
+
+                    result = serving.run(args.quick)
                 else:
                     from bench import validation
                     from include.spec import load_spec
