@@ -56,6 +56,9 @@ class Progress:
         self.console.say(f"   already ingested: {', '.join(parts) or 'nothing yet'}")
         if self.champion:
             self.console.say(f"   champion: {self._describe(self.champion)}")
+        if self.deployed:
+            where = f"{self.model_name} v{self.deployed} at {self.serving_url}"
+            self.console.say(f"   serving: {where}")
 
     def poll(self, *, quiet: bool = False) -> None:
         try:
