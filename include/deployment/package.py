@@ -78,18 +78,24 @@ def package(target: Target) -> dict[str, Any]:
             name=target.name,
             version=target.version,
             threshold=target.threshold,
-            metadata={
-                "model_uri": target.model_uri,
-                "features": target.features,
-                "target_fpr": target.tags.get("serving.target_fpr"),
-                "family": target.tags.get("family"),
-                "training_run_id": target.tags.get("training_run_id"),
-                "data_sha256": target.tags.get("data_sha256"),
-                "git_commit": target.tags.get("lineage.git_commit"),
-            },
+            metadata=model_metadata(target),
         )
     bento_tag = bento.build(str(model_tag), version=target.version)
     return {"model_tag": str(model_tag), "bento_tag": str(bento_tag), **_bento_files(bento_tag)}
+
+
+def model_metadata(target: Target) -> dict[str, Any]:
+    """What the BentoML model records of its registry version (lineage, threshold's FPR).
+    The same version always gets the same metadata: packaging it again is a no-op."""
+    return {
+        "model_uri": target.model_uri,
+        "features": target.features,
+        "target_fpr": target.tags.get("serving.target_fpr"),
+        "family": target.tags.get("family"),
+        "training_run_id": target.tags.get("training_run_id"),
+        "data_sha256": target.tags.get("data_sha256"),
+        "git_commit": target.tags.get("lineage.git_commit"),
+    }
 
 
 def _bento_files(bento_tag: str) -> dict[str, str]:

@@ -130,34 +130,24 @@ def server(trained_platform, tmp_path_factory) -> Iterator[Server]:
         mp.setenv("MLOPS_USECASE_SPEC", str(spec_path))
         mp.setenv("BENTOML_HOME", _bentoml_home_in_use() or os.environ["BENTOML_HOME"])
         mp.setenv("BENTOML_DO_NOT_TRACK", "true")
-        from include.registry import read
+        from include.deployment import package as deployment
         from serving import auth, bento, model
 
-        champion = read.champion()
-        threshold = champion.require_threshold()
-        lineage = {
-            "features": champion.features,
-            "family": champion.family,
-            "training_run_id": champion.training_run_id,
-            "data_sha256": champion.data_sha256,
-            "target_fpr": champion.tags.get("serving.target_fpr"),
-        }
-
-        def package(threshold: float) -> str:
-            return model.package(
-                champion.model_uri,
-                name=champion.name,
-                version=champion.version,
-                threshold=threshold,
-                metadata=lineage,
-            )
-
-        model_tag = package(threshold)
-        assert package(threshold) == model_tag  # a retried deployment reuses it
+        # packaged exactly as deploy_model packages it (other tests of the session may have
+        # packaged this version already: the same package is then reused, never changed)
+        target = deployment.resolve(None)
+        packaged = deployment.package(target)
+        model_tag, bento_tag = packaged["model_tag"], packaged["bento_tag"]
+        assert deployment.package(target)["model_tag"] == model_tag  # a retry reuses it
         with pytest.raises(model.ModelPackageConflict, match="threshold"):
-            package(min(1.0, threshold + 0.1))  # a version's package never changes
-        bento_tag = bento.build(model_tag, version=champion.version)
-        assert bento.build(model_tag, version=champion.version) == bento_tag
+            model.package(  # a version's package never changes
+                target.model_uri,
+                name=target.name,
+                version=target.version,
+                threshold=min(1.0, target.threshold + 0.1),
+                metadata=deployment.model_metadata(target),
+            )
+        assert bento.build(model_tag, version=target.version) == bento_tag
         token = auth.ensure_token(tmp / "token")
         env = {
             **os.environ,
@@ -194,9 +184,9 @@ def server(trained_platform, tmp_path_factory) -> Iterator[Server]:
                 token=token,
                 bento_tag=bento_tag,
                 model_tag=model_tag,
-                version=str(champion.version),
-                threshold=threshold,
-                model_uri=champion.model_uri,
+                version=str(target.version),
+                threshold=target.threshold,
+                model_uri=target.model_uri,
                 capture_lake=tmp / "lake",
                 log=log,
                 pid=proc.pid,
