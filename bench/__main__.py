@@ -1,7 +1,8 @@
 """``python -m bench``: run the benchmark sections, print them and a summary, save JSON.
 
 Options: ``--quick`` (100k rows instead of 1M, 3 fresh-process reps instead of 5) and
-``--only <section>`` (parse, gx, materialize, training, scoring, online, serving).
+``--only <section>`` (parse, gx, materialize, training, scoring, online, serving,
+drift, staleness).
 Everything runs in a scratch folder that is deleted at the end; the
 summary goes to ``bench/results/latest.json`` (gitignored). Figures are printed next to
 their targets; the harness never judges them.
@@ -35,7 +36,17 @@ from bench.common import (
 )
 
 RESULTS = REPO_ROOT / "bench" / "results" / "latest.json"
-SECTIONS = ("parse", "gx", "materialize", "training", "scoring", "online", "serving")
+SECTIONS = (
+    "parse",
+    "gx",
+    "materialize",
+    "training",
+    "scoring",
+    "online",
+    "serving",
+    "drift",
+    "staleness",
+)
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -147,6 +158,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     from bench import serving
 
                     result = serving.run(args.quick)
+                elif section == "drift":
+                    from bench import drift
+
+                    result = drift.run(args.quick)
+                elif section == "staleness":
+                    from bench import staleness
+
+                    result = staleness.run(args.quick)
                 else:
                     from bench import validation
                     from include.spec import load_spec

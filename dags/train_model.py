@@ -145,8 +145,11 @@ def train_model() -> None:
         from include.orchestration.alerts import rejection_alert
         from include.registry.alerts import claim_rejection_mail
 
-        # The same cause (failed checks vs the same champion) is mailed once per cooldown.
-        if not claim_rejection_mail(result):
+        # The same cause (failed checks vs the same champion) is mailed once per cooldown;
+        # a retrain monitoring asked for always reports (monitoring dedups its own triggers).
+        reason = str((context.get("params") or {}).get("reason") or "")
+        monitoring = reason.startswith("monitoring")
+        if not claim_rejection_mail(result) and not monitoring:
             return f"champion v{result.get('champion_version')} kept; mail suppressed (cooldown)"
         send_alert(rejection_alert(context, result))
         return f"champion v{result.get('champion_version')} kept: {result['reason']}"

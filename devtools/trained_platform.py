@@ -63,18 +63,34 @@ def small_spec(path: Path) -> Path:
     return path
 
 
-def build_platform(root: Path) -> Platform:
+def build_platform(
+    root: Path,
+    *,
+    days: list[date] | None = None,
+    sources: list[date] | None = None,
+    rows: int = ROWS,
+    training_window_days: int = 30,
+    spec_overrides: dict[str, dict] | None = None,
+) -> Platform:
     """Ingest, featurize and train into ``root`` (a fresh directory); returns the platform.
-    The environment is changed only while building."""
-
+    The environment is changed only while building. By default the eight :data:`DAYS` (the
+    content of :data:`SOURCE_DAYS`); ``days``/``sources``: another history, day for day;
+    ``spec_overrides``: spec sections updated on top of :func:`small_spec`."""
+    days = list(days or DAYS)
+    sources = list(sources or SOURCE_DAYS)
     root.mkdir(parents=True, exist_ok=True)
     spec_path = small_spec(root.parent / f"{root.name}-spec.yaml")
+    if spec_overrides:
+        raw = yaml.safe_load(spec_path.read_text())
+        for section, values in spec_overrides.items():
+            raw.setdefault(section, {}).update(values)
+        spec_path.write_text(yaml.safe_dump(raw))
     platform = Platform(
         root=root,
         spec_path=spec_path,
         tracking_uri=f"sqlite:///{root / 'mlflow' / 'mlflow.db'}",
         champion_version="",
-        days=tuple(DAYS),
+        days=tuple(days),
     )
     saved = {k: os.environ.get(k) for k in platform.env()}
     os.environ.update(platform.env())
@@ -82,20 +98,18 @@ def build_platform(root: Path) -> Platform:
     try:
         from include.registry.read import champion
         from include.spec import load_spec
-        from include.steps import ingest, materialize_features, train_model
+        from include.steps import materialize_features, train_model
 
         spec = load_spec()
-        for day, source in zip(DAYS, SOURCE_DAYS, strict=True):
+        for day, source in zip(days, sources, strict=True):
             for feed in ("transactions", "labels"):
-                if _land_shifted(spec, feed, day, source):
-                    summary = ingest.validate(feed, day.isoformat(), f"platform__{day}")
-                    assert summary["success"], summary
-                    ingest.publish(summary)
-        days = [d.isoformat() for d in DAYS]
-        materialize_features.compute_tables(days)
+                outcome = ingest_shifted(spec, feed, day, source, rows=rows)
+                assert outcome in (None, "published"), (feed, day, outcome)
+        isodays = [d.isoformat() for d in days]
+        materialize_features.compute_tables(isodays)
         materialize_features.apply_definitions()
-        materialize_features.materialize_partitions(days)
-        training_set = train_model.build_training_set(30, "platform__train")
+        materialize_features.materialize_partitions(isodays)
+        training_set = train_model.build_training_set(training_window_days, "platform__train")
         trained = train_model.train(training_set, families=["xgboost"], tuning_budget=1)
         result = train_model.gate(trained)
         current = champion()
@@ -109,22 +123,70 @@ def build_platform(root: Path) -> Platform:
                 os.environ[key] = value
 
 
-def _land_shifted(spec, feed: str, day: date, source: date) -> bool:
+def ingest_shifted(
+    spec,
+    feed: str,
+    day: date,
+    source: date,
+    *,
+    rows: int = ROWS,
+    drift=None,
+    fault: str | None = None,
+    keep_rows: int | None = None,
+) -> str | None:
+    """Land ``source``'s simulated batch as ``day``'s and ingest it through the ingest steps
+    (validation included): "published", "quarantined", or None when the batch has no rows.
+    ``drift``: a simulator ``Drift`` (its ``start`` in source days); ``fault``: a
+    ``devtools.faults`` name; ``keep_rows``: land only the first rows of the batch."""
+    from include.quality.errors import BatchValidationFailed
+    from include.steps import ingest
+
+    if not _land_shifted(spec, feed, day, source, rows, drift, fault, keep_rows):
+        return None
+    summary = ingest.validate(feed, day.isoformat(), f"platform__{feed}__{day}")
+    if summary["success"]:
+        ingest.publish(summary)
+        return "published"
+    try:
+        ingest.quarantine(summary)  # moves the batch and its evidence, then raises (the DAG fails)
+    except BatchValidationFailed:
+        pass
+    return "quarantined"
+
+
+def _land_shifted(
+    spec,
+    feed: str,
+    day: date,
+    source: date,
+    rows: int = ROWS,
+    drift=None,
+    fault: str | None = None,
+    keep_rows: int | None = None,
+) -> bool:
     """Land ``source``'s simulated batch as ``day``'s: every timestamp moved by the same
     whole number of days (the simulator's ids stay unique). False when it has no rows."""
+    import numpy as np
     import pandas as pd
 
+    from devtools.faults import FAULTS
     from devtools.simulator import batch_file_name, clean_frame, to_csv_bytes
     from include import storage
     from include.config import get_settings
 
-    frame = clean_frame(spec, feed, source, rows=ROWS)
+    frame = clean_frame(spec, feed, source, rows=rows, drift=drift)
+    if keep_rows is not None:
+        frame = frame.head(keep_rows)
     if frame.empty:
         return False
     shift = pd.Timedelta(days=(day - source).days)
     for column in frame.columns:
         if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
             frame[column] = frame[column] + shift
+    data = to_csv_bytes(frame)
+    if fault:
+        result = FAULTS[fault].apply(frame, spec.feed(feed), np.random.default_rng(day.toordinal()))
+        data = result if isinstance(result, bytes) else to_csv_bytes(result)
     folder = storage.join(get_settings().landing_uri, feed, day.isoformat())
-    storage.write_bytes(storage.join(folder, batch_file_name(feed, day)), to_csv_bytes(frame))
+    storage.write_bytes(storage.join(folder, batch_file_name(feed, day)), data)
     return True

@@ -48,6 +48,8 @@ class Settings:
     feast_registry: str = ""
     # Where MLflow puts the artifacts of new experiments when the tracking URI is a database.
     mlflow_artifact_root: str = ""
+    # Evidently workspace (local folder): every monitoring snapshot, for `make evidently-ui`.
+    evidently_workspace: Path | None = None
 
 
 def get_settings() -> Settings:
@@ -79,4 +81,5 @@ def get_settings() -> Settings:
         mlflow_artifact_root=_env(
             "MLOPS_MLFLOW_ARTIFACT_ROOT", str(data_root / "mlflow" / "artifacts")
         ),
+        evidently_workspace=Path(_env("MLOPS_EVIDENTLY_WORKSPACE", str(data_root / "evidently"))),
     )

@@ -7,7 +7,9 @@
     <lake>/reports/validation/<feed>/<YYYY-MM-DD>/<run>/         validation result + Data Docs
     <lake>/training_sets/<run>.parquet                           one per training run
     <lake>/predictions/date=<YYYY-MM-DD>/                        scored requests (serving)
-    <lake>/reports/drift/<first>_<last>/                         drift report + summary
+    <lake>/capture/date=<YYYY-MM-DD>/part-*.jsonl                requests served online
+    <lake>/reports/drift/<first>_<last>/                         monitoring reports + summary
+    <lake>/monitoring/runs/<run>.json, history.csv               one row per monitoring run
     <features>/<view>/date=<YYYY-MM-DD>/data.parquet             offline feature tables
 
 Each root (``landing_uri``, ``lake_uri``, ``features_uri``: settings) is a local path or an
@@ -59,8 +61,13 @@ def staging_uri(lake_uri: str, feed: str, day: date, run_id: str) -> str:
     return storage.join(lake_uri, "staging", feed, _day(day), f"{run_slug(run_id)}.parquet")
 
 
+def quarantine_day_dir(lake_uri: str, feed: str, day: date) -> str:
+    """Every quarantined batch of one feed and day (one folder per run below)."""
+    return storage.join(lake_uri, "quarantine", feed, _day(day))
+
+
 def quarantine_dir(lake_uri: str, feed: str, day: date, run_id: str) -> str:
-    return storage.join(lake_uri, "quarantine", feed, _day(day), run_slug(run_id))
+    return storage.join(quarantine_day_dir(lake_uri, feed, day), run_slug(run_id))
 
 
 def validation_reports_dir(lake_uri: str, feed: str, day: date) -> str:
@@ -94,6 +101,25 @@ def capture_dir(lake_uri: str, day: date) -> str:
 def drift_report_dir(lake_uri: str, first: date, last: date) -> str:
     """A monitoring window's report (stable per window: a re-run replaces it)."""
     return storage.join(lake_uri, "reports", "drift", f"{_day(first)}_{_day(last)}")
+
+
+def monitoring_run_uri(lake_uri: str, run_id: str) -> str:
+    """One monitoring run's row of the metrics history (a re-run of the run replaces it)."""
+    return storage.join(lake_uri, "monitoring", "runs", f"{run_slug(run_id)}.json")
+
+
+def monitoring_runs_dir(lake_uri: str) -> str:
+    return storage.join(lake_uri, "monitoring", "runs")
+
+
+def monitoring_history_uri(lake_uri: str) -> str:
+    """The metrics history as one table (rebuilt from the run rows after every run)."""
+    return storage.join(lake_uri, "monitoring", "history.csv")
+
+
+# Inside a drift report folder (drift_report_dir).
+MONITORING_SUMMARY = "summary.json"
+MONITORING_INDEX = "index.html"
 
 
 # Inside one validation run's folder (report_dir) or one quarantined batch (quarantine_dir).

@@ -188,12 +188,50 @@ class ServingSpec:
     deployed_alias: str = "production"
 
 
+# Evidently's per-column drift methods the spec may name (numerical features and the score).
+DRIFT_METHODS = ("wasserstein", "psi", "kl_div", "jensenshannon", "hellinger", "ks", "anderson")
+# Of those, the methods whose score is a p-value (drift below the threshold).
+P_VALUE_DRIFT_METHODS = ("ks", "anderson")
+
+
 @dataclass(frozen=True)
 class MonitoringSpec:
-    """Drift and performance monitoring of the scored traffic."""
+    """Drift, skew, quality and staleness monitoring of production (``monitor_drift``).
 
-    min_sample_rows: int = 1000  # fewer scored rows in a window: no verdict (noise)
+    Every threshold is a decision of the monitoring policy; ``bench/staleness.py`` measures
+    the quality-versus-age curve they are chosen from (README, "Monitoring")."""
+
+    # The current window: this many days of scored transactions, ending the day before a run.
+    window_days: int = 3
+    # Fewer scored rows in a window: "not enough data", never drift, never a retrain.
+    min_sample_rows: int = 1000
+    # Per-feature drift: Evidently's method and threshold, fixed here so the verdict does not
+    # switch tests with the sample size (Evidently's default does). Distance methods:
+    # drifted when the score >= threshold; p-value methods (ks, anderson): when < threshold.
+    drift_method: str = "wasserstein"
+    drift_threshold: float = 0.1
     drift_share: float = 0.5  # dataset drift when at least this share of features drifted
+    # The score distribution against the champion's own holdout scores (same method).
+    prediction_drift_threshold: float = 0.1
+    # Each side of a comparison is sampled (seeded) down to this many rows; the report says so.
+    max_rows: int = 50_000
+    # Training/serving skew: captured online features vs the offline features of the same
+    # transactions; a feature is skewed at this distance; below min_skew_rows no verdict.
+    skew_threshold: float = 0.05
+    min_skew_rows: int = 200
+    # Quality on matured labels: judged only with this many labelled rows and positives;
+    # a breach is a fall of PR-AUC or recall at the spec's FPR below the champion's holdout
+    # figure by more than these (absolute) amounts.
+    min_labelled_rows: int = 1000
+    min_positives: int = 20
+    max_pr_auc_drop: float = 0.10
+    max_recall_drop: float = 0.15
+    # One breach (same kinds, same champion) alerts and retrains once per cooldown.
+    retrain_cooldown_hours: float = 72.0
+    # Staleness: the champion's training data may end at most this long ago, and at most
+    # this many monitoring-triggered retrains in a row may fail to replace it.
+    max_champion_age_days: int = 30
+    max_failed_retrains: int = 2
 
 
 @dataclass(frozen=True)
@@ -567,11 +605,36 @@ def _serving(top: _Section, model: ModelSpec) -> ServingSpec:
 
 
 def _monitoring(top: _Section) -> MonitoringSpec:
-    s = top.section("monitoring", ("min_sample_rows", "drift_share"), required=False)
-    return MonitoringSpec(
-        min_sample_rows=s.whole("min_sample_rows", MonitoringSpec.min_sample_rows, minimum=1),
-        drift_share=s.number("drift_share", MonitoringSpec.drift_share, above=0, maximum=1),
+    names = [f.name for f in dataclasses.fields(MonitoringSpec)]
+    s = top.section("monitoring", names, required=False)
+    d = MonitoringSpec()
+    mon = MonitoringSpec(
+        window_days=s.whole("window_days", d.window_days, minimum=1),
+        min_sample_rows=s.whole("min_sample_rows", d.min_sample_rows, minimum=1),
+        drift_method=s.choice("drift_method", DRIFT_METHODS, d.drift_method),
+        drift_threshold=s.number("drift_threshold", d.drift_threshold, above=0),
+        drift_share=s.number("drift_share", d.drift_share, above=0, maximum=1),
+        prediction_drift_threshold=s.number(
+            "prediction_drift_threshold", d.prediction_drift_threshold, above=0
+        ),
+        max_rows=s.whole("max_rows", d.max_rows, minimum=100),
+        skew_threshold=s.number("skew_threshold", d.skew_threshold, above=0),
+        min_skew_rows=s.whole("min_skew_rows", d.min_skew_rows, minimum=1),
+        min_labelled_rows=s.whole("min_labelled_rows", d.min_labelled_rows, minimum=1),
+        min_positives=s.whole("min_positives", d.min_positives, minimum=1),
+        max_pr_auc_drop=s.number("max_pr_auc_drop", d.max_pr_auc_drop, minimum=0, maximum=1),
+        max_recall_drop=s.number("max_recall_drop", d.max_recall_drop, minimum=0, maximum=1),
+        retrain_cooldown_hours=s.number(
+            "retrain_cooldown_hours", d.retrain_cooldown_hours, minimum=0
+        ),
+        max_champion_age_days=s.whole("max_champion_age_days", d.max_champion_age_days, minimum=1),
+        max_failed_retrains=s.whole("max_failed_retrains", d.max_failed_retrains, minimum=1),
     )
+    if mon.drift_method in P_VALUE_DRIFT_METHODS:
+        for key in ("drift_threshold", "prediction_drift_threshold", "skew_threshold"):
+            if getattr(mon, key) >= 1:
+                raise s.error(key, f"is a p-value with {mon.drift_method}: it must be below 1")
+    return mon
 
 
 def _simulator(top: _Section) -> SimulatorSpec | None:

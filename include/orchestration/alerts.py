@@ -100,7 +100,8 @@ def rejection_alert(context: Any, result: dict[str, Any]) -> Alert:
     """The mail of a challenger the gate rejected (fault C1): the comparison, side by side."""
     from include.registry.alerts import promotion_rejected
 
-    return promotion_rejected(task_context(context), result)
+    reason = str((context.get("params") or {}).get("reason") or "")
+    return promotion_rejected(task_context(context), result, reason)
 
 
 def default_args(**overrides: Any) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from include.notify.templates import Alert, TaskContext, context_rows, esc, html
 from include.spec import UseCaseSpec, load_spec
 
 
-def promotion_rejected(ctx: TaskContext, result: dict[str, Any]) -> Alert:
-    """The gate kept the champion: say why, side by side, and where the report is."""
+def promotion_rejected(ctx: TaskContext, result: dict[str, Any], reason: str = "") -> Alert:
+    """The gate kept the champion: say why, side by side, and where the report is.
+    ``reason``: why the retrain ran (monitoring's breach: then the drift persists)."""
     comparison = result.get("comparison", {})
     challenger = comparison.get("challenger", {})
     champion = comparison.get("champion") or {}
@@ -37,9 +38,17 @@ def promotion_rejected(ctx: TaskContext, result: dict[str, Any]) -> Alert:
         f"{esc(shorten(c.get('detail', '')))}</li>"
         for c in comparison.get("checks", [])
     )
+    persists = (
+        f"This retrain was triggered by monitoring ({reason}). The drift persists and the "
+        "champion stays: a person is the next step (the drift report, this comparison; retrain "
+        "by hand with other Params, e.g. a shorter training_window_days, or accept)."
+        if reason.startswith("monitoring")
+        else ""
+    )
     text = "\n".join(
         [
             "The retrained model did not pass the gate; the champion is unchanged.",
+            *([persists] if persists else []),
             f"Reason: {result.get('reason')}",
             *[f"{k}: {v}" for k, v in context_rows(ctx)],
             f"Primary metric: {metric}",
@@ -50,7 +59,9 @@ def promotion_rejected(ctx: TaskContext, result: dict[str, Any]) -> Alert:
     body = (
         f"<h2>Retrain rejected: {esc(result.get('model'))} v{esc(result.get('version'))}</h2>"
         f"<p>The champion (v{esc(result.get('champion_version') or '-')}) is unchanged. "
-        f"Reason: {esc(result.get('reason'))}</p>{html_table(context_rows(ctx))}"
+        f"Reason: {esc(result.get('reason'))}</p>"
+        + (f"<p><b>{esc(persists)}</b></p>" if persists else "")
+        + f"{html_table(context_rows(ctx))}"
         "<h3>Holdout metrics</h3><table border='1' cellpadding='4'>"
         f"<tr><th>metric</th><th>challenger</th><th>champion</th></tr>{table}</table>"
         f"<h3>Checks</h3><ul>{checks}</ul>"

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,3 +59,60 @@ def platform(trained_platform, monkeypatch):
     from tests.platform import use_platform
 
     return use_platform(trained_platform, monkeypatch)
+
+
+@contextlib.contextmanager
+def stable_service(port: int, log: Path, timeout_s: float = 120) -> Iterator[str]:
+    """The stable scoring service, started from the source as ``make run`` starts it
+    (``bentoml serve serving.service:FraudService``) with this test's environment; yields
+    its URL once ``/status`` answers, stops the process group after."""
+    import httpx
+
+    from include.deployment.candidate import bentoml_cli
+
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [bentoml_cli(), "serve", "serving.service:FraudService"]
+            + ["--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            try:
+                if httpx.get(f"{url}/status", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"stable service not up: {log.read_text()[-3000:]}"
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def xcom(dag_run, task_id: str):
+    """The return value ``task_id`` pushed in ``dag_run`` (None when it pushed none)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(
+            XComModel.get_many(
+                run_id=dag_run.run_id,
+                key="return_value",
+                dag_ids=dag_run.dag_id,
+                task_ids=task_id,
+            ).with_only_columns(XComModel.value)
+        ).first()
+    return None if row is None else XComModel.deserialize_value(type("R", (), {"value": row}))

@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import signal
-import subprocess
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
-from include.deployment.candidate import bentoml_cli, free_port
-from tests.conftest import ROOT, Mailbox
-from tests.integration.conftest import run_dag, task_states
+from include.deployment.candidate import free_port
+from tests.conftest import Mailbox
+from tests.integration.conftest import run_dag, stable_service, task_states
 from tests.integration.test_ingest_dag import _asset_events
 from tests.platform import copy_platform, use_platform
 
@@ -45,40 +41,8 @@ def deploy_env(trained_platform, tmp_path, monkeypatch):
     port = free_port()
     monkeypatch.setenv("MLOPS_SERVING_URL", f"http://127.0.0.1:{port}")
     token = ensure_token(token_path())
-    log = tmp_path / "stable.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [bentoml_cli(), "serve", "serving.service:FraudService"]
-            + ["--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_alive(url, proc, log)
+    with stable_service(port, tmp_path / "stable.log") as url:
         yield plat, url, token
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _wait_alive(url: str, proc, log: Path, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()[-3000:]
-        try:
-            if httpx.get(f"{url}/status", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"stable service not up: {log.read_text()[-3000:]}")
 
 
 def _serving(url: str) -> str | None:

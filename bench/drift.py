@@ -1,0 +1,317 @@
+"""Drift computation (``include.monitoring.reports.data_drift``) against a scipy floor.
+
+The issue's target: drift on 100k current rows x the model's 18 features against a 100k
+reference in <= 5 CPU-s and <= 5x a per-column scipy floor measured in the same run;
+sampling is allowed if the report says so.
+
+Data (seeded, not timed): the model's features (``include.features.schema.model_features``
+of the bundled spec) with the shapes they have in production: Poisson counts, log-normal
+amounts (a fifth of the standard deviations zero: one-transaction customers), Beta shares
+and rates, an hour-of-day profile. The current window shifts five of them
+(:data:`SHIFTED`: amounts x1.5, a busier online share, a night-time hour profile, twice
+the merchant fraud rate, wider amount ratios) and draws the others from the reference's
+distribution.
+
+Timed, in this process, after one untimed warm-up on 1,000 rows (Evidently's first-use
+costs); CPU seconds (``time.process_time``, every thread of the process) and wall:
+
+* **project**: ``reports.data_drift(reference, current, features, spec.monitoring)``, the
+  production call: the spec's method (normed Wasserstein), threshold and ``max_rows``
+  (50,000: each side is sampled, seeded, and the summary's ``sampled_from`` says so);
+* **project, unsampled**: the same with ``max_rows=100_000`` (no sampling);
+* **save_html**: the production run's snapshot to a self-contained HTML file, as
+  ``include.monitoring.outputs.write_reports`` does;
+* **floor**: ``scipy.stats.wasserstein_distance`` per column divided by the reference's
+  standard deviation (floored at 0.001), what Evidently's ``wasserstein`` computes, on all
+  100k rows of every column, drifted at >= the threshold.
+
+The Evidently import is measured apart in a fresh process (it happens once per task).
+Sanity lines: the drifted columns of each project run against the floor's (they must
+agree) and the largest per-column score difference (0 up to rounding without sampling).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.common import REPO_ROOT, Figure, fmt, median
+
+ROWS = 100_000
+SEED = 20_261_201
+TARGET_CPU_S = 5.0
+TARGET_RATIO = 5.0
+# Columns the current window moves, and how (see the module docstring).
+SHIFTED = (
+    "customer_amount_mean_30d",
+    "customer_online_share_7d",
+    "merchant_fraud_rate_30d",
+    "amount_to_customer_mean_30d",
+    "hour_of_day",
+)
+_DAY_PROFILE = np.array(
+    [1, 1, 1, 1, 1, 2, 3, 5, 7, 8, 8, 8, 9, 9, 8, 8, 8, 8, 8, 7, 6, 4, 3, 2], dtype=float
+)
+_NIGHT_PROFILE = np.roll(_DAY_PROFILE, 10)
+
+
+def _column(name: str, rng: np.random.Generator, n: int, shifted: bool) -> np.ndarray:
+    """One feature's values, shaped like the feature its name says."""
+    window = 1 if name.endswith("_1d") else 7 if name.endswith("_7d") else 30
+    if name.startswith("customer_txn_count"):
+        return rng.poisson(0.8 * window + 1, n).astype("float64")
+    if name.startswith("customer_amount_mean"):
+        return rng.lognormal(3.6 + (0.4 if shifted else 0.0), 0.9, n)
+    if name.startswith("customer_amount_std"):
+        return np.where(rng.random(n) < 0.2, 0.0, rng.lognormal(3.0, 1.0, n))
+    if name.startswith("customer_online_share"):
+        return rng.beta(3.0, 2.0, n) if shifted else rng.beta(2.0, 3.0, n)
+    if name.startswith("customer_distinct_merchants"):
+        return rng.poisson(12, n).astype("float64")
+    if name.startswith("merchant_txn_count"):
+        return rng.negative_binomial(5, 0.02, n).astype("float64")
+    if name.startswith("merchant_fraud_rate"):
+        return rng.beta(1.0, 40.0 if shifted else 80.0, n)
+    if name.startswith("merchant_label_count"):
+        return rng.poisson(40, n).astype("float64")
+    if name.startswith("amount_to_customer_mean"):
+        return rng.lognormal(0.0, 0.9 if shifted else 0.6, n)
+    if name == "hour_of_day":
+        profile = _NIGHT_PROFILE if shifted else _DAY_PROFILE
+        return rng.choice(24, n, p=profile / profile.sum()).astype("float64")
+    return rng.normal(0.0, 1.0, n) + (1.0 if shifted else 0.0)  # a feature added later
+
+
+def frames(
+    columns: list[str], rows: int, seed: int = SEED
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(reference, current, the columns shifted in current), seeded."""
+    rng = np.random.default_rng(seed)
+    shifted = [c for c in columns if c in SHIFTED]
+    reference = pd.DataFrame({c: _column(c, rng, rows, False) for c in columns})
+    current = pd.DataFrame({c: _column(c, rng, rows, c in shifted) for c in columns})
+    return reference, current, shifted
+
+
+def floor_scores(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str]) -> dict:
+    """Normed Wasserstein per column, as Evidently's ``wasserstein`` stattest defines it."""
+    from scipy.stats import wasserstein_distance
+
+    out = {}
+    for c in columns:
+        ref, cur = reference[c].to_numpy(), current[c].to_numpy()
+        out[c] = float(wasserstein_distance(ref, cur)) / max(float(np.std(ref)), 0.001)
+    return out
+
+
+def _timed(fn: Any) -> tuple[Any, float, float]:
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = fn()
+    return result, time.process_time() - cpu, time.perf_counter() - wall
+
+
+def import_cost() -> dict[str, float]:
+    """Evidently's import in a fresh process (CPU and wall of the import alone)."""
+    code = (
+        "import json, time\n"
+        "c, w = time.process_time(), time.perf_counter()\n"
+        "from evidently import DataDefinition, Dataset, Report\n"
+        "from evidently.presets import DataDriftPreset\n"
+        "print(json.dumps({'cpu_s': time.process_time() - c, 'wall_s': time.perf_counter() - w}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _agreement(label: str, project: dict[str, Any], floor: dict[str, float], threshold: float):
+    floor_drifted = sorted(c for c, s in floor.items() if s >= threshold)
+    got = project["drifted_columns"]
+    diffs = [abs(v["score"] - floor[c]) for c, v in project["columns"].items()]
+    return {
+        "label": label,
+        "agree": got == floor_drifted,
+        "project_drifted": got,
+        "floor_drifted": floor_drifted,
+        "max_score_diff": max(diffs) if diffs else 0.0,
+        "sampled_from": project["sampled_from"],
+    }
+
+
+def measure(columns: list[str], rows: int, reps: int, mon: Any) -> dict[str, Any]:
+    """Time the project's drift (sampled as the spec says, and unsampled), save_html and the
+    floor, interleaved ``reps`` times; returns every timing and the sanity comparisons."""
+    from include.monitoring import reports
+
+    if mon.drift_method != "wasserstein":
+        raise ValueError(f"the floor is normed Wasserstein; the spec says {mon.drift_method!r}")
+    reference, current, shifted = frames(columns, rows)
+    unsampled = dataclasses.replace(mon, max_rows=max(rows, mon.max_rows))
+    warm_ref, warm_cur, _ = frames(columns, 1_000, seed=SEED + 1)
+    reports.data_drift(warm_ref, warm_cur, columns, mon)  # untimed: first-use costs
+    timings: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "project_cpu_s",
+            "project_wall_s",
+            "unsampled_cpu_s",
+            "unsampled_wall_s",
+            "html_cpu_s",
+            "html_wall_s",
+            "floor_cpu_s",
+            "floor_wall_s",
+        )
+    }
+    html_bytes = 0
+    with tempfile.TemporaryDirectory(prefix="mlops-bench-drift-") as tmp:
+        html = Path(tmp) / "data_drift.html"
+        for _ in range(reps):  # interleaved: machine noise hits every side alike
+            project, cpu, wall = _timed(
+                lambda: reports.data_drift(reference, current, columns, mon)
+            )
+            timings["project_cpu_s"].append(cpu)
+            timings["project_wall_s"].append(wall)
+            _, cpu, wall = _timed(lambda p=project: p.snapshot.save_html(str(html)))
+            timings["html_cpu_s"].append(cpu)
+            timings["html_wall_s"].append(wall)
+            html_bytes = html.stat().st_size
+            full, cpu, wall = _timed(
+                lambda: reports.data_drift(reference, current, columns, unsampled)
+            )
+            timings["unsampled_cpu_s"].append(cpu)
+            timings["unsampled_wall_s"].append(wall)
+            floor, cpu, wall = _timed(lambda: floor_scores(reference, current, columns))
+            timings["floor_cpu_s"].append(cpu)
+            timings["floor_wall_s"].append(wall)
+        # The same two calls with the BLAS/OpenMP pools held to one thread: idle pool threads
+        # spin after each call and count as process CPU; this shows how much of it is that.
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            _, pinned_project, _ = _timed(
+                lambda: reports.data_drift(reference, current, columns, mon)
+            )
+            _, pinned_floor, _ = _timed(lambda: floor_scores(reference, current, columns))
+    threshold = mon.drift_threshold
+    return {
+        "rows": rows,
+        "columns": len(columns),
+        "reps": reps,
+        "max_rows": mon.max_rows,
+        "shifted": shifted,
+        **timings,
+        "pinned_project_cpu_s": pinned_project,
+        "pinned_floor_cpu_s": pinned_floor,
+        "html_bytes": html_bytes,
+        "floor_scores": {c: round(s, 6) for c, s in floor.items()},
+        "project_summary": {k: v for k, v in project.summary.items() if k != "columns"},
+        "sanity": [
+            _agreement("project (spec max_rows)", project.summary, floor, threshold),
+            _agreement("project unsampled", full.summary, floor, threshold),
+        ],
+    }
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Measure, print and return the drift section (``figures``: summary rows)."""
+    from include.features import schema
+    from include.spec import load_spec
+
+    spec = load_spec(REPO_ROOT / "usecase" / "fraud.yaml")
+    mon = spec.monitoring
+    columns = schema.model_features(schema.feature_spec(spec))
+    reps = 1 if quick else 3
+    print(
+        f"\n== Drift: {ROWS:,} current x {len(columns)} features vs a {ROWS:,}-row reference, "
+        f"{mon.drift_method} >= {mon.drift_threshold} (median of {reps}) =="
+    )
+    imported = import_cost()
+    got = measure(columns, ROWS, reps, mon)
+    m = {k: median(v) for k, v in got.items() if k.endswith("_s") and isinstance(v, list)}
+    floor_cpu = m["floor_cpu_s"]
+    sampled = got["project_summary"]["sampled_from"]
+    rows = [
+        (f"project: data_drift (max_rows {mon.max_rows:,})", "project"),
+        (f"project: data_drift unsampled ({ROWS:,})", "unsampled"),
+        ("project: snapshot.save_html", "html"),
+        ("floor: scipy wasserstein / std, per column", "floor"),
+    ]
+    for label, key in rows:
+        cpu, wall = m[f"{key}_cpu_s"], m[f"{key}_wall_s"]
+        ratio = f"{cpu / floor_cpu:6.2f}x floor" if key != "floor" else ""
+        print(f"  {label:<46} CPU {fmt(cpu, 's'):>9}  wall {fmt(wall, 's'):>9}  {ratio}")
+    pinned = got["pinned_project_cpu_s"] / got["pinned_floor_cpu_s"]
+    print(
+        f"  BLAS/OpenMP pools at 1 thread: data_drift CPU {fmt(got['pinned_project_cpu_s'], 's')}, "
+        f"floor CPU {fmt(got['pinned_floor_cpu_s'], 's')}, {pinned:.2f}x floor (idle pool threads "
+        "spin and count as CPU above)"
+    )
+    print(
+        f"  evidently import (fresh process, once per task): CPU {fmt(imported['cpu_s'], 's')}, "
+        f"wall {fmt(imported['wall_s'], 's')}; HTML report {got['html_bytes'] / 1e6:.1f} MB"
+    )
+    print(
+        f"  sampled: {'yes' if any(sampled.values()) else 'no'} "
+        f"(reference from {sampled['reference']}, current from {sampled['current']}); "
+        f"shifted columns: {', '.join(got['shifted'])}"
+    )
+    for s in got["sanity"]:
+        verdict = "AGREE" if s["agree"] else "DISAGREE"
+        print(
+            f"  {verdict:<8} {s['label']:<26} drifted {len(s['project_drifted'])} "
+            f"vs floor {len(s['floor_drifted'])}, max |score - floor| {s['max_score_diff']:.2g}"
+        )
+    return {
+        **got,
+        "import": imported,
+        "medians": m,
+        "figures": [
+            Figure(
+                "drift",
+                "data_drift 100k x 18 (spec max_rows), CPU",
+                m["project_cpu_s"],
+                "s",
+                TARGET_CPU_S,
+                note=f"sampled from {sampled}",
+            ),
+            Figure(
+                "drift",
+                "data_drift (spec max_rows) / scipy floor",
+                m["project_cpu_s"] / floor_cpu,
+                "x",
+                TARGET_RATIO,
+            ),
+            Figure(
+                "drift",
+                "data_drift 100k x 18 unsampled, CPU",
+                m["unsampled_cpu_s"],
+                "s",
+                TARGET_CPU_S,
+            ),
+            Figure(
+                "drift",
+                "data_drift unsampled / scipy floor",
+                m["unsampled_cpu_s"] / floor_cpu,
+                "x",
+                TARGET_RATIO,
+            ),
+            Figure("drift", "data_drift / floor, pools at 1 thread", pinned, "x", TARGET_RATIO),
+            Figure("drift", "scipy floor, CPU", floor_cpu, "s"),
+            Figure("drift", "snapshot.save_html, CPU", m["html_cpu_s"], "s"),
+            Figure("drift", "evidently import (fresh process), CPU", imported["cpu_s"], "s"),
+        ],
+    }
+
+
+if __name__ == "__main__":
+    run("--quick" in sys.argv)

@@ -1,0 +1,126 @@
+"""
+### Monitor production: drift, skew, quality and staleness of the champion
+
+Runs nightly (the window: the last `monitoring.window_days` days, ending yesterday) and by
+hand with the window's Params (Trigger DAG w/ config).
+
+1. **measure** – the window's batch scores (features as scored), captured online requests
+   and matured labels against the champion's reference (its training set, its holdout):
+   Evidently reports for data drift, prediction drift, training/serving skew and quality,
+   written to `lake/reports/drift/<first>_<last>/` (open `index.html`) and to the Evidently
+   workspace (`make evidently-ui`);
+2. **decide** – the spec's `monitoring` policy: the minimum sample guard ("not enough
+   data" is never drift), a quarantined day means "not judged", one alert and one retrain per
+   breach (dedup key + cooldown), skew alerts without retraining, staleness;
+3. **notify** – one mail per alert: what moved, by how much, with how much data, the report,
+   what happens next;
+4. **trigger_retrain** – only on a new drift or quality breach: `train_model` with the
+   reason in its conf; its gate still decides;
+5. **record** – one row per run in the metrics history (`lake/monitoring/history.csv`).
+
+Malformed current data fails the run with an alert; it is never a pass or a retrain.
+Code: `include/monitoring/`; policy: `usecase/fraud.yaml` (`monitoring`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import Param, dag, task
+
+from include.orchestration.alerts import default_args
+
+_DECISION = "ti.xcom_pull(task_ids='decide')"
+
+
+@dag(
+    dag_id="monitor_drift",
+    schedule="30 3 * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,  # the dedup state and the history have one writer
+    default_args=default_args(),
+    tags=["monitoring", "evidently", "drift"],
+    doc_md=__doc__,
+    params={
+        "start": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="First day of the window (YYYY-MM-DD); empty = window_days before end.",
+        ),
+        "end": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Last day of the window; empty = the day before the run.",
+        ),
+        "window_days": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            maximum=90,
+            description="Days in the window when start is empty; empty = the spec's.",
+        ),
+    },
+)
+def monitor_drift() -> None:
+    @task
+    def measure(params: dict[str, Any] | None = None, **context: Any) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from include.monitoring.errors import NoChampion
+        from include.steps.monitor_drift import measure as run
+
+        when = context.get("data_interval_end") or context.get("logical_date")
+        run_day = (when or pendulum.now("UTC")).date()
+        try:
+            return run(run_day, params or {}, context["run_id"])
+        except NoChampion as exc:  # a young deployment: nothing to monitor yet, no alert
+            raise AirflowSkipException(str(exc)) from exc
+
+    @task
+    def decide(summary: dict, **context: Any) -> dict:
+        from include.steps.monitor_drift import decide as run
+
+        return run(summary, context["run_id"])
+
+    @task
+    def notify(summary: dict, decision: dict) -> list[str]:
+        from include.steps.monitor_drift import notify as run
+
+        return run(summary, decision)
+
+    @task.branch
+    def retrain_or_not(decision: dict) -> str | None:
+        return "trigger_retrain" if decision["retrain"] else None
+
+    trigger_retrain = TriggerDagRunOperator(
+        task_id="trigger_retrain",
+        trigger_dag_id="train_model",
+        trigger_run_id="{{ " + _DECISION + "['trigger_run_id'] }}",
+        conf={"reason": "{{ " + _DECISION + "['reason'] }}"},
+        skip_when_already_exists=True,  # a retried task does not retrain twice
+        retries=2,
+    )
+
+    @task(trigger_rule="none_failed")
+    def record(summary: dict, decision: dict) -> dict:
+        from include.steps.monitor_drift import record as run
+
+        return run(summary, decision)
+
+    summary = measure()
+    decision = decide(summary)
+    mails = notify(summary, decision)
+    branch = retrain_or_not(decision)
+    branch >> trigger_retrain
+    [mails, trigger_retrain] >> record(summary, decision)
+
+
+dag = monitor_drift()
+
+if __name__ == "__main__":
+    dag.test()

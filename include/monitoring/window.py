@@ -1,0 +1,223 @@
+"""The current window of production: what was scored, what was served, what was labelled.
+
+* :func:`scored`: the batch scores of the window's days (``<lake>/predictions/date=D/``,
+  written by ``score_transactions``): the model's features *as they were scored* and the
+  score, one row per validated transaction; unscored rows (no features) are left out.
+* :func:`captured`: the online requests served in the window (``<lake>/capture/``): the
+  features as the service looked them up, joined to the batch rows for the skew report.
+* :func:`labelled`: the window's transactions whose label has matured (a chargeback, or the
+  genuine confirmation after ``labels.maturity_days``), with their score.
+* :func:`quarantined`: the window's days whose batch was quarantined and never published:
+  an upstream data-quality failure, which monitoring reports and never retrains on.
+
+Malformed input (a missing column, a non-numeric feature, a broken capture line) raises
+:class:`MonitoringInputInvalid` naming the file: a loud failure, never a silent pass.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from include import layout, storage
+from include.data import lake
+from include.monitoring.errors import MonitoringInputInvalid
+from include.spec import LABELS_FEED, TRANSACTIONS_FEED, UseCaseSpec
+
+SCORE = "score"
+# Columns every predictions partition has besides the model's features (include.scoring).
+_SCORED_COLUMNS = ("score", "scored", "model_version")
+
+
+@dataclass(frozen=True)
+class Window:
+    """The inclusive days a monitoring run judges."""
+
+    first: date
+    last: date
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            raise ValueError(f"window ends ({self.last}) before it starts ({self.first})")
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
+
+    @property
+    def label(self) -> str:
+        return f"{self.first.isoformat()}_{self.last.isoformat()}"
+
+    def __str__(self) -> str:
+        return f"{self.first.isoformat()}..{self.last.isoformat()}"
+
+
+def resolve(
+    run_day: date, window_days: int, start: str | None = None, end: str | None = None
+) -> Window:
+    """The window a run judges: ``start``..``end`` when given, else the ``window_days`` days
+    ending the day before ``run_day`` (a nightly run judges the days that are complete)."""
+    last = date.fromisoformat(end) if end else run_day - timedelta(days=1)
+    first = date.fromisoformat(start) if start else last - timedelta(days=window_days - 1)
+    return Window(first, last)
+
+
+@dataclass
+class Scored:
+    """The window's scored rows (features as scored, score) and what was not there."""
+
+    frame: pd.DataFrame
+    days_present: list[str] = field(default_factory=list)
+    days_missing: list[str] = field(default_factory=list)
+    rows_total: int = 0  # scored + unscored
+    model_versions: dict[str, int] = field(default_factory=dict)
+
+
+def _numeric(frame: pd.DataFrame, columns: list[str], where: str) -> None:
+    bad = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if bad:
+        raise MonitoringInputInvalid(f"{where}: non-numeric values in {bad}")
+
+
+def scored(lake_uri: str, window: Window, spec: UseCaseSpec, features: list[str]) -> Scored:
+    """The batch scores of the window (see the module docstring)."""
+    names = spec.names
+    required = [names.tx_key, names.event_ts, *_SCORED_COLUMNS, *features]
+    frames, present, missing, total = [], [], [], 0
+    for day in window.days:
+        uri = layout.predictions_uri(lake_uri, day)
+        if not storage.exists(uri):
+            missing.append(day.isoformat())
+            continue
+        try:
+            frame = pd.read_parquet(io.BytesIO(storage.read_bytes(uri)))
+        except Exception as exc:  # noqa: BLE001 (any parse error: the file is malformed)
+            raise MonitoringInputInvalid(f"{uri}: not a readable Parquet file: {exc}") from exc
+        absent = [c for c in required if c not in frame.columns]
+        if absent:
+            raise MonitoringInputInvalid(
+                f"{uri}: missing columns {absent}; the champion's features and the scoring "
+                "columns are required (re-run score_transactions for that day)"
+            )
+        _numeric(frame, [SCORE, *features], uri)
+        total += len(frame)
+        frame = frame[frame["scored"].astype(bool)]
+        frames.append(frame[required])
+        present.append(day.isoformat())
+    if frames:
+        out = pd.concat(frames, ignore_index=True)
+    else:
+        out = pd.DataFrame({c: pd.Series(dtype="float64") for c in required})
+    versions = out["model_version"].astype(str).value_counts().to_dict() if len(out) else {}
+    return Scored(out, present, missing, total, {str(k): int(v) for k, v in versions.items()})
+
+
+def captured(lake_uri: str, window: Window, spec: UseCaseSpec, features: list[str]) -> pd.DataFrame:
+    """Scored online requests served in the window: key, served_at, model_version, score and
+    the features as served (one row per request; a transaction asked twice counts twice)."""
+    key = spec.names.tx_key
+    rows: list[dict] = []
+    for day in window.days:
+        for obj in storage.list_objects(layout.capture_dir(lake_uri, day)):
+            if not obj.name.endswith(".jsonl"):
+                continue
+            for n, line in enumerate(storage.read_bytes(obj.uri).decode().splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                    if not record.get("scored"):
+                        continue
+                    values = record["features"]
+                    row = {
+                        key: record["transaction_id"],
+                        "served_at": record["served_at"],
+                        "model_version": str(record.get("model_version")),
+                        SCORE: record.get("score"),
+                    }
+                    for f in features:
+                        value = values.get(f)
+                        if value is not None and (
+                            isinstance(value, bool) or not isinstance(value, int | float)
+                        ):
+                            raise ValueError(f"feature {f!r} is not a number: {value!r}")
+                        row[f] = value
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    raise MonitoringInputInvalid(
+                        f"{obj.uri} line {n}: not a capture record ({type(exc).__name__}: {exc})"
+                    ) from exc
+                rows.append(row)
+    columns = [key, "served_at", "model_version", SCORE, *features]
+    frame = pd.DataFrame(rows, columns=columns)
+    for column in [SCORE, *features]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return frame
+
+
+def skew_pairs(
+    online: pd.DataFrame, offline: pd.DataFrame, key: str, features: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The captured requests that have a batch row: (offline, online) feature frames of the
+    same transactions, row for row."""
+    if online.empty or offline.empty:
+        empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in features})
+        return empty, empty.copy()
+    batch = offline.drop_duplicates(key).set_index(key)
+    matched = online[online[key].isin(batch.index)]
+    off = batch.loc[matched[key], features].reset_index(drop=True)
+    on = matched[features].reset_index(drop=True)
+    return off.astype("float64"), on.astype("float64")
+
+
+def labelled(
+    lake_uri: str, window: Window, spec: UseCaseSpec, current: pd.DataFrame
+) -> pd.DataFrame:
+    """The window's scored transactions that have a label now: key, score, target.
+
+    Labels are delivered on the day they are known (chargebacks days later, genuine
+    confirmations after the maturity period), so every label partition from the window's
+    first day on is read; a transaction labelled twice keeps its newest label."""
+    names = spec.names
+    target = names.target
+    days = [d for d in lake.partitions(lake_uri, LABELS_FEED) if d >= window.first]
+    frames = []
+    for day in days:
+        frame = lake.read_partition(lake_uri, LABELS_FEED, day)
+        absent = [c for c in (names.tx_key, names.label_ts, target) if c not in frame.columns]
+        if absent:
+            uri = layout.partition_uri(lake_uri, LABELS_FEED, day)
+            raise MonitoringInputInvalid(f"{uri}: missing columns {absent}")
+        frames.append(frame[[names.tx_key, names.label_ts, target]])
+    columns = [names.tx_key, SCORE, target]
+    if not frames or current.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+    labels = (
+        pd.concat(frames, ignore_index=True)
+        .sort_values(names.label_ts)
+        .drop_duplicates(names.tx_key, keep="last")
+    )
+    joined = current[[names.tx_key, SCORE]].merge(labels, on=names.tx_key, how="inner")
+    joined[target] = joined[target].astype(np.int64)
+    return joined[columns].reset_index(drop=True)
+
+
+def quarantined(lake_uri: str, window: Window) -> dict[str, list[str]]:
+    """Per feed, the window's days that were quarantined and have no published partition."""
+    out: dict[str, list[str]] = {}
+    for feed in (TRANSACTIONS_FEED, LABELS_FEED):
+        published = set(lake.partitions(lake_uri, feed))
+        bad = []
+        for day in window.days:
+            if day in published:
+                continue
+            folder = layout.quarantine_day_dir(lake_uri, feed, day)
+            if storage.list_objects(folder):
+                bad.append(day.isoformat())
+        if bad:
+            out[feed] = bad
+    return out

@@ -1,0 +1,243 @@
+"""The ``monitor_drift`` DAG's steps, one function per task; references in, references out.
+
+1. :func:`measure`: the window's scored rows, captured requests and matured labels against
+   the champion's reference → the Evidently reports (``include.monitoring.reports``), written
+   under ``<lake>/reports/drift/<first>_<last>/`` and added to the Evidently workspace; returns
+   the summary (numbers and report URIs, no data).
+2. :func:`decide`: the spec's policy (``include.monitoring.policy``) with the remembered alerts
+   (dedup, cooldown) and the history (retrains that did not replace the champion, its age).
+3. :func:`notify`: one mail per alert the decision claimed.
+4. :func:`record`: the history row (one per run), ``history.csv`` and the final summary.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+
+from include import layout
+from include.config import get_settings
+from include.data import lake
+from include.monitoring import outputs, policy, reference, reports, state, window
+from include.monitoring.errors import NoChampion
+from include.spec import TRANSACTIONS_FEED, load_spec
+
+log = logging.getLogger(__name__)
+
+
+def measure(run_day: date, params: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """Run every comparison of the window (module docstring); returns the summary."""
+    from include.registry.read import champion
+
+    spec, settings = load_spec(), get_settings()
+    mon, lake_uri = spec.monitoring, settings.lake_uri
+    names = spec.names
+    win = window.resolve(
+        run_day,
+        int(params.get("window_days") or mon.window_days),
+        params.get("start") or None,
+        params.get("end") or None,
+    )
+    champ = champion(spec)
+    if champ is None:
+        raise NoChampion("no champion yet: nothing to monitor (train_model promotes one)")
+    features = list(champ.features)
+    current = window.scored(lake_uri, win, spec, features)
+    quarantined = window.quarantined(lake_uri, win)
+    ref = reference.load(champ, spec)
+    log.info(
+        "window %s: %d scored rows (%d days, missing %s), reference %d rows, holdout %d",
+        win,
+        len(current.frame),
+        len(current.days_present),
+        current.days_missing or "-",
+        len(ref.features),
+        len(ref.holdout),
+    )
+    measured: list[reports.Measured] = []
+    if len(current.frame):
+        measured.append(reports.data_drift(ref.features, current.frame, features, mon))
+        measured.append(reports.prediction_drift(ref.holdout["score"], current.frame["score"], mon))
+    online = window.captured(lake_uri, win, spec, features)
+    offline_pairs, online_pairs = window.skew_pairs(online, current.frame, names.tx_key, features)
+    if len(offline_pairs):
+        measured.append(reports.skew(offline_pairs, online_pairs, features, mon))
+    labelled = window.labelled(lake_uri, win, spec, current.frame)
+    measured.append(
+        reports.quality(
+            labelled,
+            ref.holdout,
+            target=names.target,
+            threshold=champ.require_threshold(),
+            fpr_target=spec.model.recall_at_fpr,
+            holdout_figures=champ.holdout_metrics,
+        )
+    )
+    # Warm-up: rolling features are stationary only once their longest window has filled.
+    published = lake.partitions(lake_uri, TRANSACTIONS_FEED)
+    history_start = published[0] if published else win.first
+    warmup_days = max([*spec.features.customer_windows_days, spec.features.merchant_window_days])
+    warm = (ref.data_start - history_start).days >= warmup_days
+    folder = layout.drift_report_dir(lake_uri, win.first, win.last)
+    report_uris = outputs.write_reports(folder, measured)
+    if settings.evidently_workspace is not None:
+        outputs.add_to_workspace(
+            settings.evidently_workspace, f"{spec.model.registered_name} monitoring", measured
+        )
+    now = datetime.now(UTC)
+    summary = {
+        "run_id": run_id,
+        "measured_at": now.isoformat(),
+        "window": str(win),
+        "window_first": win.first.isoformat(),
+        "window_last": win.last.isoformat(),
+        "model": champ.name,
+        "champion_version": champ.version,
+        "champion_data_start": ref.data_start.isoformat(),
+        "champion_data_end": ref.data_end.isoformat(),
+        "history_start": history_start.isoformat(),
+        "warmup_days": warmup_days,
+        "warm": warm,
+        "champion_age_days": (now.date() - ref.data_end).days,
+        "current_rows": len(current.frame),
+        "rows_total": current.rows_total,
+        "days_present": current.days_present,
+        "days_missing": current.days_missing,
+        "scored_by_versions": current.model_versions,
+        "captured_rows": len(online),
+        "labelled_rows": len(labelled),
+        "reference_rows": len(ref.features),
+        "quarantined": quarantined,
+        "measured": {m.name: m.summary for m in measured},
+        "reports": report_uris,
+        "report_dir": folder,
+        "report_uri": storage_index(folder),
+    }
+    outputs.write_summary(folder, summary)
+    return summary
+
+
+def storage_index(folder: str) -> str:
+    from include import storage
+
+    return storage.join(folder, layout.MONITORING_INDEX)
+
+
+def decide(summary: dict[str, Any], run_id: str, now: datetime | None = None) -> dict[str, Any]:
+    """The decision, its alerts claimed (remembered for the cooldown) before it returns."""
+    spec, settings = load_spec(), get_settings()
+    now = now or datetime.now(UTC)
+    model = summary["model"]
+    history = state.rows(settings.lake_uri)
+    failed = state.failed_retrains(history, summary["champion_version"], run_id)
+    last = state.last_alerts(model)
+    decision = policy.decide(
+        summary["measured"],
+        spec.monitoring,
+        window=summary["window"],
+        champion_version=summary["champion_version"],
+        quarantined=summary["quarantined"],
+        last=last,
+        now=now,
+        champion_age_days=int(summary["champion_age_days"]),
+        failed_retrains=failed,
+        run_id=run_id,
+        warm=bool(summary.get("warm", True)),
+    )
+    state.record_alerts(model, decision.alerts, now, run_id=run_id)
+    out = decision.as_dict()
+    out["failed_retrains"] = failed
+    out["trigger_run_id"] = (
+        f"monitor__{summary['window_first']}_{summary['window_last']}__{layout.run_slug(run_id)}"
+        if decision.retrain
+        else ""
+    )
+    log.info(
+        "decision: %s (%s); alerts %s, suppressed %s",
+        decision.status,
+        decision.reason,
+        decision.alerts or "-",
+        decision.suppressed or "-",
+    )
+    return out
+
+
+def notify(summary: dict[str, Any], decision: dict[str, Any]) -> list[str]:
+    """One mail per alert the decision claimed; returns the kinds sent."""
+    from include.monitoring import alerts
+    from include.notify import send_alert
+
+    summary = {**summary, "failed_retrains": decision.get("failed_retrains")}
+    sent = []
+    for kind in decision.get("alerts", {}):
+        if kind == "breach":
+            mail = alerts.breach(summary, decision, decision["trigger_run_id"])
+        elif kind == "skew":
+            mail = alerts.skew(summary)
+        elif kind == "data_quality":
+            mail = alerts.data_quality(summary, decision)
+        else:
+            mail = alerts.staleness(summary, decision, _last_rejection(summary["model"]))
+        send_alert(mail)
+        sent.append(kind)
+    return sent
+
+
+def _last_rejection(model: str) -> str | None:
+    import json
+
+    from include.modeling import tracking
+    from include.registry.alerts import LAST_REJECTION_TAG
+
+    raw = (
+        tracking.configure().MlflowClient().get_registered_model(model).tags.get(LAST_REJECTION_TAG)
+    )
+    try:
+        return json.loads(raw).get("cause") if raw else None
+    except ValueError:
+        return None
+
+
+def record(summary: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
+    """The run's history row and the window's final summary (with the decision)."""
+    settings = get_settings()
+    m = summary["measured"]
+    drift, pred = m.get("data_drift") or {}, m.get("prediction_drift") or {}
+    skew, q = m.get("skew") or {}, m.get("quality") or {}
+    row = {
+        "run_id": summary["run_id"],
+        "measured_at": summary["measured_at"],
+        "window_first": summary["window_first"],
+        "window_last": summary["window_last"],
+        "model": summary["model"],
+        "champion_version": summary["champion_version"],
+        "champion_age_days": summary["champion_age_days"],
+        "current_rows": summary["current_rows"],
+        "reference_rows": summary["reference_rows"],
+        "captured_rows": summary["captured_rows"],
+        "labelled_rows": q.get("rows"),
+        "positives": q.get("positives"),
+        "drift_share": drift.get("share"),
+        "drifted_features": len(drift.get("drifted_columns", [])),
+        "prediction_drift": pred.get("score"),
+        "skew_rows": skew.get("rows"),
+        "skewed_features": len(skew.get("skewed_columns", [])),
+        "pr_auc": q.get("pr_auc"),
+        "holdout_pr_auc": (q.get("holdout") or {}).get("pr_auc"),
+        "recall_at_fpr": q.get("recall_at_fpr"),
+        "holdout_recall_at_fpr": (q.get("holdout") or {}).get("recall_at_fpr"),
+        "decision": decision["status"],
+        "retrain": bool(decision["retrain"]),
+        "trigger_run_id": decision.get("trigger_run_id", ""),
+        "alerts": ",".join(decision.get("alerts", {})),
+        "suppressed": ",".join(decision.get("suppressed", {})),
+        "reason": decision["reason"],
+        "report_uri": summary["report_uri"],
+        "feature_drift": {c: v["score"] for c, v in drift.get("columns", {}).items()},
+        "feature_skew": {c: v["score"] for c, v in skew.get("columns", {}).items()},
+    }
+    state.write_row(settings.lake_uri, summary["run_id"], row)
+    state.write_history(settings.lake_uri)
+    outputs.write_summary(summary["report_dir"], {**summary, "decision": decision})
+    return {k: v for k, v in row.items() if not isinstance(v, dict)}
