@@ -10,7 +10,7 @@ TORCH_SOURCE := $(if $(wildcard $(FIND_LINKS)/torch-*),--find-links $(FIND_LINKS
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 ENV := source scripts/embedded_env.sh &&
 
-.PHONY: help run test lint bench bench-startup lock clean mlflow-ui evidently-ui
+.PHONY: help run test lint bench bench-startup lock clean mlflow-ui evidently-ui inject-drift
 
 help:
 	@echo "make run    start the embedded platform (Airflow UI on http://localhost:8080)"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench-startup  time make run to the first champion (scratch data, free ports)"
 	@echo "make mlflow-ui  MLflow's UI on http://localhost:5000 (runs, registry, champion)"
 	@echo "make evidently-ui  Evidently's UI on http://localhost:8001 (monitoring trends)"
+	@echo "make inject-drift  re-land the last days with drift into the running platform"
 	@echo "make lint   ruff"
 	@echo "make lock   re-resolve requirements*.lock from requirements*.txt"
 
@@ -58,6 +59,10 @@ mlflow-ui: $(VENV)/.runtime
 # Every monitor_drift snapshot (drift, skew, quality), over time; no telemetry.
 evidently-ui: $(VENV)/.runtime
 	@$(ENV) mkdir -p "$${MLOPS_EVIDENTLY_WORKSPACE:-$$MLOPS_DATA_ROOT/evidently}" && DO_NOT_TRACK=1 $(VENV)/bin/evidently ui --workspace "$${MLOPS_EVIDENTLY_WORKSPACE:-$$MLOPS_DATA_ROOT/evidently}" --host 127.0.0.1 --port $${EVIDENTLY_UI_PORT:-8001}
+
+# The monitoring demo (README, "Monitoring"): drifted days into the running `make run`.
+inject-drift: $(VENV)/.runtime
+	@$(ENV) $(PY) -m devtools.drift_demo $(DRIFT_ARGS)
 
 lock: | $(UV)
 	$(UV) pip compile requirements.txt --python-version $(PY_VERSION) $(TORCH_SOURCE) -o requirements.lock

@@ -121,7 +121,7 @@ class Setup:
     window_days: int | None = None  # monitoring.window_days
     first_day: date = FIRST
     seed: int = 42
-    threads: int = 1  # one XGBoost thread: the same trees on any machine
+    threads: int = 1  # one XGBoost thread: a re-run grows the same trees
 
 
 FULL = Setup(train_days=14, max_age=21)

@@ -15,8 +15,9 @@ hand with the window's Params (Trigger DAG w/ config).
 3. **notify** – one mail per alert: what moved, by how much, with how much data, the report,
    what happens next;
 4. **trigger_retrain** – only on a new drift or quality breach: `train_model` with the
-   reason in its conf; its gate still decides;
-5. **record** – one row per run in the metrics history (`lake/monitoring/history.csv`).
+   reason and the spec's `retrain_window_days` in its conf; its gate still decides;
+5. **record** – one row per run in the metrics history (`lake/monitoring/history.csv`), and
+   the run's summary as its `drift_reports` Asset event (window, decision, reason, report).
 
 Malformed current data fails the run with an alert; it is never a pass or a retrain.
 Code: `include/monitoring/`; policy: `usecase/fraud.yaml` (`monitoring`).
@@ -28,11 +29,25 @@ from typing import Any
 
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Metadata, Param, dag, task
 
 from include.orchestration.alerts import default_args
+from include.orchestration.assets import DRIFT_REPORTS
 
 _DECISION = "ti.xcom_pull(task_ids='decide')"
+# The run's summary on its drift_reports Asset event (the UI shows it with the run).
+SUMMARY_KEYS = (
+    "window_first",
+    "window_last",
+    "champion_version",
+    "current_rows",
+    "labelled_rows",
+    "decision",
+    "retrain",
+    "trigger_run_id",
+    "reason",
+    "report_uri",
+)
 
 
 @dag(
@@ -41,6 +56,7 @@ _DECISION = "ti.xcom_pull(task_ids='decide')"
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,  # the dedup state and the history have one writer
+    render_template_as_native_obj=True,  # the trigger's conf is decide's dict, typed
     default_args=default_args(),
     tags=["monitoring", "evidently", "drift"],
     doc_md=__doc__,
@@ -101,16 +117,20 @@ def monitor_drift() -> None:
         task_id="trigger_retrain",
         trigger_dag_id="train_model",
         trigger_run_id="{{ " + _DECISION + "['trigger_run_id'] }}",
-        conf={"reason": "{{ " + _DECISION + "['reason'] }}"},
+        conf="{{ " + _DECISION + "['trigger_conf'] }}",  # reason + the retrain window
         skip_when_already_exists=True,  # a retried task does not retrain twice
         retries=2,
     )
 
-    @task(trigger_rule="none_failed")
-    def record(summary: dict, decision: dict) -> dict:
+    @task(trigger_rule="none_failed", outlets=[DRIFT_REPORTS])
+    def record(summary: dict, decision: dict):  # noqa: ANN202 (generator task)
         from include.steps.monitor_drift import record as run
 
-        return run(summary, decision)
+        row = run(summary, decision)
+        yield Metadata(
+            DRIFT_REPORTS, {k: row[k] for k in SUMMARY_KEYS} | {"verdicts": decision["verdicts"]}
+        )
+        return row
 
     summary = measure()
     decision = decide(summary)

@@ -226,8 +226,11 @@ class MonitoringSpec:
     min_positives: int = 20
     max_pr_auc_drop: float = 0.10
     max_recall_drop: float = 0.15
-    # One breach (same kinds, same champion) alerts and retrains once per cooldown.
+    # One breach (same champion) alerts and retrains once per cooldown.
     retrain_cooldown_hours: float = 72.0
+    # A retrain monitoring triggers trains on this many recent days (None: train_model's
+    # default window), so that the new regime is not outvoted by weeks of the old one.
+    retrain_window_days: int | None = None
     # Staleness: the champion's training data may end at most this long ago, and at most
     # this many monitoring-triggered retrains in a row may fail to replace it.
     max_champion_age_days: int = 30
@@ -626,6 +629,9 @@ def _monitoring(top: _Section) -> MonitoringSpec:
         max_recall_drop=s.number("max_recall_drop", d.max_recall_drop, minimum=0, maximum=1),
         retrain_cooldown_hours=s.number(
             "retrain_cooldown_hours", d.retrain_cooldown_hours, minimum=0
+        ),
+        retrain_window_days=(
+            s.whole("retrain_window_days", minimum=1) if s.has("retrain_window_days") else None
         ),
         max_champion_age_days=s.whole("max_champion_age_days", d.max_champion_age_days, minimum=1),
         max_failed_retrains=s.whole("max_failed_retrains", d.max_failed_retrains, minimum=1),

@@ -19,9 +19,10 @@ own dedup key and the same cooldown.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from include.notify import cooldown
 from include.spec import MonitoringSpec
 
 OK, BREACH, THIN, NOT_MEASURED = "ok", "breach", "not_enough_data", "not_measured"
@@ -107,15 +108,9 @@ def due(
 ) -> bool:
     """True unless ``key`` was acted on less than ``cooldown_hours`` before ``now`` by another
     run (a retried task of the run that claimed it gets the same answer again)."""
-    if not last or last.get("key") != key:
+    if last and run_id and last.get("key") == key and last.get("run_id") == run_id:
         return True
-    if run_id and last.get("run_id") == run_id:
-        return True
-    try:
-        at = datetime.fromisoformat(str(last["at"]))
-    except (KeyError, ValueError):
-        return True
-    return now - at >= timedelta(hours=cooldown_hours)
+    return cooldown.due(last, key, now, cooldown_hours)
 
 
 def describe_breach(measured: dict[str, dict | None], kinds: list[str], window: str) -> str:

@@ -90,3 +90,18 @@ def deployed_model() -> Asset:
 
 
 DEPLOYED_MODEL = deployed_model()
+
+
+def drift_reports() -> Asset:
+    """Monitoring's reports: one event per ``monitor_drift`` run (extra: window, champion,
+    decision and its reason, verdicts, the report's URI): each run's summary, linked from the
+    run in the UI (the Asset event of its ``record`` task)."""
+    settings = get_settings()
+    return Asset(
+        name="drift_reports",
+        uri=_uri(storage.join(settings.lake_uri, "reports", "drift")),
+        group="reports",
+    )
+
+
+DRIFT_REPORTS = drift_reports()

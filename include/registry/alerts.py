@@ -7,9 +7,10 @@ Airflow-free: built from the gate's JSON-able result (:class:`PromotionRejected`
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from include.notify import cooldown
 from include.notify.templates import Alert, TaskContext, context_rows, esc, html_table, shorten
 from include.spec import UseCaseSpec, load_spec
 
@@ -85,13 +86,7 @@ def rejection_cause(result: dict[str, Any]) -> str:
 
 def mail_due(last: dict[str, Any] | None, cause: str, now: datetime, cooldown_hours: float) -> bool:
     """Mail unless the same cause was mailed less than ``cooldown_hours`` ago."""
-    if not last or last.get("cause") != cause:
-        return True
-    try:
-        sent = datetime.fromisoformat(str(last["at"]))
-    except (KeyError, ValueError):
-        return True
-    return now - sent >= timedelta(hours=cooldown_hours)
+    return cooldown.due(last, cause, now, cooldown_hours, key_field="cause")
 
 
 def claim_rejection_mail(

@@ -148,6 +148,10 @@ def decide(summary: dict[str, Any], run_id: str, now: datetime | None = None) ->
     state.record_alerts(model, decision.alerts, now, run_id=run_id)
     out = decision.as_dict()
     out["failed_retrains"] = failed
+    conf: dict[str, Any] = {"reason": decision.reason}
+    if spec.monitoring.retrain_window_days:
+        conf["training_window_days"] = spec.monitoring.retrain_window_days
+    out["trigger_conf"] = conf if decision.retrain else {}
     out["trigger_run_id"] = (
         f"monitor__{summary['window_first']}_{summary['window_last']}__{layout.run_slug(run_id)}"
         if decision.retrain

@@ -1,7 +1,8 @@
-"""The few read calls of Airflow's public REST API that the watchdog and progress make.
+"""The few calls of Airflow's public REST API that the watchdog and progress make (reads)
+and the drift demo (``devtools.drift_demo``: trigger runs).
 
-Reads only: the bootstrap needs no write (the ingest DAGs catch up over the landed days and
-are created unpaused), so nothing here can race the scheduler.
+The supervisor only reads: the bootstrap needs no write (the ingest DAGs catch up over the
+landed days and are created unpaused), so nothing it does can race the scheduler.
 """
 
 from __future__ import annotations
@@ -59,6 +60,15 @@ class AirflowApi:
             if exc.code != 401:
                 raise
             return self._request("GET", path, token=self._login())
+
+    def post(self, path: str, body: Any) -> Any:
+        token = self._token or self._login()
+        try:
+            return self._request("POST", path, body, token=token)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 401:
+                raise
+            return self._request("POST", path, body, token=self._login())
 
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
         runs: list[dict[str, Any]] = []

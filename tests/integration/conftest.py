@@ -116,3 +116,15 @@ def xcom(dag_run, task_id: str):
             ).with_only_columns(XComModel.value)
         ).first()
     return None if row is None else XComModel.deserialize_value(type("R", (), {"value": row}))
+
+
+def predict_one(url: str, token: str, tx: dict):
+    """One transaction scored at ``url`` with the bearer token; the HTTP response."""
+    import httpx
+
+    return httpx.post(
+        f"{url}/predict",
+        json={"transactions": [tx]},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )

@@ -22,7 +22,7 @@ import yaml
 
 from include.deployment.candidate import free_port
 from tests.conftest import Mailbox
-from tests.integration.conftest import run_dag, stable_service, task_states
+from tests.integration.conftest import predict_one, run_dag, stable_service, task_states
 from tests.integration.test_ingest_dag import _asset_events
 from tests.platform import copy_platform, use_platform
 
@@ -119,12 +119,7 @@ def test_D6_deploy_then_switch_under_load_then_roll_back_by_param(
     capture = plat.root / "lake" / "capture"
     assert not list(capture.rglob("*.jsonl")), "deployment canaries reached the capture"
     tx = checks.golden_requests(spec, rows=1)[0]
-    resp = httpx.post(
-        f"{url}/predict",
-        json={"transactions": [tx]},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
+    resp = predict_one(url, token, tx)
     assert resp.status_code == 200, resp.text
     assert str(resp.json()["model"]["version"]) == plat.champion_version
     assert httpx.post(f"{url}/predict", json={"transactions": [tx]}, timeout=10).status_code == 401

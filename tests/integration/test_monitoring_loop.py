@@ -29,7 +29,13 @@ import httpx
 import pytest
 
 from tests.conftest import Mailbox
-from tests.integration.conftest import run_dag, stable_service, task_states, xcom
+from tests.integration.conftest import (
+    predict_one,
+    run_dag,
+    stable_service,
+    task_states,
+    xcom,
+)
 from tests.platform import use_platform
 
 pytestmark = pytest.mark.e2e
@@ -64,7 +70,11 @@ def monitoring_platform(tmp_path_factory: pytest.TempPathFactory):
         training_window_days=10,
         spec_overrides={
             "features": {"customer_windows_days": [1, 7], "merchant_window_days": 7},
-            "monitoring": {"min_positives": 15, "min_labelled_rows": 1000},
+            "monitoring": {
+                "min_positives": 15,
+                "min_labelled_rows": 1000,
+                "retrain_window_days": 7,
+            },
             "serving": {"watch_seconds": 2, "p99_ms": 200},
         },
     )
@@ -215,6 +225,7 @@ def test_drift_is_detected_retrained_and_redeployed_and_the_controls_do_nothing(
     runs = _train_runs()
     assert len(runs) == 1 and runs[0].run_id == decision["trigger_run_id"], runs
     assert runs[0].conf["reason"].startswith("monitoring:"), runs[0].conf
+    assert runs[0].conf["training_window_days"] == 7, runs[0].conf
     mailbox.clear()
 
     # control: the next night, the same drift inside the cooldown: nothing at all
@@ -240,15 +251,16 @@ def test_drift_is_detected_retrained_and_redeployed_and_the_controls_do_nothing(
     from include.deployment import checks
 
     tx = checks.golden_requests(spec, rows=1)[0]
-    resp = httpx.post(
-        f"{url}/predict",
-        json={"transactions": [tx]},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
+    resp = predict_one(url, token, tx)
     assert resp.status_code == 200, resp.text
     assert str(resp.json()["model"]["version"]) == str(new_version)
     timings["drift_landed_to_new_version_serving_s"] = sum(timings.values())
     print("monitoring loop timings:", json.dumps({k: round(v, 1) for k, v in timings.items()}))
     history = (plat.root / "lake" / "monitoring" / "history.csv").read_text().splitlines()
     assert len(history) == 1 + 5, history  # one row per monitoring run, header first
+    # and every run's snapshots are in the Evidently workspace (`make evidently-ui`)
+    from evidently.ui.workspace import Workspace
+
+    ws = Workspace(str(plat.root / "evidently"))
+    (project,) = ws.search_project(f"{spec.model.registered_name} monitoring")
+    assert len(ws.list_runs(project.id)) >= 5 + 3  # each run: drift + quality, drift runs more

@@ -129,6 +129,21 @@ def test_a_rejection_mail_shows_champion_and_challenger_side_by_side(mailbox, da
     body = _body(msg)
     for needle in ("beats_champion", "FAIL", "0.41", "0.52", "runs:/abc/gate/report.html"):
         assert needle in body
+    assert "drift persists" not in body  # a scheduled retrain says nothing about drift
+
+
+def test_C6_a_rejected_monitoring_retrain_says_the_drift_persists_and_a_person_decides() -> None:
+    from include.registry.alerts import promotion_rejected
+
+    result = {"model": "m", "version": 5, "champion_version": 3, "reason": "beats_champion"}
+    reason = "monitoring: PR-AUC 0.620 -> 0.230 (3000 labelled rows, 40 positives) in a..b"
+    mail = promotion_rejected(CTX, result, reason)
+    for text in (mail.text, mail.html):
+        assert "The drift persists and the champion stays" in text
+        assert "a person is the next step" in text
+        assert "PR-AUC 0.620 -&gt; 0.230" in text or "PR-AUC 0.620 -> 0.230" in text
+    manual = promotion_rejected(CTX, result, "asked by hand")
+    assert "drift persists" not in manual.text
 
 
 def test_B7_smtp_down_keeps_the_alert_and_does_not_raise(data_root, monkeypatch) -> None:
