@@ -80,6 +80,21 @@ def monitoring_platform(tmp_path_factory: pytest.TempPathFactory):
     )
 
 
+def _forget_packages() -> None:
+    """Empty the session's BentoML store of the fraud model's packages: BentoML fixes its
+    store once per process, and this platform's registry numbers its versions from 1 like
+    the session's trained platform (tests/platform.py), whose tests package what they miss."""
+    import bentoml
+
+    from include.spec import load_spec
+    from serving.bento import BENTO_NAME
+
+    for bento in bentoml.bentos.list(BENTO_NAME):
+        bentoml.bentos.delete(bento.tag)
+    for model in bentoml.models.list(load_spec().model.registered_name):
+        bentoml.models.delete(model.tag)
+
+
 @pytest.fixture
 def loop_env(monitoring_platform, tmp_path, monkeypatch):
     from include.deployment.candidate import free_port
@@ -89,8 +104,12 @@ def loop_env(monitoring_platform, tmp_path, monkeypatch):
     port = free_port()
     monkeypatch.setenv("MLOPS_SERVING_URL", f"http://127.0.0.1:{port}")
     token = ensure_token(token_path())
-    with stable_service(port, tmp_path / "stable.log") as url:
-        yield plat, url, token
+    _forget_packages()
+    try:
+        with stable_service(port, tmp_path / "stable.log") as url:
+            yield plat, url, token
+    finally:
+        _forget_packages()
 
 
 def _monitor(dagbag, first: date, last: date) -> tuple[dict, dict]:
@@ -143,7 +162,9 @@ def test_drift_is_detected_retrained_and_redeployed_and_the_controls_do_nothing(
     timings: dict[str, float] = {}
 
     # 1. a stable period ends with the champion deployed
-    deployed = run_dag(dagbag, "deploy_model")
+    # (versions pinned by Param: in this session's metadata DB other tests' champion_model
+    # events exist, which a dag.test() run of the asset-scheduled DAG may consume)
+    deployed = run_dag(dagbag, "deploy_model", version=plat.champion_version)
     assert str(deployed.state) == "success", task_states(deployed)
     assert _serving(url) == plat.champion_version
     stable = STABLE[-3:]
@@ -243,7 +264,7 @@ def test_drift_is_detected_retrained_and_redeployed_and_the_controls_do_nothing(
     new_version = xcom(trained, "evaluate_and_promote")["version"]
     assert str(new_version) != plat.champion_version
     started = time.monotonic()
-    redeployed = run_dag(dagbag, "deploy_model")
+    redeployed = run_dag(dagbag, "deploy_model", version=str(new_version))
     timings["deploy_s"] = time.monotonic() - started
     assert str(redeployed.state) == "success", task_states(redeployed)
 

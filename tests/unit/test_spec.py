@@ -90,7 +90,7 @@ def test_the_bundled_spec_loads_with_typed_values() -> None:
     assert spec.simulator.countries[:2] == ("DE", "FR")
     # serving's threshold follows the rate the gate judged recall at, unless set
     assert spec.serving == ServingSpec(target_false_positive_rate=spec.model.recall_at_fpr)
-    assert spec.monitoring == MonitoringSpec(min_sample_rows=1000, drift_share=0.5)
+    assert spec.monitoring == MonitoringSpec(retrain_window_days=14)
 
 
 def test_the_spec_names_the_columns_code_joins_and_splits_on() -> None:
