@@ -5,8 +5,8 @@
   score, one row per validated transaction; unscored rows (no features) are left out.
 * :func:`captured`: the online requests served in the window (``<lake>/capture/``): the
   features as the service looked them up, joined to the batch rows for the skew report.
-* :func:`labelled`: the window's transactions whose label has matured (a chargeback, or the
-  genuine confirmation after ``labels.maturity_days``), with their score.
+* :func:`labelled`: the window's transactions whose label has matured (older than the
+  longest label delay at the newest label delivery), with their score and label.
 * :func:`quarantined`: the window's days whose batch was quarantined and never published:
   an upstream data-quality failure, which monitoring reports and never retrains on.
 
@@ -177,11 +177,14 @@ def skew_pairs(
 def labelled(
     lake_uri: str, window: Window, spec: UseCaseSpec, current: pd.DataFrame
 ) -> pd.DataFrame:
-    """The window's scored transactions that have a label now: key, score, target.
+    """The window's scored transactions whose label has *matured*: key, score, target.
 
     Labels are delivered on the day they are known (chargebacks days later, genuine
-    confirmations after the maturity period), so every label partition from the window's
-    first day on is read; a transaction labelled twice keeps its newest label."""
+    confirmations after the maturity period). Only a transaction older than the longest
+    label delay (``labels.max_delay_days``) at the newest label delivery has its final label:
+    a younger one is labelled only if it is a fraud, which would tilt every metric. So the
+    rows kept are those matured by the end of the newest label partition, joined to their
+    label (every label partition from the window's first day on; the newest label wins)."""
     names = spec.names
     target = names.target
     days = [d for d in lake.partitions(lake_uri, LABELS_FEED) if d >= window.first]
@@ -201,7 +204,11 @@ def labelled(
         .sort_values(names.label_ts)
         .drop_duplicates(names.tx_key, keep="last")
     )
-    joined = current[[names.tx_key, SCORE]].merge(labels, on=names.tx_key, how="inner")
+    as_of = pd.Timestamp(days[-1] + timedelta(days=1), tz="UTC")
+    delay = pd.Timedelta(days=spec.labels.max_delay_days)
+    stamps = pd.to_datetime(current[names.event_ts], utc=True)
+    matured = current[stamps + delay <= as_of]
+    joined = matured[[names.tx_key, SCORE]].merge(labels, on=names.tx_key, how="inner")
     joined[target] = joined[target].astype(np.int64)
     return joined[columns].reset_index(drop=True)
 

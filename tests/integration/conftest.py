@@ -31,9 +31,19 @@ def dagbag(airflow_db: None):
     return bag
 
 
+# Each DAG's declared Param defaults, recorded before its first run in this session.
+_DEFAULTS: dict[str, dict] = {}
+
+
 def run_dag(dagbag, dag_id: str, **conf):
-    """Run a DAG in-process with ``dag.test()``; returns the DagRun."""
-    return dagbag.get_dag(dag_id).test(run_conf=conf or None)
+    """Run a DAG in-process with ``dag.test()``; returns the DagRun.
+
+    Every Param not given is passed at its declared default: in one process, a run's conf
+    stays on the DAG's shared Param objects (Airflow's ``process_params`` merges the conf
+    into them), so a later test would otherwise inherit an earlier test's Params."""
+    dag = dagbag.get_dag(dag_id)
+    defaults = _DEFAULTS.setdefault(dag_id, dict(dag.params.dump()))
+    return dag.test(run_conf={**defaults, **conf} or None)
 
 
 def task_states(dag_run) -> dict[str, str]:

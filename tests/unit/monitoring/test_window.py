@@ -269,12 +269,25 @@ def _labels(spec: UseCaseSpec, rows: list[tuple[str, str, int]]) -> pd.DataFrame
 
 def test_labelled_keeps_the_newest_label_per_transaction(lake_uri, spec) -> None:
     names = spec.names
-    current = pd.DataFrame({names.tx_key: ["a", "b", "c", "d"], "score": [0.1, 0.2, 0.3, 0.4]})
+    current = pd.DataFrame(
+        {
+            names.tx_key: ["a", "b", "c", "d", "e"],
+            names.event_ts: pd.to_datetime(
+                ["2026-11-16T10:00", "2026-11-16T11:00", "2026-11-16T12:00"]
+                + ["2026-11-16T13:00", "2026-11-20T09:00"],
+                utc=True,
+            ),
+            "score": [0.1, 0.2, 0.3, 0.4, 0.5],
+        }
+    )
     day_before, later = D1 - timedelta(days=1), D3 + timedelta(days=4)
     for day, rows in {
         day_before: [("d", "2026-11-16T12:00", 1)],  # before the window: not read
         D2: [("a", "2026-11-18T12:00", 0), ("b", "2026-11-18T13:00", 0)],
-        later: [("b", "2026-11-23T08:00", 1), ("c", "2026-11-23T09:00", 0)],
+        # "e" is a chargeback of a transaction younger than the longest label delay (7 d)
+        # at the newest delivery: not matured, left out (its genuine peers have no label yet)
+        later: [("b", "2026-11-23T08:00", 1), ("c", "2026-11-23T09:00", 0)]
+        + [("e", "2026-11-23T10:00", 1)],
     }.items():
         uri = layout.partition_uri(lake_uri, LABELS_FEED, day)
         storage.write_bytes(uri, lake.to_parquet_bytes(_labels(spec, rows)))
@@ -289,7 +302,13 @@ def test_labelled_keeps_the_newest_label_per_transaction(lake_uri, spec) -> None
 
 
 def test_C7_a_label_partition_without_the_target_names_the_file(lake_uri, spec) -> None:
-    current = pd.DataFrame({spec.names.tx_key: ["a"], "score": [0.1]})
+    current = pd.DataFrame(
+        {
+            spec.names.tx_key: ["a"],
+            spec.names.event_ts: pd.to_datetime(["2026-11-16T10:00"], utc=True),
+            "score": [0.1],
+        }
+    )
     uri = layout.partition_uri(lake_uri, LABELS_FEED, D2)
     frame = _labels(spec, [("a", "2026-11-18T12:00", 1)]).drop(columns=[spec.names.target])
     storage.write_bytes(uri, lake.to_parquet_bytes(frame))
