@@ -122,7 +122,8 @@ def monitor_drift() -> None:
         retries=2,
     )
 
-    @task(trigger_rule="none_failed", outlets=[DRIFT_REPORTS])
+    # After the mails and the trigger (skipped when no retrain), never after a skipped measure.
+    @task(trigger_rule="none_failed_min_one_success", outlets=[DRIFT_REPORTS])
     def record(summary: dict, decision: dict):  # noqa: ANN202 (generator task)
         from include.steps.monitor_drift import record as run
 

@@ -283,3 +283,23 @@ def test_drift_is_detected_retrained_and_redeployed_and_the_controls_do_nothing(
     ws = Workspace(str(plat.root / "evidently"))
     (project,) = ws.search_project(f"{spec.model.registered_name} monitoring")
     assert len(ws.list_runs(project.id)) >= 5 + 3  # each run: drift + quality, drift runs more
+
+
+def test_without_a_champion_the_run_is_skipped_not_failed(
+    trained_platform, tmp_path, monkeypatch, dagbag, mailbox: Mailbox
+) -> None:
+    from include.modeling import tracking
+    from include.spec import load_spec
+    from tests.platform import copy_platform
+
+    use_platform(copy_platform(trained_platform, tmp_path / "data"), monkeypatch)
+    spec = load_spec()
+    client = tracking.configure(None).MlflowClient()
+    client.delete_registered_model_alias(spec.model.registered_name, spec.model.champion_alias)
+
+    run = run_dag(dagbag, "monitor_drift")
+
+    states = task_states(run)
+    assert str(run.state) == "success", states
+    assert states["measure"] == "skipped" and states["record"] == "skipped", states
+    assert mailbox.messages == []  # a young deployment alerts no one
