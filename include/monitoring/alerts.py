@@ -22,8 +22,19 @@ def _facts(summary: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def _drift_lines(summary: dict[str, Any]) -> list[str]:
+_NOT_JUDGED = {
+    "warming_up": "not judged: the reference predates the longest feature window",
+    "not_enough_data": "not judged: not enough data",
+}
+
+
+def _verdict_note(verdict: str | None) -> str:
+    return f" ({_NOT_JUDGED[verdict]})" if verdict in _NOT_JUDGED else ""
+
+
+def _drift_lines(summary: dict[str, Any], verdicts: dict[str, str] | None = None) -> list[str]:
     m = summary.get("measured") or {}
+    verdicts = verdicts or {}
     out = []
     drift = m.get("data_drift")
     if drift:
@@ -36,7 +47,7 @@ def _drift_lines(summary: dict[str, Any]) -> list[str]:
             f"Data drift: {len(cols)}/{n_features} features beyond "
             f"{drift['method']} {drift['threshold']} (share {drift['share']:.2f}, limit "
             f"{drift['drift_share_limit']}), {drift['current_rows']} rows vs "
-            f"{drift['reference_rows']}"
+            f"{drift['reference_rows']}{_verdict_note(verdicts.get('data_drift'))}"
         )
         out += [f"  {c}: {v['score']}" for c, v in cols[:_TOP]]
     pred = m.get("prediction_drift")
@@ -44,6 +55,7 @@ def _drift_lines(summary: dict[str, Any]) -> list[str]:
         out.append(
             f"Prediction drift: {pred['method']} {pred['score']} (limit {pred['threshold']}); "
             f"mean score {pred['reference_mean']} -> {pred['current_mean']}"
+            f"{_verdict_note(verdicts.get('prediction_drift'))}"
         )
     q = m.get("quality")
     if q and q.get("rows"):
@@ -88,7 +100,7 @@ def breach(summary: dict[str, Any], decision: dict[str, Any], trigger_run_id: st
         subject,
         "Production drifted beyond the monitoring policy",
         summary,
-        _drift_lines(summary),
+        _drift_lines(summary, decision.get("verdicts")),
         next_,
     )
 

@@ -272,3 +272,25 @@ def test_html_of_a_mail_is_escaped() -> None:
     mail = alerts.skew(summary)
 
     assert "a&amp;b/&lt;index&gt;.html" in mail.html and "<index>" not in mail.html
+
+
+def test_a_breach_mail_says_which_drift_was_not_judged() -> None:
+    from include.monitoring import alerts as monitoring_alerts
+
+    summary = {
+        "measured": {
+            "data_drift": {
+                "columns": {"amount": {"drifted": True, "score": 0.5}},
+                "method": "wasserstein",
+                "threshold": 0.1,
+                "share": 1.0,
+                "drift_share_limit": 0.5,
+                "current_rows": 5000,
+                "reference_rows": 9000,
+            }
+        }
+    }
+    judged = monitoring_alerts._drift_lines(summary, {"data_drift": "breach"})
+    young = monitoring_alerts._drift_lines(summary, {"data_drift": "warming_up"})
+    assert "not judged" not in judged[0]
+    assert "not judged: the reference predates the longest feature window" in young[0]
