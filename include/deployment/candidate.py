@@ -53,7 +53,6 @@ def serve(
 ) -> Iterator[Candidate]:
     """Serve ``bento_tag`` until the block ends; yields where and how to call it.
     ``capture``: keep the prediction capture on (benchmarks measure the real path)."""
-    port = free_port()
     token = secrets.token_urlsafe(24)
     env = {
         **os.environ,
@@ -65,27 +64,40 @@ def serve(
     home = tempfile.mkdtemp(prefix="mlops-candidate-")
     env["BENTOML_HOME"] = _private_home(Path(home))
     log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"candidate-{bento_tag.replace(':', '-')}-{port}.log"
-    cmd = [bentoml_cli(), "serve", bento_tag, "--host", "127.0.0.1", "--port", str(port)]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
+    proc = None
     try:
-        try:
-            waited = wait_ready(url, ready_timeout_s, proc=proc)
-        except ServiceUnreachable as exc:
-            tail = log.read_text(errors="replace")[-2000:]
-            raise ServiceUnreachable(
-                f"candidate {bento_tag} did not start: {exc}\n{tail}"
-            ) from None
+        # A free port can be taken between choosing it and the server binding it (any
+        # process's connection may get it): a bind failure is retried on another port.
+        for attempt in range(1, _BIND_ATTEMPTS + 1):
+            port = free_port()
+            log = log_dir / f"candidate-{bento_tag.replace(':', '-')}-{port}.log"
+            cmd = [bentoml_cli(), "serve", bento_tag, "--host", "127.0.0.1", "--port", str(port)]
+            with open(log, "wb") as out:
+                proc = subprocess.Popen(
+                    cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            url = f"http://127.0.0.1:{port}"
+            try:
+                waited = wait_ready(url, ready_timeout_s, proc=proc)
+                break
+            except ServiceUnreachable as exc:
+                tail = log.read_text(errors="replace")[-2000:]
+                _stop(proc)
+                if "Address already in use" in tail and attempt < _BIND_ATTEMPTS:
+                    continue
+                raise ServiceUnreachable(
+                    f"candidate {bento_tag} did not start: {exc}\n{tail}"
+                ) from None
         yield Candidate(
             pid=proc.pid, url=url, token=token, bento_tag=bento_tag, startup_s=waited, log=log
         )
     finally:
-        _stop(proc)
+        if proc is not None:
+            _stop(proc)
         shutil.rmtree(home, ignore_errors=True)
+
+
+_BIND_ATTEMPTS = 3
 
 
 def _private_home(home: Path) -> str:
