@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # One image for every Airflow component (api-server, scheduler, dag-processor, triggerer,
-# celery worker) and for the MLflow server, so client and server share the exact pins of
-# requirements.lock (runtime only; dev tools live in requirements-dev.lock).
+# celery worker), the MLflow server and the scoring service, so client and server share the
+# exact pins of requirements-prod.lock (runtime + production: Celery, MLflow's basic auth;
+# made by `make lock`; dev tools live in requirements-dev.lock).
 # Build: `docker compose build` (see deploy/README.md).
 FROM python:3.11-slim
 
@@ -32,12 +33,11 @@ RUN useradd --uid "${AIRFLOW_UID}" --gid 0 --home-dir "${AIRFLOW_HOME}" --no-cre
 # lets uv take every other exact pin from PyPI although that index mirrors some of them.
 # Bytecode is compiled at install: without .pyc the ML imports are 3-5x slower (stack notes §0).
 RUN --mount=type=cache,target=/root/.cache/uv \
-    --mount=type=bind,source=requirements.lock,target=/tmp/requirements.lock \
-    --mount=type=bind,source=requirements-prod.txt,target=/tmp/requirements-prod.txt \
+    --mount=type=bind,source=requirements-prod.lock,target=/tmp/requirements-prod.lock \
     uv pip install --compile-bytecode \
         --extra-index-url https://download.pytorch.org/whl/cpu \
         --index-strategy unsafe-best-match \
-        -r /tmp/requirements.lock -r /tmp/requirements-prod.txt
+        -r /tmp/requirements-prod.lock
 
 # Project code last: it changes far more often than the dependencies. PYTHONPATH above makes
 # `import include...` work from DAGs, tasks and the plugin alike.
@@ -47,6 +47,13 @@ COPY --chown=airflow:0 dags/ dags/
 COPY --chown=airflow:0 plugins/ plugins/
 COPY --chown=airflow:0 feature_repo/ feature_repo/
 COPY --chown=airflow:0 usecase/ usecase/
+# The scoring service (compose's `serving`: bentoml serve serving.service:FraudService); DAG
+# tasks import it too when they package a model version.
+COPY --chown=airflow:0 serving/ serving/
+# The MLflow service writes its basic-auth config with scripts/production/mlflow_auth.py.
+COPY --chown=airflow:0 scripts/ scripts/
+# deploy_model builds a Bento per version, whose pins serving/bento.py reads from this file.
+COPY --chown=airflow:0 requirements.lock requirements.lock
 
 USER airflow
 CMD ["airflow", "version"]

@@ -10,13 +10,15 @@ TORCH_SOURCE := $(if $(wildcard $(FIND_LINKS)/torch-*),--find-links $(FIND_LINKS
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 ENV := source scripts/embedded_env.sh &&
 
-.PHONY: help run test lint bench bench-startup lock clean mlflow-ui evidently-ui inject-drift
+.PHONY: help run run-prod test lint bench bench-startup bench-production lock clean mlflow-ui evidently-ui inject-drift
 
 help:
 	@echo "make run    start the embedded platform (Airflow UI on http://localhost:8080)"
+	@echo "make run-prod  the production stack without Docker (CeleryExecutor, Redis, MLflow server, S3)"
 	@echo "make test   install test tools and run the whole suite"
 	@echo "make bench  run the benchmark harness"
 	@echo "make bench-startup  time make run to the first champion (scratch data, free ports)"
+	@echo "make bench-production  the production profile's bootstrap, 1 Celery worker vs 2"
 	@echo "make mlflow-ui  MLflow's UI on http://localhost:5000 (runs, registry, champion)"
 	@echo "make evidently-ui  Evidently's UI on http://localhost:8001 (monitoring trends)"
 	@echo "make inject-drift  re-land the last days with drift into the running platform"
@@ -31,12 +33,20 @@ $(VENV)/.runtime: requirements.lock | $(UV)
 	$(UV) pip install --python $(PY) $(TORCH_SOURCE) -r requirements.lock
 	@touch $@
 
-$(VENV)/.dev: requirements-dev.lock $(VENV)/.runtime
+$(VENV)/.prod: requirements-prod.lock $(VENV)/.runtime
+	$(UV) pip install --python $(PY) $(TORCH_SOURCE) -r requirements-prod.lock
+	@touch $@
+
+$(VENV)/.dev: requirements-dev.lock $(VENV)/.prod
 	$(UV) pip install --python $(PY) $(TORCH_SOURCE) -r requirements-dev.lock
 	@touch $@
 
 run: $(VENV)/.runtime
 	@bash scripts/run_embedded.sh
+
+# The production stack (docker-compose.yaml) as plain processes: Celery, Redis, MLflow server.
+run-prod: $(VENV)/.prod
+	@bash scripts/run_production.sh
 
 # Lint first, then every tier; pick tiers with e.g. `make test PYTEST_ARGS="-m unit"`.
 test: $(VENV)/.dev
@@ -53,6 +63,10 @@ bench: $(VENV)/.dev
 bench-startup: $(VENV)/.runtime
 	@$(ENV) $(PY) -m bench.startup
 
+# The production profile's 14-day bootstrap with one Celery worker, then two (deploy/README.md).
+bench-production: $(VENV)/.prod
+	@$(PY) -m bench.production $(BENCH_ARGS)
+
 mlflow-ui: $(VENV)/.runtime
 	@$(ENV) $(VENV)/bin/mlflow ui --backend-store-uri "$$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port $${MLFLOW_UI_PORT:-5000}
 
@@ -66,7 +80,8 @@ inject-drift: $(VENV)/.runtime
 
 lock: | $(UV)
 	$(UV) pip compile requirements.txt --python-version $(PY_VERSION) $(TORCH_SOURCE) -o requirements.lock
-	$(UV) pip compile requirements.txt requirements-dev.txt -c requirements.lock --python-version $(PY_VERSION) $(TORCH_SOURCE) -o requirements-dev.lock
+	$(UV) pip compile requirements.txt requirements-prod.txt -c requirements.lock --python-version $(PY_VERSION) $(TORCH_SOURCE) -o requirements-prod.lock
+	$(UV) pip compile requirements.txt requirements-prod.txt requirements-dev.txt -c requirements-prod.lock --python-version $(PY_VERSION) $(TORCH_SOURCE) -o requirements-dev.lock
 
 clean:
-	rm -rf data .cache .pytest_cache
+	rm -rf data data-prod .cache .pytest_cache

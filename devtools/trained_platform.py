@@ -190,3 +190,36 @@ def _land_shifted(
     folder = storage.join(get_settings().landing_uri, feed, day.isoformat())
     storage.write_bytes(storage.join(folder, batch_file_name(feed, day)), data)
     return True
+
+
+def land_reference_days(spec, rows: int = ROWS, days: list[date] | None = None) -> list[date]:
+    """Land the :data:`SOURCE_DAYS` content as :data:`DAYS` (both feeds) into the landing
+    zone of the settings, without ingesting: the same history on every run, so a platform
+    driven by Airflow (the production profile's test tier and bench) trains the same way
+    whatever the date. Returns the landed days."""
+    days = list(days or DAYS)
+    for day, source in zip(days, SOURCE_DAYS[-len(days) :], strict=True):
+        for feed in ("transactions", "labels"):
+            _land_shifted(spec, feed, day, source, rows)
+    return days
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m devtools.trained_platform --land [--rows N] [--spec PATH]``: land the
+    reference days (see :func:`land_reference_days`) and print the first one."""
+    import argparse
+
+    from include.spec import load_spec
+
+    parser = argparse.ArgumentParser(prog="python -m devtools.trained_platform")
+    parser.add_argument("--land", action="store_true", required=True, help="land the days")
+    parser.add_argument("--rows", type=int, default=ROWS, help=f"rows per day (default {ROWS})")
+    parser.add_argument("--spec", help="use-case spec YAML (default: settings)")
+    args = parser.parse_args(argv)
+    landed = land_reference_days(load_spec(args.spec), args.rows)
+    print(f"landed {len(landed)} reference days {landed[0]}..{landed[-1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -24,8 +24,11 @@ scored on them (fault D3), nor on a missing entity's NaNs.
 Errors: :class:`StoreUnavailable` (no store file, a missing table, Redis down or timing out,
 SQLite locked by a materialization for longer than ``timeout_s``) is distinct from an entity
 that is simply not there (``unscored``); :class:`RequestRowInvalid` for a row without a field,
-a non-integer key or a naive time. Stamps: Feast's SQLite layout keeps whole seconds, its
-Redis layout the full time; ``as_of`` is what the store holds, as Feast reads it.
+a non-integer key or a naive time. :meth:`OnlineFeatures.ping` is the cheap health probe (a
+Redis ``PING``, or SQLite's tables checked without reading a row), raising
+:class:`StoreUnavailable` the same way; the service polls it to follow an outage (fault B9).
+Stamps: Feast's SQLite layout keeps whole seconds, its Redis layout the full time; ``as_of``
+is what the store holds, as Feast reads it.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import re
 import sqlite3
+import stat
 import struct
 import threading
 from collections.abc import Mapping, Sequence
@@ -221,7 +226,11 @@ Stored = tuple[datetime, dict[str, bytes | None]]
 
 
 class _Store(Protocol):
+    name: str  # what the store is, for messages (never a password)
+
     def read(self, wanted: Sequence[tuple[_View, list[bytes]]]) -> list[dict[bytes, Stored]]: ...
+
+    def ping(self) -> None: ...
 
     def close(self) -> None: ...
 
@@ -229,10 +238,13 @@ class _Store(Protocol):
 class SqliteStore:
     """Feast's SQLite layout, read only: table ``<project>_<view>``, one row per (entity_key,
     feature_name) with the serialized value and ``event_ts``. One connection per thread
-    (``mode=ro``); sqlite3 caches each statement's compiled form per connection."""
+    (``mode=ro``); sqlite3 caches each statement's compiled form per connection. A connection
+    goes on reading its file after the file is deleted or replaced: :meth:`ping` notices a
+    new file (another inode) and each thread then reopens its own connection."""
 
     def __init__(self, path: Path, project: str, views: Sequence[_View], timeout_s: float):
         self.path = path
+        self.name = f"SQLite {path}"
         self._uri = f"{path.resolve().as_uri()}?mode=ro"
         self._timeout = timeout_s
         self._tables = {v.name: _quote(f"{project}_{v.name}") for v in views}
@@ -240,10 +252,23 @@ class SqliteStore:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._sql: dict[tuple[tuple[str, int], ...], str] = {}
-        self.read([(v, []) for v in views])  # fail now, not on the first request
+        self._views = tuple(views)
+        self._inode: int | None = None  # the file the connections read
+        self._generation = 0  # bumped when the file is replaced: connections reopen
+        try:
+            self.ping()  # fail now, not on the first request
+        except StoreUnavailable:
+            self.close()
+            raise
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.generation != self._generation:
+            with self._lock:  # the file was replaced: this thread's connection reads the old
+                if conn in self._all:
+                    self._all.remove(conn)
+            conn.close()
+            conn = self._local.conn = None
         if conn is None:
             if not self.path.is_file():
                 raise StoreUnavailable(
@@ -256,7 +281,7 @@ class SqliteStore:
                 )
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"can not open the online store {self.path}: {exc}") from exc
-            self._local.conn = conn
+            self._local.conn, self._local.generation = conn, self._generation
             with self._lock:
                 self._all.append(conn)
         return conn
@@ -302,6 +327,25 @@ class SqliteStore:
             {k: (sqlite_event_ts(ts), vals) for k, (ts, vals) in view.items()} for view in found
         ]
 
+    def ping(self) -> None:
+        """The file is there and holds every view's table (one statement reading no row);
+        :class:`StoreUnavailable` if not. A new file (deleted and materialized again) makes
+        every thread reopen its connection."""
+        try:
+            found = self.path.stat()
+        except OSError:
+            found = None
+        if found is None or not stat.S_ISREG(found.st_mode):
+            raise StoreUnavailable(
+                f"no online store at {self.path}: run the materialize_features DAG (or "
+                "check MLOPS_DATA_ROOT / MLOPS_FEAST_ONLINE_STORE)"
+            )
+        if found.st_ino != self._inode:
+            if self._inode is not None:
+                self._generation += 1
+            self._inode = found.st_ino
+        self.read([(v, []) for v in self._views])
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:
@@ -313,12 +357,15 @@ class SqliteStore:
 class RedisStore:
     """Feast's Redis layout: one hash per entity at ``serialize_entity_key(...) + project``,
     a field per feature (:func:`redis_field`) and ``_ts:<view>`` (a protobuf Timestamp).
-    One pipelined round trip per lookup; the client's pool is thread-safe."""
+    One pipelined round trip per lookup; the client's pool is thread-safe. The client has no
+    retries and ``timeout_s`` socket timeouts (connect and read): a dead Redis is reported in
+    ``timeout_s`` at most, and its pool drops the dead connections when Redis is back."""
 
     def __init__(self, url: str, project: str, views: Sequence[_View], timeout_s: float):
         import redis
 
         self.url = url
+        self.name = f"Redis {_safe_url(url)}"
         self._errors = redis.RedisError
         self._project = project.encode("utf8")
         self._fields = {
@@ -329,9 +376,18 @@ class RedisStore:
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
         )
         try:
+            self.ping()
+        except StoreUnavailable:
+            self._client.close()
+            raise
+
+    def ping(self) -> None:
+        """One ``PING`` (a round trip, or ``timeout_s``); :class:`StoreUnavailable` if it
+        fails."""
+        try:
             self._client.ping()
         except self._errors as exc:
-            raise StoreUnavailable(f"online store Redis {_safe_url(url)}: {exc}") from exc
+            raise StoreUnavailable(f"online store {self.name}: {exc}") from exc
 
     def read(self, wanted: Sequence[tuple[_View, list[bytes]]]) -> list[dict[bytes, Stored]]:
         try:
@@ -342,7 +398,7 @@ class RedisStore:
                         pipe.hmget(key + self._project, fields)
                 replies = iter(pipe.execute())
         except self._errors as exc:
-            raise StoreUnavailable(f"online store Redis {_safe_url(self.url)}: {exc}") from exc
+            raise StoreUnavailable(f"online store {self.name}: {exc}") from exc
         out = []
         for view, keys in wanted:
             found: dict[bytes, Stored] = {}
@@ -363,9 +419,11 @@ def _quote(identifier: str) -> str:
 
 
 def _safe_url(url: str) -> str:
-    """The URL without its password (error messages end up in logs)."""
+    """The URL without its credentials, in the netloc or a ``password=`` query parameter
+    (error messages end up in logs and in the service's 503 bodies)."""
     head, sep, tail = url.rpartition("@")
-    return f"{head.split('//', 1)[0]}//***@{tail}" if sep else url
+    safe = f"{head.split('//', 1)[0]}//***@{tail}" if sep else url
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", safe)
 
 
 # --------------------------------------------------------------------------- assembling
@@ -407,8 +465,7 @@ class OnlineFeatures:
         views = _views(fspec)
         store: _Store
         if settings.feast_online_store == "sqlite":
-            path = settings.data_root / "feast" / "online.db"
-            store = SqliteStore(path, fspec.project, views, timeout_s)
+            store = SqliteStore(_sqlite_path(settings), fspec.project, views, timeout_s)
         elif settings.feast_online_store == "redis":
             store = RedisStore(settings.redis_url, fspec.project, views, timeout_s)
         else:
@@ -426,6 +483,16 @@ class OnlineFeatures:
 
     def close(self) -> None:
         self.store.close()
+
+    @property
+    def store_name(self) -> str:
+        """The store, for messages: ``SQLite <path>`` or ``Redis <url without password>``."""
+        return self.store.name
+
+    def ping(self) -> None:
+        """Cheap health probe of the store (no entity is read); raises
+        :class:`StoreUnavailable` while it can not be read."""
+        self.store.ping()
 
     def lookup(
         self, rows: Sequence[Mapping[str, Any]], *, now: datetime | None = None
@@ -491,6 +558,21 @@ class OnlineFeatures:
         except TypeError as exc:
             raise RequestRowInvalid(f"request row {i}: join keys must be integers: {exc}") from None
         return ckey, mkey, amount, _aware(ts, f"request row {i}: {fspec.event_ts}")
+
+
+def store_name(settings: Settings | None = None) -> str:
+    """The store the settings name, as messages show it (``SQLite <path>``, ``Redis <url
+    without password>``), known also when it can not be opened."""
+    settings = settings or get_settings()
+    if settings.feast_online_store == "redis":
+        return f"Redis {_safe_url(settings.redis_url)}"
+    if settings.feast_online_store == "sqlite":
+        return f"SQLite {_sqlite_path(settings)}"
+    return str(settings.feast_online_store)
+
+
+def _sqlite_path(settings: Settings) -> Path:
+    return settings.data_root / "feast" / "online.db"  # include.features.store's path
 
 
 def _views(fspec: FeatureSpec) -> tuple[_View, _View]:

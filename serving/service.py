@@ -8,7 +8,16 @@ versions), features come from :class:`serving.online.OnlineFeatures`, the scorab
 scored in one ``predict`` on a float matrix in the model's feature order (no DataFrame),
 decisions use that version's stored threshold, and the records are offered to capture.
 A transaction whose customer or merchant features are missing or expired is not scored: it
-gets ``serving.unscored_decision`` and its reason. The store down → 503, counted.
+gets ``serving.unscored_decision`` and its reason.
+
+The store down (fault B9: Redis unreachable or hung, the SQLite file or its tables gone): the
+watcher thread probes the open store every ``POLL_SECONDS`` (:meth:`OnlineFeatures.ping`, a
+Redis ``PING`` bounded by the client's socket timeouts); a failed probe, or a lookup failing
+in ``/predict``, marks the store down at once: ``/readyz`` says not ready, ``/status`` shows
+the error and since when, and ``/predict`` answers 503 ``feature_store_unavailable`` (naming
+the store, never its password, and saying to retry; counted) without waiting on the store
+again. The first probe that passes marks it up: ready and scoring again, no restart. A
+healthy request costs no extra round trip (the probe is off the request path).
 
 Which model: ``MLOPS_SERVING_MODEL`` (a BentoML model tag; a Bento sets it to the model it
 packages) pins one. Otherwise a watcher thread follows the deployment pointer
@@ -17,8 +26,9 @@ and swaps; a failed load keeps the old version serving and is shown by ``/status
 neither, the service is alive but not ready (``/readyz`` 503, ``/predict`` 503 with a hint).
 
 Endpoints: ``/predict``; BentoML's ``/livez``, ``/readyz`` (:meth:`FraudService.__is_ready__`:
-a model is loaded and the online store is open) and ``/metrics`` (plus ours, below);
-``GET /status`` (open): active model, pointer, last load error, capture counters, uptime.
+a model is loaded and the online store is open and answering its probe) and ``/metrics``
+(plus ours, below); ``GET /status`` (open): active model, pointer, last load error, the
+online store's state, capture counters, uptime.
 Beyond ``serving.max_concurrency`` requests in flight BentoML answers 429 at once.
 
 The module builds the request models from the spec at import (BentoML reads an API's types
@@ -66,6 +76,7 @@ MODEL_ENV = "MLOPS_SERVING_MODEL"
 POLL_SECONDS = 0.5
 PREDICT_PATH = "/predict"
 REQUEST_TIMEOUT_S = 10.0
+STORE_RETRY_AFTER_S = 1  # the Retry-After of a 503 for the online store down (B9)
 THREADS = 4  # requests scored at once (the feature reader is thread-safe)
 
 SPEC = load_spec()
@@ -316,8 +327,11 @@ class FraudService:
                 lambda m: m.capture_records.labels(outcome=outcome).inc(n)
             ),
         ).start()
+        self.store_name = self._online.store_name(settings)
         self.online: Any = None
-        self.online_error: str | None = None
+        self.online_error: str | None = None  # set while the store can not be read
+        self.online_down_since: datetime | None = None
+        self._store_lock = threading.Lock()  # the two above change together
         self._open_store()
         self.models = served.ModelManager(
             pinned=_bento_pin(),
@@ -351,11 +365,48 @@ class FraudService:
     def _open_store(self) -> None:
         try:
             self.online = self._online.OnlineFeatures.open()
-            self.online_error = None
         except self._online.StoreUnavailable as exc:
-            if self.online_error != str(exc):
-                log.error("online store unavailable (retrying every %.1f s): %s", POLL_SECONDS, exc)
-            self.online_error = str(exc)
+            self._store_down(exc)
+        else:
+            self._store_up()
+
+    def _probe_store(self) -> None:
+        """The watcher's health probe of the open store (fault B9)."""
+        try:
+            self.online.ping()
+        except self._online.StoreUnavailable as exc:
+            self._store_down(exc)
+        else:
+            self._store_up()
+
+    def _store_down(self, exc: Exception) -> None:
+        """Not ready, and ``/predict`` answers 503, until a probe passes; logged once per
+        outage (and when its cause changes)."""
+        error = str(exc)
+        with self._store_lock:
+            changed = self.online_error != error
+            if self.online_down_since is None:
+                self.online_down_since = datetime.now(UTC)
+            self.online_error = error
+        if changed:
+            log.error(
+                "online store %s unavailable (probing every %.1f s): %s",
+                self.store_name,
+                POLL_SECONDS,
+                error,
+            )
+
+    def _store_up(self) -> None:
+        if self.online_error is None:  # the usual case: one attribute read, no lock
+            return
+        with self._store_lock:
+            since, self.online_down_since = self.online_down_since, None
+            self.online_error = None
+        log.warning(
+            "online store %s answers again%s: ready",
+            self.store_name,
+            f" (down since {since.isoformat()})" if since else "",
+        )
 
     def _watch(self) -> None:
         if self.models.active is None and not self.models.pinned:
@@ -364,6 +415,8 @@ class FraudService:
             try:
                 if self.online is None:
                     self._open_store()
+                else:
+                    self._probe_store()
                 self.models.poll()
             except Exception:  # noqa: BLE001 - the watcher must outlive any one failure
                 log.exception("model watcher iteration failed")
@@ -388,16 +441,25 @@ class FraudService:
 
     # ------------------------------------------------------------------------ probes
     def __is_ready__(self) -> bool:
-        return self.models.active is not None and self.online is not None
+        return (
+            self.models.active is not None and self.online is not None and self.online_error is None
+        )
 
     def status(self) -> dict[str, Any]:
         active = self.models.active
+        since = self.online_down_since
         return {
             "service": "fraud_service",
             "ready": self.__is_ready__(),
             "model": active.describe() if active else None,
             **self.models.status(),
-            "online_store": {"open": self.online is not None, "error": self.online_error},
+            "online_store": {
+                "store": self.store_name,
+                "open": self.online is not None,
+                "healthy": self.online is not None and self.online_error is None,
+                "error": self.online_error,
+                "down_since": since.isoformat() if since else None,
+            },
             "capture": self.capture.counters(),
             "started_at": self.started_at.isoformat(),
             "uptime_s": round(time.monotonic() - self._started, 1),
@@ -419,23 +481,17 @@ class FraudService:
         start = time.perf_counter()
         active = self.models.active  # read once: the whole request uses this version
         online = self.online
-        if active is None or online is None:
-            return self._not_ready(active is None)
+        if active is None:
+            return self._not_ready()
+        if online is None or self.online_error is not None:
+            # known down (fault B9): answer at once, the watcher's probe brings it back
+            return self._store_unavailable(self.online_error)
         rows = [t.model_dump() for t in transactions]
         try:
             assembled = online.lookup(rows)
         except self._online.StoreUnavailable as exc:
-            _count(lambda m: m.store_unavailable.inc())
-            log.error("online store unavailable: %s", exc)
-            return _json(
-                503,
-                {
-                    "error": "feature_store_unavailable",
-                    "message": "the online feature store can not be read; nothing was "
-                    "scored, retry shortly",
-                },
-                {"Retry-After": "1"},
-            )
+            self._store_down(exc)  # not ready from now on, until a probe passes
+            return self._store_unavailable(str(exc))
         looked_up = time.perf_counter()
         scorable = np.fromiter((a.scorable for a in assembled), dtype=bool, count=len(assembled))
         matrix = self._online.feature_matrix(assembled, active.feature_names)
@@ -471,22 +527,33 @@ class FraudService:
             self._capture(request_id, active, rows, matrix, predictions, (done - start) * 1e3)
         return response
 
-    def _not_ready(self, no_model: bool) -> Response:
-        if no_model:
-            hint = (
-                f"model {self.models.pinned} failed to load: see /status"
-                if self.models.pinned
-                else f"deploy one (the deploy_model DAG writes {self.models.pointer_path})"
-            )
-            body = {"error": "no_model", "message": f"no model deployed yet: {hint}"}
-            if self.models.last_error:
-                body["last_error"] = self.models.last_error
-        else:
-            body = {
-                "error": "feature_store_unavailable",
-                "message": f"the online feature store is not open: {self.online_error}",
-            }
+    def _not_ready(self) -> Response:
+        hint = (
+            f"model {self.models.pinned} failed to load: see /status"
+            if self.models.pinned
+            else f"deploy one (the deploy_model DAG writes {self.models.pointer_path})"
+        )
+        body = {"error": "no_model", "message": f"no model deployed yet: {hint}"}
+        if self.models.last_error:
+            body["last_error"] = self.models.last_error
         return _json(503, body, {"Retry-After": "5"})
+
+    def _store_unavailable(self, error: str | None) -> Response:
+        """503 for the online store down (B9), counted: which store (its URL without the
+        password), why, since when, and to retry; nothing was scored."""
+        _count(lambda m: m.store_unavailable.inc())
+        since = self.online_down_since
+        body = {
+            "error": "feature_store_unavailable",
+            "message": f"the online feature store ({self.store_name}) can not be read; "
+            f"nothing was scored: retry in {STORE_RETRY_AFTER_S} s or later, the service "
+            "reconnects by itself once the store answers (GET /status shows its state)",
+            "store": self.store_name,
+            "detail": error or "the store is not open yet",
+            "down_since": since.isoformat() if since else None,
+            "retry_after_s": STORE_RETRY_AFTER_S,
+        }
+        return _json(503, body, {"Retry-After": str(STORE_RETRY_AFTER_S)})
 
     def _observe(
         self,

@@ -132,7 +132,13 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-_TIERS = {"dag_validation": "integrity", "unit": "unit", "integration": "e2e", "startup": "startup"}
+_TIERS = {
+    "dag_validation": "integrity",
+    "unit": "unit",
+    "integration": "e2e",
+    "startup": "startup",
+    "production": "production",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

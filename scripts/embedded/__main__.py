@@ -15,11 +15,8 @@ start-up fails (the message says which and where its log is).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -27,7 +24,9 @@ from pathlib import Path
 
 from scripts.embedded import state as st
 from scripts.embedded.airflow_api import AirflowApi
-from scripts.embedded.console import Console, tail
+from scripts.embedded.console import Console
+from scripts.embedded.lifecycle import OneShots, refuse_taken, supervise, write_status
+from scripts.embedded.lifecycle import env as _env
 from scripts.embedded.postgres import EmbeddedPostgres, write_pgpass
 from scripts.embedded.progress import Progress
 from scripts.embedded.supervisor import Component, Supervisor, Unrecoverable, stop_leftovers
@@ -35,39 +34,10 @@ from scripts.embedded.supervisor import Component, Supervisor, Unrecoverable, st
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class Stop(Exception):
-    """Ctrl-C, SIGTERM or SIGHUP: stop everything and exit 0."""
-
-
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, "").strip() or default
-
-
-def _port_taken(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _on_signal(signum: int, _frame: object) -> None:
-    raise Stop(signal.Signals(signum).name)
-
-
-def _wait_all(procs: dict[str, tuple[subprocess.Popen[bytes], Path]], console: Console) -> None:
-    """Wait for one-shot preparation steps; the first failure ends the start-up."""
-    for name, (proc, log) in procs.items():
-        code = proc.wait()
-        if code != 0:
-            raise Unrecoverable(f"{name} failed (exit {code}); last lines of {log}:\n{tail(log)}")
-
-
 def main() -> int:
     data = Path(_env("MLOPS_DATA_ROOT", str(ROOT / "data"))).resolve()
     logs, run_dir, airflow_home = data / "logs", data / "run", Path(_env("AIRFLOW_HOME"))
     console = Console(logs / "make-run.log")
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _on_signal)
-
     supervisor = Supervisor(
         console,
         run_dir / "processes.json",
@@ -76,43 +46,15 @@ def main() -> int:
     )
     status_path = run_dir / "status.json"
     status: dict[str, object] = {"phase": "starting", "started_at": datetime.now(UTC).isoformat()}
-    code = 0
-    try:
-        _run(console, supervisor, data, logs, run_dir, airflow_home, status, status_path)
-    except Stop as why:
-        status["stopped_by"] = str(why)
-    except Unrecoverable as exc:
-        code = 1
-        status["error"] = str(exc)
-        # Kill first: the message below may go to a closed terminal.
-        supervisor.stop_all()
-        console.say(f"xx airflow-mlops cannot run: {exc}")
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        forced = supervisor.stop_all()
-        status["phase"] = "stopped"
-        status["exit_code"] = code
-        status["restarts"] = supervisor.restart_counts()
-        _write_status(status_path, status)
-        console.say(
-            "stopping airflow-mlops ... stopped"
-            + (
-                f" ({', '.join(forced)} killed after the grace period; tasks it was running are"
-                " retried on the next start)"
-                if forced
-                else "."
-            )
-        )
-        console.close()
-    return code
-
-
-def _write_status(path: Path, status: dict[str, object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(status, indent=1, default=str))
-    tmp.replace(path)
+    return supervise(
+        "airflow-mlops",
+        console,
+        supervisor,
+        status,
+        status_path,
+        lambda: _run(console, supervisor, data, logs, run_dir, airflow_home, status, status_path),
+        after_forced="; tasks it was running are retried on the next start",
+    )
 
 
 def _run(
@@ -148,12 +90,9 @@ def _run(
     }
     if embedded_pg:
         ports["embedded PostgreSQL (MLOPS_PG_PORT)"] = pg_port
-    taken = [f"{what} {port}" for what, port in ports.items() if _port_taken(port)]
-    if taken:
-        raise Unrecoverable(
-            "port(s) already in use: " + "; ".join(taken) + ". Another `make run`? Stop it, or "
-            "set the variable named to a free port in .env"
-        )
+    refuse_taken(
+        ports, "Another `make run`? Stop it, or set the variable named to a free port in .env"
+    )
 
     # 2. secrets, login, bootstrap state
     secrets = st.ensure_secrets(airflow_home / "secrets.env")
@@ -205,28 +144,16 @@ def _run(
         "== preparing: Airflow metadata DB, MLflow store"
         + (f", landing {land_count} simulated day(s) from {land_first}" if land_count else "")
     )
-    prep: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
-
-    def oneshot(name: str, argv: list[str]) -> None:
-        log = logs / f"{name}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as fh:
-            prep[name] = (subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT), log)
-
-    oneshot("db-migrate", ["airflow", "db", "migrate"])
-    oneshot("mlflow-init", [sys.executable, "-m", "scripts.embedded.mlflow_init"])
+    prep = OneShots(logs)
+    prep.start("db-migrate", ["airflow", "db", "migrate"])
+    prep.start("mlflow-init", [sys.executable, "-m", "scripts.embedded.mlflow_init"])
     if land_count:
         argv = [sys.executable, "-m", "devtools.simulator", "--start", land_first.isoformat()]
         argv += ["--days", str(land_count), "--feed", "both"]
         if _env("MLOPS_BOOTSTRAP_ROWS"):
             argv += ["--rows", _env("MLOPS_BOOTSTRAP_ROWS")]
-        oneshot("simulator", argv)
-    try:
-        _wait_all(prep, console)
-    finally:
-        for proc, _ in prep.values():
-            if proc.poll() is None:
-                proc.kill()
+        prep.start("simulator", argv)
+    prep.wait()
     boot.save(run_dir / "bootstrap.json")
 
     # 5. the long-running components
@@ -335,7 +262,7 @@ def _run(
             last_progress = time.monotonic()
             progress.poll()
             status["progress"] = progress.snapshot()
-        _write_status(status_path, status)
+        write_status(status_path, status)
         time.sleep(2)
 
 

@@ -62,13 +62,16 @@ class AirflowApi:
             return self._request("GET", path, token=self._login())
 
     def post(self, path: str, body: Any) -> Any:
+        return self.send("POST", path, body)
+
+    def send(self, method: str, path: str, body: Any = None) -> Any:
         token = self._token or self._login()
         try:
-            return self._request("POST", path, body, token=token)
+            return self._request(method, path, body, token=token)
         except urllib.error.HTTPError as exc:
             if exc.code != 401:
                 raise
-            return self._request("POST", path, body, token=self._login())
+            return self._request(method, path, body, token=self._login())
 
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
         runs: list[dict[str, Any]] = []

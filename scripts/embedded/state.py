@@ -16,6 +16,7 @@ import base64
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -38,16 +39,25 @@ def _read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def ensure_secrets(path: Path) -> dict[str, str]:
-    """The run's secrets, generated on first use; existing values are kept."""
+def token(nbytes: int) -> str:
+    """A URL-safe secret (safe unescaped in URLs, libpq password files and env files)."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def ensure_secrets(
+    path: Path, wanted: dict[str, Callable[[], str]] | None = None
+) -> dict[str, str]:
+    """The run's secrets, generated on first use; existing values are kept. ``wanted`` maps
+    each name to its generator (default: ``make run``'s own secrets)."""
     values = _read_env_file(path)
-    wanted = {
-        "AIRFLOW__API_AUTH__JWT_SECRET": lambda: secrets.token_urlsafe(64),
-        "AIRFLOW__API__SECRET_KEY": lambda: secrets.token_urlsafe(64),
-        "AIRFLOW__CORE__FERNET_KEY": lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        # URL-safe characters only: it goes into a libpq password file unescaped.
-        "MLOPS_PG_PASSWORD": lambda: secrets.token_urlsafe(24),
-    }
+    if wanted is None:
+        wanted = {
+            "AIRFLOW__API_AUTH__JWT_SECRET": lambda: token(64),
+            "AIRFLOW__API__SECRET_KEY": lambda: token(64),
+            "AIRFLOW__CORE__FERNET_KEY": lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            # URL-safe characters only: it goes into a libpq password file unescaped.
+            "MLOPS_PG_PASSWORD": lambda: token(24),
+        }
     missing = {k: make() for k, make in wanted.items() if not values.get(k)}
     if missing or not path.exists():
         values.update(missing)

@@ -63,6 +63,12 @@ class Component:
     group: int | None = None
     # Airflow health key ("scheduler", "dag_processor", ...) watched for a hung process.
     health_key: str | None = None
+    # Its own environment (default: the supervisor's).
+    env: dict[str, str] | None = None
+    # What it needs up before a restart (e.g. the database): while this says False, a dead
+    # component waits, and the wait does not count as a restart.
+    needs: Callable[[], bool] | None = None
+    needs_what: str = ""
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     restarts: list[float] = field(default_factory=list)
@@ -85,6 +91,7 @@ class Supervisor:
         max_restarts: int = 3,
         hung_after_s: float = 180.0,
         env: dict[str, str] | None = None,
+        holds: Path | None = None,
     ) -> None:
         self.console = console
         self.registry = registry
@@ -93,6 +100,10 @@ class Supervisor:
         self.env = env
         self.components: list[Component] = []
         self.stopping = False
+        # <holds>/<name> present: the component is held down on purpose (maintenance, a
+        # fault drill); the watchdog neither restarts nor counts it until the file goes.
+        self.holds = holds
+        self._waiting: dict[str, str] = {}
         become_subreaper()
 
     # ----------------------------------------------------------------------------- start
@@ -114,7 +125,7 @@ class Supervisor:
             preexec_fn=_die_with_parent(component.stop_signal),
             user=component.user,
             group=component.group,
-            env=self.env,
+            env=component.env if component.env is not None else self.env,
             cwd="/" if component.user is not None else None,
         )
         log.close()
@@ -145,6 +156,8 @@ class Supervisor:
             if self.stopping:
                 return
             if not c.alive():
+                if self._held(c) or self._dependency_down(c):
+                    continue
                 code = c.proc.returncode if c.proc else None
                 self.console.say(
                     f"!! {c.name} exited (code {code}) after {now - c.started_at:.0f} s; "
@@ -171,6 +184,30 @@ class Supervisor:
                     )
                     self._kill(c, grace_s=15)
                     self._restart(c, "hung")
+
+    def _held(self, c: Component) -> bool:
+        held = self.holds is not None and (self.holds / c.name).exists()
+        if held and self._waiting.get(c.name) != "held":
+            self._waiting[c.name] = "held"
+            self.console.say(f"   {c.name} is held down ({self.holds / c.name}); not restarting it")
+        elif not held and self._waiting.get(c.name) == "held":
+            del self._waiting[c.name]
+        return held
+
+    def _dependency_down(self, c: Component) -> bool:
+        if c.needs is None or c.needs():
+            if self._waiting.pop(c.name, None) == "needs":
+                self.console.say(f"   {c.needs_what} is back: restarting {c.name}")
+                self.start(c)  # not counted: it failed because of the dependency
+                return True
+            return False
+        if self._waiting.get(c.name) != "needs":
+            self._waiting[c.name] = "needs"
+            self.console.say(
+                f"!! {c.name} exited while {c.needs_what} is down; it restarts when "
+                f"{c.needs_what} is back"
+            )
+        return True
 
     def _restart(self, c: Component, why: str) -> None:
         if len(c.restarts) >= self.max_restarts:

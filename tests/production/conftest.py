@@ -1,0 +1,187 @@
+"""The production tier: the real ``make run-prod`` (CeleryExecutor with two workers, Redis,
+PostgreSQL, the MLflow server with basic auth and S3 artifacts, Feast online on Redis, the
+scoring service), started once for the tier on a scratch data directory and free ports.
+
+The profile lands the eight reference days (the same content on every run) and runs the
+whole loop on them: ingest → validate → materialize → train → gate → deploy. The tier's
+tests then look at what that left and break the real services one at a time (faults B1-B6,
+B9, E3 of docs/fault-model.md), each restoring what it broke.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devtools.trained_platform import small_spec
+from scripts.embedded.airflow_api import AirflowApi
+from scripts.production.trial import ProductionRun
+
+ROWS = 1500
+TERMINAL = {"success", "failed"}
+
+
+def _deployed(status: dict[str, Any]) -> bool:
+    return bool((status.get("progress") or {}).get("first_deployed_s"))
+
+
+@pytest.fixture(scope="session")
+def prod() -> Iterator[ProductionRun]:
+    # Not under pytest's own temporary folders: a pytest started meanwhile (another
+    # terminal) deletes all but the last three of those, the profile's data included.
+    root = Path(tempfile.mkdtemp(prefix="mlops-production-"))
+    spec = small_spec(root / "spec.yaml")
+    run = ProductionRun(
+        root / "data",
+        rows=ROWS,
+        extra_env={
+            "MLOPS_BOOTSTRAP_REFERENCE": "true",
+            "MLOPS_USECASE_SPEC": str(spec),
+            # A task whose worker died is failed (and retried) after this long without a
+            # heartbeat; compose keeps Airflow's default.
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+        },
+    )
+    run.start(root / "make-run-prod.log")
+    try:
+        run.wait_for("the first champion deployed", _deployed, timeout_s=1500)
+        yield run
+    finally:
+        try:
+            code = run.ctrl_c()
+            assert run.status().get("exit_code") == 0, run.text()[-3000:]
+            assert code in (0, -2, 130)
+        finally:
+            run.kill()
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def api(prod: ProductionRun) -> AirflowApi:
+    return AirflowApi(
+        prod.url("MLOPS_UI_PORT"),
+        "mlops-admin",
+        prod.data_root / "airflow" / "simple_auth_manager_passwords.json",
+        timeout_s=30,
+    )
+
+
+@contextlib.contextmanager
+def profile_env(prod: ProductionRun) -> Iterator[None]:
+    """This process as a client of the profile: its lake in S3, its MLflow server (with the
+    admin login), its online store, its spec."""
+    secrets = prod.secrets
+    values = {
+        "MLOPS_LAKE_URI": "s3://mlops-lake",
+        "MLOPS_LANDING_URI": "s3://mlops-landing",
+        "MLOPS_S3_ENDPOINT_URL": prod.url("MLOPS_S3_PORT"),
+        "AWS_ACCESS_KEY_ID": "mlops-service",
+        "AWS_SECRET_ACCESS_KEY": secrets["AWS_SECRET_ACCESS_KEY"],
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "MLFLOW_TRACKING_URI": prod.url("MLOPS_MLFLOW_PORT"),
+        "MLFLOW_TRACKING_USERNAME": "mlops-admin",
+        "MLFLOW_TRACKING_PASSWORD": secrets["MLFLOW_AUTH_ADMIN_PASSWORD"],
+        "MLOPS_USECASE_SPEC": prod.extra_env["MLOPS_USECASE_SPEC"],
+        "MLOPS_FEAST_ONLINE_STORE": "redis",
+        "MLOPS_REDIS_URL": f"redis://127.0.0.1:{prod.ports['MLOPS_REDIS_PORT']}/1",
+    }
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def wait(what: str, predicate: Callable[[], Any], timeout_s: float, every_s: float = 2) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def run_path(dag_id: str, run_id: str) -> str:
+    return f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+
+
+def trigger(api: AirflowApi, dag_id: str, conf: dict | None = None) -> str:
+    body = {"logical_date": None, "conf": conf or {}}
+    return api.post(f"/api/v2/dags/{dag_id}/dagRuns", body)["dag_run_id"]
+
+
+def run_state(api: AirflowApi, dag_id: str, run_id: str) -> str:
+    return api.get(run_path(dag_id, run_id))["state"]
+
+
+def wait_run(api: AirflowApi, dag_id: str, run_id: str, timeout_s: float = 600) -> str:
+    return wait(
+        f"{dag_id} {run_id} to finish",
+        lambda: (s := _state_or_none(api, dag_id, run_id)) in TERMINAL and s,
+        timeout_s,
+        every_s=3,
+    )
+
+
+def _state_or_none(api: AirflowApi, dag_id: str, run_id: str) -> str | None:
+    try:
+        return run_state(api, dag_id, run_id)
+    except OSError:  # the api-server restarting (B3): ask again
+        return None
+
+
+def task_instances(api: AirflowApi, dag_id: str = "~", run_id: str = "~") -> list[dict]:
+    found: list[dict] = []
+    while True:
+        page = api.get(
+            f"{run_path(dag_id, run_id) if run_id != '~' else f'/api/v2/dags/{dag_id}/dagRuns/~'}"
+            "/taskInstances",
+            limit=100,
+            offset=len(found),
+        )
+        batch = page["task_instances"]
+        found.extend(batch)
+        if len(batch) < 100:
+            return found
+
+
+def task_state(api: AirflowApi, dag_id: str, run_id: str, task_id: str) -> dict | None:
+    for ti in task_instances(api, dag_id, run_id):
+        if ti["task_id"] == task_id:
+            return ti
+    return None
+
+
+def champion(prod: ProductionRun) -> Any:
+    from mlflow import MlflowClient
+
+    from include.spec import load_spec
+
+    with profile_env(prod):
+        name = load_spec().model.registered_name
+        return MlflowClient().get_model_version_by_alias(name, "champion")
+
+
+def serving_status(prod: ProductionRun) -> dict:
+    import httpx
+
+    return httpx.get(f"{prod.url('MLOPS_SERVING_PORT')}/status", timeout=10).json()
+
+
+def mails(prod: ProductionRun) -> list[Path]:
+    return sorted((prod.data_root / "mail").glob("*.eml"))

@@ -1,0 +1,378 @@
+"""Infrastructure faults against the real services of the production profile (faults B1-B6,
+B9 and E3 of docs/fault-model.md). Each test breaks one service of the running profile the
+way it breaks in production (kill -9, a restart, an outage, a refusal), checks what the
+fault model promises, and leaves the profile as it found it.
+
+PostgreSQL here is the profile's own embedded server, never one another program uses, and
+Redis is the profile's own too (ProductionRun), so stopping them touches nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+
+from scripts.embedded.supervisor import _descendants, pid_alive
+from scripts.production.s3 import DENY_WRITES
+from scripts.production.trial import ProductionRun
+from tests.production.conftest import (
+    champion,
+    mails,
+    profile_env,
+    run_path,
+    serving_status,
+    task_instances,
+    task_state,
+    trigger,
+    wait,
+    wait_run,
+)
+
+
+def _pid(prod: ProductionRun, component: str) -> int:
+    pid = (prod.status().get("pids") or {}).get(component)
+    assert pid and pid_alive(pid), (component, prod.status().get("pids"))
+    return int(pid)
+
+
+def _restarted(prod: ProductionRun, component: str, old_pid: int) -> int:
+    return wait(
+        f"{component} to be restarted by the watchdog",
+        lambda: (
+            (p := (prod.status().get("pids") or {}).get(component)) not in (None, old_pid)
+            and pid_alive(p)
+            and p
+        ),
+        120,
+    )
+
+
+def _healthy(api) -> bool:
+    health = api.health()
+    return bool(health) and all(v == "healthy" for v in health.values())
+
+
+def _unfinished(api) -> list[dict]:
+    return [
+        ti
+        for ti in task_instances(api)
+        if ti["state"] in ("running", "queued", "scheduled", "up_for_retry", "restarting")
+    ]
+
+
+def _lake_objects(prod: ProductionRun, prefix: str) -> dict[str, str]:
+    import boto3
+
+    with profile_env(prod):
+        s3 = boto3.client("s3", endpoint_url=prod.url("MLOPS_S3_PORT"))
+        out = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket="mlops-lake", Prefix=prefix
+        ):
+            for o in page.get("Contents", []):
+                body = s3.get_object(Bucket="mlops-lake", Key=o["Key"])["Body"].read()
+                out[o["Key"]] = hashlib.sha256(body).hexdigest()
+        return out
+
+
+def _versions(prod: ProductionRun) -> list:
+    from mlflow import MlflowClient
+
+    from include.spec import load_spec
+
+    with profile_env(prod):
+        name = load_spec().model.registered_name
+        return list(MlflowClient().search_model_versions(f"name = '{name}'"))
+
+
+def _all_versions_have_artifacts(prod: ProductionRun) -> None:
+    from mlflow.artifacts import download_artifacts
+
+    with profile_env(prod):
+        for v in _versions(prod):
+            path = download_artifacts(f"models:/{v.name}/{v.version}")
+            assert os.path.exists(os.path.join(path, "MLmodel")), (v.version, path)
+
+
+def _task_log(prod: ProductionRun, dag_id: str, run_id: str, task_id: str, attempt: int) -> str:
+    path = (
+        prod.data_root
+        / "airflow"
+        / "logs"
+        / f"dag_id={dag_id}"
+        / f"run_id={run_id}"
+        / f"task_id={task_id}"
+        / f"attempt={attempt}.log"
+    )
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+# --------------------------------------------------------------------------------------- E3
+def test_e3_mlflow_server_without_credentials_is_401(prod: ProductionRun) -> None:
+    base = prod.url("MLOPS_MLFLOW_PORT")
+    path = "/api/2.0/mlflow/registered-models/search"
+    assert httpx.get(base + path, timeout=10).status_code == 401
+    assert (
+        httpx.get(base + path, auth=("mlops-admin", "wrong-password"), timeout=10).status_code
+        == 401
+    )
+    good = ("mlops-admin", prod.secrets["MLFLOW_AUTH_ADMIN_PASSWORD"])
+    assert httpx.get(base + path, auth=good, timeout=10).status_code == 200
+    # the artifacts it proxies are behind the same login
+    assert httpx.get(base + "/api/2.0/mlflow-artifacts/artifacts", timeout=10).status_code == 401
+
+
+# --------------------------------------------------------------------------------------- B4
+def test_b4_two_triggers_at_once_the_second_run_queues(prod: ProductionRun, api) -> None:
+    dag = "materialize_features"
+    before = {r["dag_run_id"] for r in api.dag_runs(dag)}
+    runs: list[str] = []
+    threads = [threading.Thread(target=lambda: runs.append(trigger(api, dag))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(runs)) == 2
+    seen: list[tuple[str, str]] = []
+
+    def both_done() -> bool:
+        states = tuple(api.get(run_path(dag, r))["state"] for r in runs)
+        seen.append(states)
+        return all(s in ("success", "failed") for s in states)
+
+    wait("both runs to finish", both_done, 600, every_s=1)
+    # max_active_runs=1: never both running; one waited queued while the other ran
+    assert ("running", "running") not in seen, seen
+    assert any("queued" in s and "running" in s for s in seen), seen
+    assert all(api.get(run_path(dag, r))["state"] == "success" for r in runs)
+    assert {r["dag_run_id"] for r in api.dag_runs(dag)} - before == set(runs)
+
+
+# --------------------------------------------------------------------------------------- B1
+def test_b1_worker_killed_mid_write_the_task_retries_to_the_same_partition(
+    prod: ProductionRun, api
+) -> None:
+    dag, task = "ingest_transactions", "publish_partition"
+    run_id = max(
+        (r for r in api.dag_runs(dag) if r["state"] == "success" and r["logical_date"]),
+        key=lambda r: r["logical_date"],
+    )["dag_run_id"]
+    day = api.get(
+        f"{run_path(dag, run_id)}/taskInstances/resolve_batch_date/xcomEntries/return_value"
+    )["value"]
+    prefixes = (f"validated/transactions/date={day}/", f"staging/transactions/{day}/")
+    clean = {p: _lake_objects(prod, p) for p in prefixes}
+    assert clean[prefixes[0]], f"no validated partition under s3://mlops-lake/{prefixes[0]}"
+    # when the day is ingested again and its worker dies (kill -9, the whole process tree)
+    # while the partition is being written
+    api.post(
+        f"/api/v2/dags/{dag}/clearTaskInstances",
+        {"dag_run_id": run_id, "only_failed": False, "reset_dag_runs": True, "dry_run": False},
+    )
+    ti = wait(
+        f"{task} to run",
+        lambda: (t := task_state(api, dag, run_id, task)) and t["state"] == "running" and t,
+        300,
+        every_s=0.5,
+    )
+    worker = ti["hostname"].rsplit("/", 1)[-1]
+    leader = _pid(prod, worker)
+    for pid in [leader, *_descendants(leader)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    _restarted(prod, worker, leader)
+    # then the task is failed for its lost heartbeat and retried, and the run succeeds
+    assert wait_run(api, dag, run_id, timeout_s=600) == "success"
+    final = task_state(api, dag, run_id, task)
+    assert final["try_number"] >= 2, final
+    # with the same objects, byte for byte, and nothing partial left beside them
+    assert {p: _lake_objects(prod, p) for p in prefixes} == clean
+
+
+def _trigger_until_running(api, dag: str) -> str:
+    """A new run of ``dag``, once one of its tasks runs."""
+    run_id = trigger(api, dag)
+    wait(
+        "a task of the run to be running",
+        lambda: any(ti["state"] == "running" for ti in task_instances(api, dag, run_id)),
+        300,
+        every_s=0.5,
+    )
+    return run_id
+
+
+# --------------------------------------------------------------------------------------- B2
+def test_b2_scheduler_restarted_mid_run_tasks_finish_and_no_run_is_duplicated(
+    prod: ProductionRun, api
+) -> None:
+    dag = "materialize_features"
+    run_id = _trigger_until_running(api, dag)
+    runs_before = len(api.dag_runs(dag))
+    old = _pid(prod, "scheduler")
+    os.killpg(old, signal.SIGTERM)
+    _restarted(prod, "scheduler", old)
+    assert wait_run(api, dag, run_id, timeout_s=600) == "success"
+    assert len(api.dag_runs(dag)) == runs_before  # no run created twice
+    assert wait("health", lambda: _healthy(api), 180)
+
+
+# --------------------------------------------------------------------------------------- B3
+def test_b3_metadata_db_down_for_a_minute_everything_reconnects(prod: ProductionRun, api) -> None:
+    dag = "materialize_features"
+    run_id = _trigger_until_running(api, dag)
+    pg = _pid(prod, "postgres")
+    prod.hold("postgres")
+    try:
+        os.killpg(pg, signal.SIGINT)  # fast shutdown: clients are disconnected
+        wait("PostgreSQL to stop", lambda: not pid_alive(pg), 60, every_s=0.5)
+        assert not _healthy(api)
+        time.sleep(60)
+    finally:
+        prod.release("postgres")
+    _restarted(prod, "postgres", pg)
+    assert wait("every component healthy again", lambda: _healthy(api), 300, every_s=3)
+    # the run in flight ends (its tasks finished or were retried), and nothing stays running
+    assert wait_run(api, dag, run_id, timeout_s=900) in ("success", "failed")
+    wait("no task instance left running", lambda: not _unfinished(api), 600, every_s=5)
+    assert prod.status().get("phase") == "running"
+    # and the platform works: a new run succeeds
+    assert wait_run(api, dag, trigger(api, dag), timeout_s=600) == "success"
+
+
+# --------------------------------------------------------------------------------------- B9
+def test_b9_redis_down_serving_not_ready_503_and_recovers(prod: ProductionRun) -> None:
+    base = prod.url("MLOPS_SERVING_PORT")
+    headers = {"Authorization": f"Bearer {prod.secrets['MLOPS_SERVING_TOKEN']}"}
+    from include.deployment import checks
+
+    with profile_env(prod):
+        tx = checks.golden_requests(rows=1)[0]
+    assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
+    redis_pid = _pid(prod, "redis")
+    prod.hold("redis")
+    try:
+        os.killpg(redis_pid, signal.SIGKILL)
+        wait(
+            "readiness to say not ready",
+            lambda: httpx.get(f"{base}/readyz", timeout=5).status_code == 503,
+            30,
+            every_s=0.5,
+        )
+        resp = httpx.post(
+            f"{base}/predict", json={"transactions": [tx]}, headers=headers, timeout=10
+        )
+        assert resp.status_code == 503, resp.text
+        assert resp.json()["error"] == "feature_store_unavailable", resp.text
+        assert "retry" in resp.json()["message"]
+        status = serving_status(prod)
+        assert status["ready"] is False and status["online_store"]["error"], status
+    finally:
+        prod.release("redis")
+    _restarted(prod, "redis", redis_pid)
+    wait(
+        "readiness to recover by itself",
+        lambda: httpx.get(f"{base}/readyz", timeout=5).status_code == 200,
+        60,
+        every_s=1,
+    )
+    resp = httpx.post(f"{base}/predict", json={"transactions": [tx]}, headers=headers, timeout=10)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["predictions"][0]["scored"] is True  # the features survived (AOF)
+
+
+# --------------------------------------------------------------------------------------- B5
+def test_b5_mlflow_down_during_training_clear_error_retry_nothing_orphaned(
+    prod: ProductionRun, api
+) -> None:
+    dag, task = "train_model", "train_candidates"
+    before = champion(prod)
+    served = serving_status(prod)["model"]["version"]
+    versions_before = {v.version for v in _versions(prod)}
+    run_id = trigger(api, dag)
+    wait(
+        f"{task} to run",
+        lambda: (t := task_state(api, dag, run_id, task)) and t["state"] == "running",
+        600,
+        every_s=0.5,
+    )
+    mlflow_pid = _pid(prod, "mlflow")
+    prod.hold("mlflow")
+    try:
+        os.killpg(mlflow_pid, signal.SIGKILL)
+        # the attempt fails fast (MLFLOW_HTTP_REQUEST_* of the profile) and waits for a retry
+        wait(
+            "the attempt to fail",
+            lambda: (
+                (t := task_state(api, dag, run_id, task))
+                and t["state"] in ("up_for_retry", "failed")
+            ),
+            300,
+        )
+    finally:
+        prod.release("mlflow")
+    _restarted(prod, "mlflow", mlflow_pid)
+    log = _task_log(prod, dag, run_id, task, 1)
+    assert "Connection refused" in log or "Max retries exceeded" in log, log[-3000:]
+    assert str(prod.ports["MLOPS_MLFLOW_PORT"]) in log, log[-3000:]  # it names the server
+    # the retry runs against the server that is back
+    state = wait_run(api, dag, run_id, timeout_s=900)
+    final = task_state(api, dag, run_id, task)
+    assert final["try_number"] >= 2, final
+    assert state == "success", task_instances(api, dag, run_id)
+    # the same data trains the same model: it does not beat the champion, which stays
+    assert champion(prod).version == before.version
+    assert serving_status(prod)["model"]["version"] == served
+    # every registered version has its gate decision and its artifacts: none orphaned
+    new = [v for v in _versions(prod) if v.version not in versions_before]
+    assert all(v.tags.get("gate.decision") for v in new), [(v.version, v.tags) for v in new]
+    _all_versions_have_artifacts(prod)
+
+
+# --------------------------------------------------------------------------------------- B6
+def test_b6_s3_refuses_artifact_uploads_the_run_fails_champion_keeps_serving(
+    prod: ProductionRun, api
+) -> None:
+    dag = "train_model"
+    before = champion(prod)
+    served = serving_status(prod)["model"]["version"]
+    versions_before = {v.version for v in _versions(prod)}
+    mails_before = set(mails(prod))
+    switch = prod.data_root / "run" / "faults" / DENY_WRITES
+    switch.parent.mkdir(parents=True, exist_ok=True)
+    switch.write_text("mlflow-artifacts\n")
+    try:
+        run_id = trigger(api, dag)
+        state = wait_run(api, dag, run_id, timeout_s=1200)
+    finally:
+        switch.unlink(missing_ok=True)
+    assert state == "failed"
+    failed = [ti for ti in task_instances(api, dag, run_id) if ti["state"] == "failed"]
+    assert failed, task_instances(api, dag, run_id)
+    log = _task_log(prod, dag, run_id, failed[0]["task_id"], failed[0]["try_number"])
+    assert "403" in log or "AccessDenied" in log or "Forbidden" in log, log[-3000:]
+    # no version points at artifacts that are not there
+    assert {v.version for v in _versions(prod)} - versions_before == set() or all(
+        v.tags.get("gate.decision") for v in _versions(prod)
+    )
+    _all_versions_have_artifacts(prod)
+    # the old champion keeps serving
+    assert champion(prod).version == before.version
+    assert serving_status(prod)["model"]["version"] == served
+    # and a person is told
+    new_mails = wait("the failure mail", lambda: set(mails(prod)) - mails_before, 60)
+    text = "\n".join(p.read_text(errors="replace") for p in new_mails)
+    assert "train_model" in text, text[:2000]
+
+
+@pytest.fixture(autouse=True)
+def _profile_still_running(prod: ProductionRun):
+    yield
+    assert prod.proc is not None and prod.proc.poll() is None, prod.text()[-3000:]
