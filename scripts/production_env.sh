@@ -48,11 +48,18 @@ export AIRFLOW__API__PORT="$MLOPS_UI_PORT"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-$_PG/airflow}"
 export AIRFLOW__CELERY__BROKER_URL="${AIRFLOW__CELERY__BROKER_URL:-$_REDIS/0}"
 export AIRFLOW__CELERY__RESULT_BACKEND="${AIRFLOW__CELERY__RESULT_BACKEND:-db+$_PG/airflow}"
+# Airflow's Celery settings, plus the workers' one-time import of the tasks' heavy libraries.
+export AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS=include.orchestration.celery_preload.CELERY_CONFIG
+# GNU OpenMP (XGBoost, torch) must not spin idle threads on a shared CPU (training/threads.py).
+export OMP_WAIT_POLICY=PASSIVE
 export AIRFLOW__CELERY__WORKER_CONCURRENCY="${AIRFLOW__CELERY__WORKER_CONCURRENCY:-2}"
 export AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=true
 # A task whose worker died (no heartbeat for this long) is failed and retried; Airflow's
 # default, 300 s, holds a retry back for five minutes after a worker crash.
 export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="${AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT:-${AIRFLOW_TASK_HEARTBEAT_TIMEOUT:-120}}"
+# A task queued to Celery whose message was lost (its worker or the database went away
+# before it started) goes back to the queue after this long (Airflow's default).
+export AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT="${AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT:-${AIRFLOW_TASK_QUEUED_TIMEOUT:-600}}"
 export AIRFLOW__CORE__DAGS_FOLDER="$MLOPS_ROOT/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$MLOPS_ROOT/plugins"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW_ADMIN_USERNAME:-mlops-admin}:admin"
@@ -89,6 +96,8 @@ export MLOPS_SERVING_URL="http://127.0.0.1:$MLOPS_SERVING_PORT"
 export MLFLOW_BACKEND_STORE_URI="${MLFLOW_BACKEND_STORE_URI:-$_PG/mlflow}"
 export MLFLOW_ARTIFACTS_DESTINATION="${MLFLOW_ARTIFACTS_DESTINATION:-s3://mlflow-artifacts}"
 export MLFLOW_S3_ENDPOINT_URL="$MLOPS_S3_ENDPOINT_URL"
+# MLflow's job runner serves GenAI evaluation jobs, which this project does not use.
+export MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
 export MLFLOW_SERVER_ALLOWED_HOSTS="${MLFLOW_ALLOWED_HOSTS:-localhost:*,127.0.0.1:*}"
 # Basic auth: the users' database, written with the admin login by the profile at start.
 export MLFLOW_AUTH_CONFIG_PATH="$MLOPS_DATA_ROOT/mlflow/basic_auth.ini"

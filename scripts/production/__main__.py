@@ -338,8 +338,9 @@ def _run(
                 "--port",
                 str(mlflow_port),
                 "--serve-artifacts",
+                # One process is plenty for one team's tasks (compose keeps MLflow's default).
                 "--workers",
-                "2",
+                "1",
             ],
             logs / "mlflow.log",
             env=profile.component_env("mlflow"),

@@ -47,13 +47,19 @@ def prod() -> Iterator[ProductionRun]:
             "MLOPS_BOOTSTRAP_REFERENCE": "true",
             "MLOPS_USECASE_SPEC": str(spec),
             # A task whose worker died is failed (and retried) after this long without a
-            # heartbeat; compose keeps Airflow's default.
+            # heartbeat (production: 120 s).
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+            # A task queued when the database went away (B3) is queued again after this
+            # long (production: 600 s, Airflow's default).
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "120",
         },
     )
     run.start(root / "make-run-prod.log")
     try:
-        run.wait_for("the first champion deployed", _deployed, timeout_s=1500)
+        run.wait_for("the first champion deployed", _deployed, timeout_s=1800)
+        # The loop may still be busy (a training run on the last days, its deployment): the
+        # tests start from a quiet platform whose service serves the champion.
+        wait("the platform to be quiet", lambda: _quiet(run), 1200, every_s=5)
         yield run
     finally:
         try:
@@ -63,6 +69,22 @@ def prod() -> Iterator[ProductionRun]:
         finally:
             run.kill()
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _quiet(run: ProductionRun) -> bool:
+    api = AirflowApi(
+        run.url("MLOPS_UI_PORT"),
+        "mlops-admin",
+        run.data_root / "airflow" / "simple_auth_manager_passwords.json",
+        timeout_s=30,
+    )
+    busy = api.get("/api/v2/dags/~/dagRuns", state=["queued", "running"], limit=1)
+    if busy["total_entries"]:
+        return False
+    try:
+        return str(serving_status(run)["model"]["version"]) == str(champion(run).version)
+    except (KeyError, TypeError):
+        return False
 
 
 @pytest.fixture(scope="session")
@@ -185,3 +207,14 @@ def serving_status(prod: ProductionRun) -> dict:
 
 def mails(prod: ProductionRun) -> list[Path]:
     return sorted((prod.data_root / "mail").glob("*.eml"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The loop's checks first, then the faults, in the tier's own slots of the session
+    (the profile is up from the tier's first test to its last only)."""
+    slots = [i for i, item in enumerate(items) if "tests/production/" in item.nodeid]
+    ordered = sorted(
+        (items[i] for i in slots), key=lambda item: "test_profile.py" not in item.nodeid
+    )
+    for slot, item in zip(slots, ordered, strict=True):
+        items[slot] = item

@@ -6,9 +6,13 @@ server; the online features are in Redis; and the service answers with the new v
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from scripts.production.trial import ProductionRun
 from tests.production.conftest import champion, profile_env, serving_status, task_instances
+
+# The first test also waits for the profile's bootstrap (session fixture `prod`).
+pytestmark = pytest.mark.timeout(2700)
 
 LOOP = ("ingest_transactions", "ingest_labels", "materialize_features", "train_model")
 

@@ -137,3 +137,16 @@ def test_e3_mlflow_basic_auth_config_is_private_and_names_the_users_store(tmp_pa
     monkeypatch.setenv("MLFLOW_AUTH_ADMIN_PASSWORD", "a-long-enough-password")
     read = read_auth_config()
     assert read.admin_username == "mlops-admin" and read.admin_password
+
+
+def test_only_a_celery_worker_preloads_the_heavy_libraries():
+    from include.orchestration import celery_preload
+
+    assert celery_preload.is_worker(["/venv/bin/airflow", "celery", "worker", "-q"])
+    assert not celery_preload.is_worker(["/venv/bin/airflow", "scheduler"])
+    assert not celery_preload.is_worker(["celery", "inspect", "ping"])
+    # this process is no worker: the module gave Airflow's configuration, imported nothing
+    assert not hasattr(celery_preload, "PRELOADED")
+    assert celery_preload.CELERY_CONFIG["task_acks_late"] is True
+    took = celery_preload.preload(("json", "no_such_module_here"))
+    assert set(took) == {"json"}  # a failed import is logged, not raised
