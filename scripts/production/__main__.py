@@ -67,6 +67,14 @@ def redis_answers(port: int) -> bool:
         return False
 
 
+def starts_own_redis(mode: str, port: int) -> bool:
+    """Whether the profile starts its own Redis: ``embedded`` always, ``external`` never,
+    ``auto`` when nothing answers on 127.0.0.1:``port`` (a machine's own Redis is used)."""
+    if mode not in ("auto", "embedded", "external"):
+        raise Unrecoverable(f"MLOPS_REDIS_MODE must be auto, embedded or external, not {mode!r}")
+    return mode == "embedded" or (mode == "auto" and not redis_answers(port))
+
+
 def s3_answers(endpoint: str) -> bool:
     import urllib.request
 
@@ -163,9 +171,7 @@ def _run(
     redis_mode = env("MLOPS_REDIS_MODE", "auto")
     s3_mode = env("MLOPS_S3_MODE", "moto")
     workers = int(env("MLOPS_CELERY_WORKERS", "2"))
-    own_redis = redis_mode == "embedded" or (
-        redis_mode == "auto" and not redis_answers(ports["redis"])
-    )
+    own_redis = starts_own_redis(redis_mode, ports["redis"])
     checked = {k: v for k, v in ports.items() if k != "redis" or own_redis}
     if not embedded_pg:
         checked.pop("postgres")

@@ -150,3 +150,27 @@ def test_only_a_celery_worker_preloads_the_heavy_libraries():
     assert celery_preload.CELERY_CONFIG["task_acks_late"] is True
     took = celery_preload.preload(("json", "no_such_module_here"))
     assert set(took) == {"json"}  # a failed import is logged, not raised
+
+
+def test_redis_auto_uses_a_server_that_answers_and_starts_one_otherwise(tmp_path):
+    import subprocess
+
+    from scripts.embedded.supervisor import Unrecoverable
+    from scripts.embedded.trial import free_port
+    from scripts.production.__main__ import redis_server_binary, starts_own_redis
+
+    port = free_port()
+    assert starts_own_redis("auto", port)  # nothing there: start one
+    assert not starts_own_redis("external", port)
+    server = subprocess.Popen(
+        [str(redis_server_binary()), "--port", str(port), "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        _wait(lambda: not starts_own_redis("auto", port))  # the machine's own: used
+        assert starts_own_redis("embedded", port)
+    finally:
+        server.terminate()
+        server.wait(10)
+    with pytest.raises(Unrecoverable, match="MLOPS_REDIS_MODE"):
+        starts_own_redis("cluster", port)
