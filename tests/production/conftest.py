@@ -116,6 +116,8 @@ def profile_env(prod: ProductionRun) -> Iterator[None]:
         "MLOPS_FEAST_ONLINE_STORE": "redis",
         "MLOPS_REDIS_URL": f"redis://127.0.0.1:{prod.ports['MLOPS_REDIS_PORT']}/1",
     }
+    # An earlier test of the session may have set MLflow's process-wide tracking URI, which
+    # wins over the environment: every MLflow call here names the profile's server itself.
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -196,7 +198,8 @@ def champion(prod: ProductionRun) -> Any:
 
     with profile_env(prod):
         name = load_spec().model.registered_name
-        return MlflowClient().get_model_version_by_alias(name, "champion")
+        client = MlflowClient(prod.url("MLOPS_MLFLOW_PORT"))
+        return client.get_model_version_by_alias(name, "champion")
 
 
 def serving_status(prod: ProductionRun) -> dict:

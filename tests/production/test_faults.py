@@ -100,7 +100,8 @@ def _versions(prod: ProductionRun) -> list:
 
     with profile_env(prod):
         name = load_spec().model.registered_name
-        return list(MlflowClient().search_model_versions(f"name = '{name}'"))
+        client = MlflowClient(prod.url("MLOPS_MLFLOW_PORT"))
+        return list(client.search_model_versions(f"name = '{name}'"))
 
 
 def _all_versions_have_artifacts(prod: ProductionRun) -> None:
@@ -108,7 +109,9 @@ def _all_versions_have_artifacts(prod: ProductionRun) -> None:
 
     with profile_env(prod):
         for v in _versions(prod):
-            path = download_artifacts(f"models:/{v.name}/{v.version}")
+            path = download_artifacts(
+                f"models:/{v.name}/{v.version}", tracking_uri=prod.url("MLOPS_MLFLOW_PORT")
+            )
             assert os.path.exists(os.path.join(path, "MLmodel")), (v.version, path)
 
 

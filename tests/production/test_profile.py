@@ -35,7 +35,7 @@ def test_champion_artifacts_are_in_s3_behind_the_mlflow_server(prod: ProductionR
 
     version = champion(prod)
     with profile_env(prod):
-        client = MlflowClient()
+        client = MlflowClient(prod.url("MLOPS_MLFLOW_PORT"))
         run = client.get_run(version.run_id)
         # the client only knows the server: artifacts go through it (mlflow-artifacts:/)
         assert run.info.artifact_uri.startswith("mlflow-artifacts:/"), run.info.artifact_uri
@@ -48,7 +48,10 @@ def test_champion_artifacts_are_in_s3_behind_the_mlflow_server(prod: ProductionR
         model_files = [k for k in keys if k.endswith("/MLmodel")]
         assert model_files, keys[:20]
         # the registered version's own files are among them, and readable through the server
-        local = download_artifacts(f"models:/{version.name}/{version.version}")
+        local = download_artifacts(
+            f"models:/{version.name}/{version.version}",
+            tracking_uri=prod.url("MLOPS_MLFLOW_PORT"),
+        )
         assert any(p.endswith("MLmodel") for p in _files(local))
         model_id = getattr(version, "model_id", None) or ""
         assert any(model_id in k for k in model_files) or any(version.run_id in k for k in keys), (
