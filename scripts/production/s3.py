@@ -43,6 +43,19 @@ def bucket_of(path: str) -> str:
     return unquote(path).lstrip("/").split("/", 1)[0]
 
 
+def _drain(environ: dict[str, Any]) -> None:
+    stream = environ.get("wsgi.input")
+    try:
+        left = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        left = 0
+    while stream is not None and left > 0:
+        chunk = stream.read(min(left, 1 << 16))
+        if not chunk:
+            return
+        left -= len(chunk)
+
+
 def gate(app: Callable[..., Iterable[bytes]], faults: Path) -> Callable[..., Iterable[bytes]]:
     """Wrap a WSGI app so that writes to denied buckets get 403 (see the module doc)."""
 
@@ -50,6 +63,9 @@ def gate(app: Callable[..., Iterable[bytes]], faults: Path) -> Callable[..., Ite
         if environ.get("REQUEST_METHOD") in ("PUT", "POST"):
             denied = denied_buckets(faults)
             if denied and ("*" in denied or bucket_of(environ.get("PATH_INFO", "")) in denied):
+                # Read the body first, as S3 does: a client still sending it would see its
+                # connection reset instead of the 403 and retry as if the network failed.
+                _drain(environ)
                 start_response(
                     "403 Forbidden",
                     [("Content-Type", "application/xml"), ("Content-Length", str(len(_DENIED)))],

@@ -65,6 +65,14 @@ def _restarted(prod: ProductionRun, component: str, old_pid: int) -> int:
     )
 
 
+def _answers(base: str) -> bool:
+    """``GET /health`` succeeds (a server still starting refuses the connection)."""
+    try:
+        return httpx.get(base + "/health", timeout=5).is_success
+    except httpx.HTTPError:
+        return False
+
+
 def _healthy(api) -> bool:
     health = api.health()
     return bool(health) and all(v == "healthy" for v in health.values())
@@ -342,11 +350,7 @@ def test_b5_mlflow_down_during_training_clear_error_retry_nothing_orphaned(
     assert str(prod.ports["MLOPS_MLFLOW_PORT"]) in log, log[-3000:]  # it names the server
     # the server is back, and nothing half-made is in it: no new version, champion and
     # serving unchanged, every version with its gate decision and its artifacts
-    wait(
-        "the MLflow server",
-        lambda: httpx.get(prod.url("MLOPS_MLFLOW_PORT") + "/health").is_success,
-        120,
-    )
+    wait("the MLflow server to answer", lambda: _answers(prod.url("MLOPS_MLFLOW_PORT")), 180)
     assert {v.version for v in _versions(prod)} == versions_before
     assert all(v.tags.get("gate.decision") for v in _versions(prod))
     assert champion(prod).version == before.version
