@@ -126,7 +126,12 @@ class EmbeddedRun:
         code (make re-raises SIGINT on itself: -2). The supervisor's own exit code is
         ``status()["exit_code"]``."""
         assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGINT)
+        if self.proc.poll() is not None:
+            return self.proc.returncode  # it had stopped already: the caller checks why
+        try:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        except ProcessLookupError:  # it stopped between the poll and the signal
+            return self.proc.wait()
         try:
             return self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:

@@ -34,7 +34,9 @@ def _deployed(status: dict[str, Any]) -> bool:
     return bool((status.get("progress") or {}).get("first_deployed_s"))
 
 
-@pytest.fixture(scope="session")
+# Package scope: the profile stops when this tier's last test is done, not at the end of
+# the whole session (it would otherwise run, and take CPU, under the other tiers).
+@pytest.fixture(scope="package")
 def prod() -> Iterator[ProductionRun]:
     # Not under pytest's own temporary folders: a pytest started meanwhile (another
     # terminal) deletes all but the last three of those, the profile's data included.
