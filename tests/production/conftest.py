@@ -89,7 +89,7 @@ def _quiet(run: ProductionRun) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api(prod: ProductionRun) -> AirflowApi:
     return AirflowApi(
         prod.url("MLOPS_UI_PORT"),
