@@ -43,6 +43,9 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # `import include...` work from DAGs, tasks and the plugin alike.
 WORKDIR ${AIRFLOW_HOME}
 COPY --chown=airflow:0 include/ include/
+# The console's report assets, pinned with sha512 in include/console/assets.lock.json: from the
+# npm registry at build time, into the venv (never fetched at run time).
+RUN python -m include.console.vendor
 COPY --chown=airflow:0 dags/ dags/
 COPY --chown=airflow:0 plugins/ plugins/
 COPY --chown=airflow:0 feature_repo/ feature_repo/

@@ -10,7 +10,7 @@ TORCH_SOURCE := $(if $(wildcard $(FIND_LINKS)/torch-*),--find-links $(FIND_LINKS
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 ENV := source scripts/embedded_env.sh &&
 
-.PHONY: help run run-prod test lint bench bench-startup bench-production lock clean mlflow-ui evidently-ui inject-drift
+.PHONY: help run run-prod test lint bench bench-startup bench-production lock clean mlflow-ui evidently-ui inject-drift lineage
 
 help:
 	@echo "make run    start the embedded platform (Airflow UI on http://localhost:8080)"
@@ -22,15 +22,19 @@ help:
 	@echo "make mlflow-ui  MLflow's UI on http://localhost:5000 (runs, registry, champion)"
 	@echo "make evidently-ui  Evidently's UI on http://localhost:8001 (monitoring trends)"
 	@echo "make inject-drift  re-land the last days with drift into the running platform"
+	@echo "make lineage ID=<request id> | TX=<transaction id>  trace a prediction to its data (JSON=1)"
 	@echo "make lint   ruff"
 	@echo "make lock   re-resolve requirements*.lock from requirements*.txt"
 
 $(UV):
 	python3 -m pip install --user --quiet uv==0.13.9 || python3 -m pip install --quiet uv==0.13.9
 
-$(VENV)/.runtime: requirements.lock | $(UV)
+# The console's report assets (jQuery, Bootstrap, Vega...) come pinned from the npm registry,
+# sha512-checked, at install time (include/console/assets.lock.json), never at run time.
+$(VENV)/.runtime: requirements.lock include/console/assets.lock.json | $(UV)
 	@test -x $(PY) || $(UV) venv $(VENV) --python $(PY_VERSION) --quiet
 	$(UV) pip install --python $(PY) $(TORCH_SOURCE) -r requirements.lock
+	$(PY) -m include.console.vendor
 	@touch $@
 
 $(VENV)/.prod: requirements-prod.lock $(VENV)/.runtime
@@ -77,6 +81,10 @@ evidently-ui: $(VENV)/.runtime
 # The monitoring demo (README, "Monitoring"): drifted days into the running `make run`.
 inject-drift: $(VENV)/.runtime
 	@$(ENV) $(PY) -m devtools.drift_demo $(DRIFT_ARGS)
+
+# A prediction's lineage (README): model version, training run, data, validation results.
+lineage: $(VENV)/.runtime
+	@$(ENV) $(PY) -m include.lineage $(if $(ID),--prediction-id $(ID)) $(if $(TX),--transaction-id $(TX)) $(if $(JSON),--json)
 
 lock: | $(UV)
 	$(UV) pip compile requirements.txt --python-version $(PY_VERSION) $(TORCH_SOURCE) -o requirements.lock

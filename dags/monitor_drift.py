@@ -93,9 +93,13 @@ def monitor_drift() -> None:
         when = context.get("data_interval_end") or context.get("logical_date")
         run_day = (when or pendulum.now("UTC")).date()
         try:
-            return run(run_day, params or {}, context["run_id"])
+            summary = run(run_day, params or {}, context["run_id"])
         except NoChampion as exc:  # a young deployment: nothing to monitor yet, no alert
             raise AirflowSkipException(str(exc)) from exc
+        from include.orchestration.evidence import push_evidence
+
+        push_evidence(summary.get("report_uri"), context=context)  # the task's "Evidence" link
+        return summary
 
     @task
     def decide(summary: dict, **context: Any) -> dict:

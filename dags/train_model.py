@@ -16,7 +16,14 @@ below, or when monitoring triggers it with a `reason` in its conf.
    the serving budget (serialized: one promotion at a time); every version it judges gets
    its decision threshold, fixed on that holdout at the spec's target false-positive rate;
 4. **publish_champion** (promoted: `champion_model` Asset event) or **report_rejection**
-   (kept: one mail with the side-by-side comparison).
+   (kept: one mail with the side-by-side comparison);
+5. where the spec's `model.approval` asks a person (e.g. a retrain monitoring triggered, or a
+   slice whose gap grew against the champion's), the gate leaves the champion alone and
+   **request_approval** mails a link to **approve_promotion** (Airflow "Required actions":
+   Approve / Reject, with the comparison); Approve → **promote_approved** →
+   **publish_approved** (deployment follows); Reject, or no answer within
+   `timeout_hours` (→ `on_timeout`), keeps the champion; **record_approval** records the
+   decision on the version (`approval.*` tags) and in the lake.
 
 Part of airflow-mlops. Code: `include/training/`, `include/registry/`; policy:
 `usecase/fraud.yaml` (`model`).
@@ -24,14 +31,19 @@ Part of airflow-mlops. Code: `include/training/`, `include/registry/`; policy:
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pendulum
+from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Metadata, Param, dag, task
 
 from include.orchestration.alerts import default_args
 from include.orchestration.assets import CHAMPION_MODEL, FEATURES
-from include.spec import CANDIDATE_FAMILIES
+from include.spec import CANDIDATE_FAMILIES, load_spec
+
+# The approval task needs its timeout and default answer as arguments (cheap: YAML only).
+APPROVAL = load_spec().model.approval
 
 
 @dag(
@@ -117,14 +129,16 @@ def train_model() -> None:
             raise AirflowSkipException(str(exc)) from exc
 
     @task
-    def evaluate_and_promote(training: dict) -> dict:
+    def evaluate_and_promote(training: dict, params: dict[str, Any] | None = None) -> dict:
         from include.steps.train_model import gate
 
-        return gate(training)
+        return gate(training, str((params or {}).get("reason") or ""))
 
     @task.branch
     def route_decision(result: dict) -> str:
-        return "publish_champion" if result["promoted"] else "report_rejection"
+        from include.steps.train_model import route
+
+        return route(result)
 
     @task(outlets=[CHAMPION_MODEL], inlets=[CHAMPION_MODEL])
     def publish_champion(result: dict, *, inlet_events: Any = None):  # noqa: ANN202 (generator task)
@@ -154,8 +168,51 @@ def train_model() -> None:
         send_alert(rejection_alert(context, result))
         return f"champion v{result.get('champion_version')} kept: {result['reason']}"
 
+    @task
+    def request_approval(result: dict, **context: Any) -> dict:
+        from include.steps.train_model import request_approval as ask
+
+        ti = context["ti"]
+        return ask(result, ti.dag_id, ti.run_id, "approve_promotion")
+
+    approve_promotion = ApprovalOperator(
+        task_id="approve_promotion",
+        subject="{{ ti.xcom_pull(task_ids='request_approval')['subject'] }}",
+        body="{{ ti.xcom_pull(task_ids='request_approval')['body'] }}",
+        defaults=[APPROVAL.timeout_answer],
+        # A plain timedelta: the task runner sends it to its supervisor with msgpack, which
+        # refuses pendulum's Duration (the task then fails instead of awaiting input).
+        response_timeout=timedelta(hours=APPROVAL.timeout_hours),
+        params={"comment": Param("", type="string", description="Why (kept on the version).")},
+    )
+
+    @task
+    def promote_approved(result: dict, **context: Any) -> dict:
+        from include.steps.train_model import promote_approved as promote
+
+        return promote(result, context["ti"].xcom_pull(task_ids="approve_promotion"))
+
+    # Runs after Approve and after Reject (which skips promote_approved and what follows);
+    # skips itself when nobody was asked.
+    @task(trigger_rule="none_failed_min_one_success")
+    def record_approval(result: dict, **context: Any) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from include.steps.train_model import record_approval as record
+
+        ti = context["ti"]
+        rec = record(result, ti.xcom_pull(task_ids="approve_promotion"), ti.run_id)
+        if rec is None:
+            raise AirflowSkipException("no approval was requested")
+        return rec
+
     result = evaluate_and_promote(train_candidates(build_training_set()))
-    route_decision(result) >> [publish_champion(result), report_rejection(result)]
+    asked = request_approval(result)
+    route_decision(result) >> [publish_champion(result), report_rejection(result), asked]
+    approved = promote_approved(result)
+    published = publish_champion.override(task_id="publish_approved")(approved)
+    asked >> approve_promotion >> approved
+    published >> record_approval(result)
 
 
 dag = train_model()

@@ -50,6 +50,9 @@ class Settings:
     mlflow_artifact_root: str = ""
     # Evidently workspace (local folder): every monitoring snapshot, for `make evidently-ui`.
     evidently_workspace: Path | None = None
+    # The MLflow UI people open (links in lineage and mails): MLOPS_MLFLOW_UI_URL, else an
+    # http(s) tracking URI, else `make mlflow-ui`'s address.
+    mlflow_ui_url: str = "http://localhost:5000"
 
 
 def get_settings() -> Settings:
@@ -82,4 +85,10 @@ def get_settings() -> Settings:
             "MLOPS_MLFLOW_ARTIFACT_ROOT", str(data_root / "mlflow" / "artifacts")
         ),
         evidently_workspace=Path(_env("MLOPS_EVIDENTLY_WORKSPACE", str(data_root / "evidently"))),
+        mlflow_ui_url=_env("MLOPS_MLFLOW_UI_URL", _mlflow_ui_default()).rstrip("/"),
     )
+
+
+def _mlflow_ui_default() -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    return uri if uri.startswith(("http://", "https://")) else "http://localhost:5000"

@@ -9,6 +9,8 @@
     <lake>/predictions/date=<YYYY-MM-DD>/                        scored requests (serving)
     <lake>/capture/date=<YYYY-MM-DD>/part-*.jsonl                requests served online
     <lake>/reports/drift/<first>_<last>/                         monitoring reports + summary
+    <lake>/reports/promotion/<model>/v<version>/comparison.html  the gate's side-by-side report
+    <lake>/registry/approvals/<model>/v<version>.json            a person's promotion decision
     <lake>/monitoring/runs/<run>.json, history.csv               one row per monitoring run
     <features>/<view>/date=<YYYY-MM-DD>/data.parquet             offline feature tables
 
@@ -115,6 +117,22 @@ def monitoring_runs_dir(lake_uri: str) -> str:
 def monitoring_history_uri(lake_uri: str) -> str:
     """The metrics history as one table (rebuilt from the run rows after every run)."""
     return storage.join(lake_uri, "monitoring", "history.csv")
+
+
+def promotion_report_uri(lake_uri: str, model: str, version: str | int) -> str:
+    """The gate's comparison of one version with the champion (HTML), served by the console."""
+    return storage.join(
+        lake_uri, "reports", "promotion", run_slug(model), f"v{int(version)}", "comparison.html"
+    )
+
+
+def approval_record_uri(lake_uri: str, model: str, version: str | int) -> str:
+    """The human decision on one version's promotion (approved / rejected, who, when, why)."""
+    return storage.join(lake_uri, "registry", "approvals", run_slug(model), f"v{int(version)}.json")
+
+
+def approval_records_dir(lake_uri: str, model: str) -> str:
+    return storage.join(lake_uri, "registry", "approvals", run_slug(model))
 
 
 # Inside a drift report folder (drift_report_dir).

@@ -44,6 +44,11 @@ CANDIDATE_FAMILIES = ("xgboost", "pytorch_mlp")
 METRICS = ("pr_auc", "roc_auc", "recall_at_fpr", "brier", "ece")
 # A scored transaction's decision: at or above the threshold it goes to the fraud team.
 DECISIONS = ("approve", "review")
+# When a promotion the gate passed waits for a person (model.approval.required_when):
+# every promotion; a retrain monitoring triggered (its reason starts with "monitoring");
+# a challenger whose gap to the overall metric grew, on some judged slice, against the
+# champion's gap on the same slice.
+APPROVAL_CONDITIONS = ("always", "drift_retrain", "slice_gap_grew")
 
 
 class SpecError(ValueError):
@@ -140,6 +145,25 @@ class SplitSpec:
 
 
 @dataclass(frozen=True)
+class ApprovalSpec:
+    """``model.approval``: when a promotion the gate passed waits for a person (Airflow's
+    human-in-the-loop approval), and what an unanswered request becomes.
+
+    ``required_when`` lists :data:`APPROVAL_CONDITIONS` (any one suffices; empty: never);
+    ``slice_gap_tolerance``: a slice's gap must grow by more than this to count."""
+
+    required_when: tuple[str, ...] = ("drift_retrain", "slice_gap_grew")
+    timeout_hours: float = 72.0
+    on_timeout: Literal["reject", "approve"] = "reject"
+    slice_gap_tolerance: float = 0.01
+
+    @property
+    def timeout_answer(self) -> str:
+        """The ApprovalOperator option an unanswered request resolves to."""
+        return "Approve" if self.on_timeout == "approve" else "Reject"
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """The ``model`` section: what is learnt, how it is judged, when training may start."""
 
@@ -160,6 +184,7 @@ class ModelSpec:
     challenger_alias: str = "challenger"
     minimums: dict[str, float] = field(default_factory=dict)  # a first model's floor
     rejection_mail_cooldown_hours: float = 24.0
+    approval: ApprovalSpec = field(default_factory=ApprovalSpec)
 
 
 @dataclass(frozen=True)
@@ -547,6 +572,7 @@ def _model(top: _Section, labels: FeedSpec) -> ModelSpec:
             "candidates",
             "tuning_budget",
             "rejection_mail_cooldown_hours",
+            "approval",
         ),
     )
     target = s.text("target")
@@ -577,10 +603,40 @@ def _model(top: _Section, labels: FeedSpec) -> ModelSpec:
         challenger_alias=s.text("challenger_alias", "challenger"),
         minimums={str(metric): floors.number(metric) for metric in floors.raw},
         rejection_mail_cooldown_hours=s.number("rejection_mail_cooldown_hours", 24.0, minimum=0),
+        approval=_approval(s),
     )
     if model.champion_alias == model.challenger_alias:
         raise s.error("challenger_alias", "must differ from model.champion_alias")
     return model
+
+
+def _approval(model: _Section) -> ApprovalSpec:
+    names = [f.name for f in dataclasses.fields(ApprovalSpec)]
+    s = model.section("approval", names, required=False)
+    d = ApprovalSpec()
+    when = s.raw.get("required_when", list(d.required_when))
+    # An empty list is a decision (no promotion waits for a person), unlike a missing key.
+    if not isinstance(when, list) or not all(isinstance(w, str) and w for w in when):
+        raise s.error(
+            "required_when",
+            f"must be a list of conditions from {list(APPROVAL_CONDITIONS)} ([] = never), "
+            f"got {when!r}",
+        )
+    unknown = [w for w in when if w not in APPROVAL_CONDITIONS]
+    if unknown:
+        raise s.error(
+            "required_when",
+            f"names unknown conditions {unknown}; known: {list(APPROVAL_CONDITIONS)} "
+            "([] = no approval)",
+        )
+    if len(set(when)) != len(when):
+        raise s.error("required_when", f"lists a condition twice: {when}")
+    return ApprovalSpec(
+        required_when=tuple(when),
+        timeout_hours=s.number("timeout_hours", d.timeout_hours, above=0),
+        on_timeout=s.choice("on_timeout", ("reject", "approve"), d.on_timeout),
+        slice_gap_tolerance=s.number("slice_gap_tolerance", d.slice_gap_tolerance, minimum=0),
+    )
 
 
 def _serving(top: _Section, model: ModelSpec) -> ServingSpec:

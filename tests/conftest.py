@@ -138,6 +138,7 @@ _TIERS = {
     "integration": "e2e",
     "startup": "startup",
     "production": "production",
+    "browser": "browser",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from include.console.links import deployments_url
 from include.notify.templates import Alert, TaskContext, context_rows, esc, html_table
 
 
@@ -38,12 +39,14 @@ def deployment_failed(
             *steps,
             "",
             f"Log: {ctx.log_url}",
+            f"Deployment records: {deployments_url()}",
         ]
     )
     body = (
         f"<h2>Deploying {esc(target)} failed</h2><p><b>{esc(serving_line)}</b></p>"
         f"{html_table(context_rows(ctx))}<h3>What failed</h3><pre>{esc(ctx.error)}</pre>"
         "<h3>What to do</h3><ul>" + "".join(f"<li>{esc(s)}</li>" for s in steps) + "</ul>"
-        f"<p><a href='{esc(ctx.log_url)}'>Open the task log</a></p>"
+        f"<p><a href='{esc(ctx.log_url)}'>Open the task log</a> · "
+        f"<a href='{esc(deployments_url())}'>Deployment records</a></p>"
     )
     return Alert(subject, body, text)

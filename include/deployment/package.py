@@ -38,8 +38,10 @@ class Target:
 
 def resolve(version: str | None, spec: UseCaseSpec | None = None) -> Target:
     """``version`` ("" or None: the current champion) as a :class:`Target`; a version
-    without a stored threshold is refused with the reason (it can not decide)."""
+    without a stored threshold is refused with the reason (it can not decide), a retired one
+    with :class:`include.registry.errors.VersionRetired`."""
     from include.registry import read
+    from include.registry.retire import refuse_retired
 
     spec = spec or load_spec()
     tracking_uri = get_settings().mlflow_tracking_uri
@@ -52,6 +54,8 @@ def resolve(version: str | None, spec: UseCaseSpec | None = None) -> Target:
                 f"{spec.model.registered_name} has no {spec.model.champion_alias} yet: "
                 "nothing to deploy (train a model first, or pass a version)"
             )
+    # A retired version is never deployed again, pinned or as a rollback (VersionRetired).
+    refuse_retired(info.name, str(info.version), info.tags)
     threshold = read.decision_threshold(info.tags, version=info.version)
     return Target(
         name=info.name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from include.console.links import console_or_location
 from include.monitoring.policy import quality_drops
 from include.notify.templates import Alert, esc, html_table
 
@@ -17,7 +18,9 @@ def _facts(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("Window", str(summary.get("window"))),
         ("Scored rows in window", str(summary.get("current_rows"))),
         ("Reference rows (training set)", str(summary.get("reference_rows"))),
-        ("Report", str(summary.get("report_uri"))),
+        # The console page (Airflow login) of the report; where it is stored, for tools.
+        ("Report", console_or_location(summary.get("report_uri")) or "None"),
+        ("Stored at", str(summary.get("report_uri"))),
         ("Run", str(summary.get("run_id"))),
     ]
 

@@ -73,9 +73,12 @@ def build_ingest_dag(*, dag_id: str, feed: str, asset: Asset, doc_md: str | None
 
         @task
         def validate_batch(day: str, **context: Any) -> dict[str, Any]:
+            from include.orchestration.evidence import push_evidence
             from include.steps.ingest import validate
 
-            return validate(feed, day, context["run_id"])
+            summary = validate(feed, day, context["run_id"])
+            push_evidence(summary.get("data_docs_uri"), context=context)  # "Evidence" link
+            return summary
 
         @task.branch
         def route_batch(summary: dict[str, Any]) -> str:
@@ -95,15 +98,19 @@ def build_ingest_dag(*, dag_id: str, feed: str, asset: Asset, doc_md: str | None
             return extra
 
         @task
-        def quarantine_batch(summary: dict[str, Any]) -> None:
+        def quarantine_batch(summary: dict[str, Any], **context: Any) -> None:
             from airflow.sdk.exceptions import AirflowFailException
 
+            from include.orchestration.evidence import push_evidence
             from include.quality.errors import BatchValidationFailed
             from include.steps.ingest import quarantine
 
             try:
                 quarantine(summary)
             except BatchValidationFailed as exc:
+                # The quarantined batch's Data Docs (the failed checks), else its folder.
+                found = exc.summary.get("data_docs_uri") or exc.summary.get("evidence_uri")
+                push_evidence(found, context=context)
                 # Fail now, without retries: the data is wrong, not the infrastructure.
                 raise AirflowFailException(str(exc)) from exc
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from include.console.links import console_or_location
 from include.notify.templates import Alert, TaskContext, context_rows, esc, html_table, shorten
 from include.quality.errors import BatchValidationFailed
 
@@ -59,11 +60,13 @@ def batch_quarantined(ctx: TaskContext, summary: dict[str, Any]) -> Alert:
             f"<tr><td>{esc(c['name'])}</td><td>{esc(c.get('stage'))}</td><td>{esc(amount)}</td>"
             f"<td>{esc(keys)}</td><td>{esc(values)}</td><td>{esc(detail)}</td></tr>"
         )
+    # Console pages (Airflow login) where the console serves the lake; else the location.
     where = [
-        ("Evidence folder", summary.get("evidence_uri", "")),
-        ("Validation result (JSON)", summary.get("validation_result_uri", "")),
-        ("Data Docs", summary.get("data_docs_uri", "")),
-        ("Raw files", ", ".join(summary.get("raw_files", []))),
+        ("Evidence folder", console_or_location(summary.get("evidence_uri"))),
+        ("Validation result (JSON)", console_or_location(summary.get("validation_result_uri"))),
+        ("Data Docs", console_or_location(summary.get("data_docs_uri"))),
+        ("Raw files", ", ".join(console_or_location(f) for f in summary.get("raw_files", []))),
+        ("Stored at", summary.get("evidence_uri", "")),
         ("Task log", ctx.log_url),
     ]
     lines += ["", "Evidence:", *[f"{k}: {v}" for k, v in where]]

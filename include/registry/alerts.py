@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from include.console.links import console_or_location
 from include.notify import cooldown
 from include.notify.templates import Alert, TaskContext, context_rows, esc, html_table, shorten
 from include.spec import UseCaseSpec, load_spec
@@ -22,6 +23,8 @@ def promotion_rejected(ctx: TaskContext, result: dict[str, Any], reason: str = "
     challenger = comparison.get("challenger", {})
     champion = comparison.get("champion") or {}
     metric = comparison.get("primary_metric", "")
+    # The lake copy of the comparison, as a console page (Airflow login).
+    page = console_or_location(result.get("lake_report_uri"))
     subject = (
         f"RETRAIN REJECTED {result.get('model')} v{result.get('version')}: "
         f"champion v{result.get('champion_version') or '-'} kept"
@@ -55,6 +58,7 @@ def promotion_rejected(ctx: TaskContext, result: dict[str, Any], reason: str = "
             f"Primary metric: {metric}",
             *[f"  {k}: challenger {a} / champion {b}" for k, a, b in rows],
             f"Report: {result.get('report_uri')}",
+            *([f"Comparison page: {page}"] if page else []),
         ]
     )
     body = (
@@ -67,6 +71,7 @@ def promotion_rejected(ctx: TaskContext, result: dict[str, Any], reason: str = "
         f"<tr><th>metric</th><th>challenger</th><th>champion</th></tr>{table}</table>"
         f"<h3>Checks</h3><ul>{checks}</ul>"
         f"<p>Comparison report (MLflow artifact): {esc(result.get('report_uri'))}</p>"
+        + (f"<p><a href='{esc(page)}'>Open the comparison</a> ({esc(page)})</p>" if page else "")
     )
     return Alert(subject, body, text)
 

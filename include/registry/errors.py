@@ -35,3 +35,13 @@ class ThresholdMissing(LookupError):
 
 class ModelVersionNotFound(LookupError):
     """The registry has no such version (or no version behind that alias) of the model."""
+
+
+class VersionRetired(LookupError):
+    """The version was retired (``lifecycle.retired=true``): it may not become champion or be
+    deployed again. Pick another version; the retirement tags say who retired it and why."""
+
+
+class RetirementRefused(RuntimeError):
+    """The version asked to retire is the champion or serves production; the message says
+    what to do first."""

@@ -32,6 +32,10 @@ Steps (each a public function, so a DAG can split them into tasks):
    the threshold and the footprint), and only then the champion alias moves. A rejection
    leaves the champion untouched and raises :class:`PromotionRejected` carrying the result
    (or returns it, ``raise_on_reject=False``).
+   Where the spec's ``model.approval`` asks a person (a drift retrain, a grown slice gap:
+   :func:`include.registry.approval.approval_reasons`), a passing challenger is not
+   promoted: the decision is ``awaiting_approval`` and :mod:`include.registry.approval`
+   acts on the answer. A retired version (:mod:`include.registry.retire`) is never promoted.
 
 :func:`evaluate_and_promote` runs the three. Every result is JSON-able.
 """
@@ -53,6 +57,7 @@ from include.modeling import metrics as m
 from include.modeling import tracking
 from include.modeling.digests import frame_digest
 from include.registry import footprint as fp
+from include.registry.approval import REQUIRED_BECAUSE_TAG, STATUS_TAG, approval_reasons
 from include.registry.errors import PromotionRejected
 from include.registry.lock import promotion_lock
 from include.registry.read import (
@@ -64,6 +69,7 @@ from include.registry.read import (
 )
 from include.registry.read import champion_version as read_champion_version
 from include.registry.report import render_html
+from include.registry.retire import is_retired
 from include.spec import ModelSpec, ServingSpec, UseCaseSpec, load_spec
 
 log = logging.getLogger(__name__)
@@ -439,9 +445,13 @@ def promote(
     lock_dir: Path | None = None,
     lock_timeout_s: float = 300.0,
     raise_on_reject: bool = True,
+    reason: str = "",
 ) -> dict[str, Any]:
     """Act on a comparison: under the lock, re-check the champion, publish the report, and
-    move the champion alias if the challenger still passes."""
+    move the champion alias if the challenger still passes, unless the spec's
+    ``model.approval`` asks a person first (``reason``: why the training ran): then the
+    result's decision is ``awaiting_approval`` and the champion stays
+    (:mod:`include.registry.approval`). A retired version is never promoted."""
     spec, _, client = _setup(spec, tracking_uri)
     policy = spec.model
     comparison = dict(comparison)
@@ -461,6 +471,11 @@ def promote(
                 )
                 comparison["rechecked"] = True
             if comparison["decision"] == "promote":
+                _refuse_if_retired(client, policy, comparison)
+            if comparison["decision"] == "promote":
+                needs = approval_reasons(policy.approval, reason=reason, comparison=comparison)
+                if needs:
+                    return _await_approval(client, policy, comparison, needs)
                 # Evidence first, alias last: if anything fails before, nothing moved.
                 result = _publish(client, policy, comparison, "promoted")
                 version = result["version"]
@@ -490,6 +505,48 @@ def promote(
     if raise_on_reject:
         raise PromotionRejected(result)
     return result
+
+
+def _refuse_if_retired(client: Any, policy: ModelSpec, comparison: dict[str, Any]) -> None:
+    version = str(comparison["challenger"]["version"])
+    tags = client.get_model_version(policy.registered_name, version).tags
+    if is_retired(tags):
+        comparison.update(
+            decision="reject",
+            passed=False,
+            reason=f"v{version} was retired ({tags.get('lifecycle.retired_reason')}): "
+            "a retired version is never promoted",
+        )
+
+
+def _await_approval(
+    client: Any, policy: ModelSpec, comparison: dict[str, Any], needs: list[str]
+) -> dict[str, Any]:
+    """The gate passed but a person decides: evidence published, the version stays
+    challenger, tagged as awaiting approval; the champion alias does not move."""
+    result = _publish(client, policy, comparison, "awaiting_approval")
+    version = result["version"]
+    client.set_model_version_tag(policy.registered_name, version, STATUS_TAG, "awaiting")
+    client.set_model_version_tag(
+        policy.registered_name,
+        version,
+        REQUIRED_BECAUSE_TAG,
+        "; ".join(needs)[: tracking.MAX_TAG_VALUE],
+    )
+    client.set_model_version_tag(
+        policy.registered_name, version, "gate.decision", "awaiting_approval"
+    )
+    log.info(
+        "%s v%s passed the gate; awaiting approval: %s", policy.registered_name, version, needs
+    )
+    return {
+        **result,
+        "approval": {
+            "required_because": needs,
+            "timeout_hours": policy.approval.timeout_hours,
+            "on_timeout": policy.approval.on_timeout,
+        },
+    }
 
 
 _CHALLENGER_KEYS = (
@@ -574,8 +631,10 @@ def evaluate_and_promote(
     tracking_uri: str | None = None,
     lock_dir: Path | None = None,
     raise_on_reject: bool = True,
+    reason: str = "",
 ) -> dict[str, Any]:
-    """Register, compare and (maybe) promote the best candidate of a training result."""
+    """Register, compare and (maybe) promote the best candidate of a training result
+    (``reason``: why it was trained; the approval policy reads it)."""
     challenger = register_challenger(
         training, spec=spec, tracking_uri=tracking_uri, lock_dir=lock_dir
     )
@@ -591,4 +650,5 @@ def evaluate_and_promote(
         tracking_uri=tracking_uri,
         lock_dir=lock_dir,
         raise_on_reject=raise_on_reject,
+        reason=reason,
     )

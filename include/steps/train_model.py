@@ -251,14 +251,97 @@ def train(
     )
 
 
-def gate(training: dict[str, Any]) -> dict[str, Any]:
-    """Register the best candidate as challenger; promote it only if it wins the gate."""
+def gate(training: dict[str, Any], reason: str = "") -> dict[str, Any]:
+    """Register the best candidate as challenger; promote it only if it wins the gate (and,
+    where the spec's ``model.approval`` asks for it, only once a person approved: then the
+    decision is ``awaiting_approval``). The comparison HTML is copied into the lake
+    (``lake_report_uri``) for the console."""
     from include.registry import evaluate_and_promote
 
     settings = get_settings()
-    return evaluate_and_promote(
+    result = evaluate_and_promote(
         training,
         tracking_uri=settings.mlflow_tracking_uri,
         lock_dir=settings.data_root / "locks",
         raise_on_reject=False,
+        reason=reason,
+    )
+    return {**result, "lake_report_uri": copy_comparison(result, settings.lake_uri)}
+
+
+def copy_comparison(result: dict[str, Any], lake_uri: str) -> str:
+    """Write the gate's comparison HTML to ``<lake>/reports/promotion/<model>/v<N>/``."""
+    from include.registry.report import render_html
+
+    uri = layout.promotion_report_uri(lake_uri, result["model"], result["version"])
+    storage.write_bytes(uri, render_html(result["comparison"]).encode())
+    return uri
+
+
+def route(result: dict[str, Any]) -> str:
+    """The task after the gate: publish, ask a person, or report the rejection."""
+    if result.get("decision") == "awaiting_approval":
+        return "request_approval"
+    return "publish_champion" if result["promoted"] else "report_rejection"
+
+
+def _links() -> Any:
+    """The console's link builders (``include.console.links``), imported when needed."""
+    from include.console import links
+
+    return links
+
+
+def request_approval(result: dict[str, Any], dag_id: str, run_id: str, task_id: str) -> dict:
+    """Mail that a promotion waits for approval (linking the approval task ``task_id``) and
+    return the request's subject and Markdown body for the approval task."""
+    from include.notify import send_alert
+    from include.registry.approval import approval_markdown
+    from include.registry.approval_mail import approval_requested
+
+    links = _links()
+    report_link = (
+        links.report_url(result["lake_report_uri"]) if result.get("lake_report_uri") else None
+    )
+    approve_url = links.task_url(dag_id, run_id, task_id)
+    send_alert(approval_requested(result, approve_url=approve_url, report_link=report_link))
+    subject = (
+        f"Promote {result['model']} v{result['version']} to champion "
+        f"(replacing v{result.get('champion_version') or '-'})?"
+    )
+    return {"subject": subject, "body": approval_markdown(result, report_link), "url": approve_url}
+
+
+def promote_approved(result: dict[str, Any], answer_payload: dict[str, Any] | None) -> dict:
+    """An approved version becomes champion (the approval task skips this on Reject)."""
+    from include.registry.approval import approve, parse_answer
+
+    answer = parse_answer(answer_payload)
+    if answer is None or answer.decision != "approved":
+        raise ValueError(f"no approval to act on: {answer_payload!r}")
+    settings = get_settings()
+    return approve(
+        result,
+        answer,
+        tracking_uri=settings.mlflow_tracking_uri,
+        lock_dir=settings.data_root / "locks",
+    )
+
+
+def record_approval(
+    result: dict[str, Any], answer_payload: dict[str, Any] | None, run_id: str
+) -> dict[str, Any] | None:
+    """Record the answer (tags on the version, a lake record); None when nobody was asked."""
+    from include.registry.approval import parse_answer, record_decision
+
+    answer = parse_answer(answer_payload)
+    if answer is None:
+        return None
+    settings = get_settings()
+    return record_decision(
+        result,
+        answer,
+        lake_uri=settings.lake_uri,
+        run_id=run_id,
+        tracking_uri=settings.mlflow_tracking_uri,
     )

@@ -104,6 +104,11 @@ def _run(
     ensure_token(token_path())  # the scoring service's bearer token, generated once
     previous = st.Bootstrap.load(run_dir / "bootstrap.json")
     days = int(_env("MLOPS_BOOTSTRAP_DAYS", "14"))
+    reference = _env("MLOPS_BOOTSTRAP_REFERENCE", "false") == "true"
+    if reference:  # tests and benchmarks: the same eight days of content whatever the date
+        from devtools.trained_platform import DAYS
+
+        days = len(DAYS)
     boot, land_first, land_count = st.plan_landing(previous, date.today(), days)
     os.environ.setdefault("MLOPS_INGEST_START_DATE", boot.first_day)
     if previous is None:
@@ -147,7 +152,12 @@ def _run(
     prep = OneShots(logs)
     prep.start("db-migrate", ["airflow", "db", "migrate"])
     prep.start("mlflow-init", [sys.executable, "-m", "scripts.embedded.mlflow_init"])
-    if land_count:
+    if land_count and reference:
+        argv = [sys.executable, "-m", "devtools.trained_platform", "--land"]
+        if _env("MLOPS_BOOTSTRAP_ROWS"):
+            argv += ["--rows", _env("MLOPS_BOOTSTRAP_ROWS")]
+        prep.start("reference-days", argv)
+    elif land_count:
         argv = [sys.executable, "-m", "devtools.simulator", "--start", land_first.isoformat()]
         argv += ["--days", str(land_count), "--feed", "both"]
         if _env("MLOPS_BOOTSTRAP_ROWS"):

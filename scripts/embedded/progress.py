@@ -167,6 +167,12 @@ class Progress:
                     self.console.say(
                         f"== first champion after {s // 60} min {s % 60:02d} s: {self._describe(v)}"
                     )
+            elif decided == "awaiting_approval":  # the gate passed; a person decides
+                why = v["tags"].get("approval.required_because", "model.approval")
+                self.console.say(
+                    f"   {self.model_name} v{v['version']} awaits approval ({why}): "
+                    "Airflow UI, Required actions"
+                )
             else:
                 reason = v["tags"].get("gate.reason", "no reason recorded")
                 self.console.say(f"   {self.model_name} v{v['version']} {decided}: {reason}")

@@ -104,6 +104,7 @@ NO_RETRY = {
     ("deploy_model", "check_candidate"): "the checks are deterministic; the mail says retry",
     ("deploy_model", "switch"): "a failed switch restored the pointer; retrying is a decision",
     ("deploy_model", "watch"): "a failed watch rolled back; retrying would redeploy blindly",
+    ("retire_model", "retire_version"): "a refusal (champion, serving) repeats on every try",
 }
 
 

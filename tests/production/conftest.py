@@ -14,9 +14,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-import time
-import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +23,18 @@ import pytest
 from devtools.trained_platform import small_spec
 from scripts.embedded.airflow_api import AirflowApi
 from scripts.production.trial import ProductionRun
+from tests.airflow_rest import (  # noqa: F401 (the tier's tests import them from here)
+    TERMINAL,
+    run_path,
+    run_state,
+    task_instances,
+    task_state,
+    trigger,
+    wait,
+    wait_run,
+)
 
 ROWS = 1500
-TERMINAL = {"success", "failed"}
 
 
 def _deployed(status: dict[str, Any]) -> bool:
@@ -130,67 +137,6 @@ def profile_env(prod: ProductionRun) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-
-
-def wait(what: str, predicate: Callable[[], Any], timeout_s: float, every_s: float = 2) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-
-
-def run_path(dag_id: str, run_id: str) -> str:
-    return f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
-
-
-def trigger(api: AirflowApi, dag_id: str, conf: dict | None = None) -> str:
-    body = {"logical_date": None, "conf": conf or {}}
-    return api.post(f"/api/v2/dags/{dag_id}/dagRuns", body)["dag_run_id"]
-
-
-def run_state(api: AirflowApi, dag_id: str, run_id: str) -> str:
-    return api.get(run_path(dag_id, run_id))["state"]
-
-
-def wait_run(api: AirflowApi, dag_id: str, run_id: str, timeout_s: float = 600) -> str:
-    return wait(
-        f"{dag_id} {run_id} to finish",
-        lambda: (s := _state_or_none(api, dag_id, run_id)) in TERMINAL and s,
-        timeout_s,
-        every_s=3,
-    )
-
-
-def _state_or_none(api: AirflowApi, dag_id: str, run_id: str) -> str | None:
-    try:
-        return run_state(api, dag_id, run_id)
-    except OSError:  # the api-server restarting (B3): ask again
-        return None
-
-
-def task_instances(api: AirflowApi, dag_id: str = "~", run_id: str = "~") -> list[dict]:
-    found: list[dict] = []
-    while True:
-        page = api.get(
-            f"{run_path(dag_id, run_id) if run_id != '~' else f'/api/v2/dags/{dag_id}/dagRuns/~'}"
-            "/taskInstances",
-            limit=100,
-            offset=len(found),
-        )
-        batch = page["task_instances"]
-        found.extend(batch)
-        if len(batch) < 100:
-            return found
-
-
-def task_state(api: AirflowApi, dag_id: str, run_id: str, task_id: str) -> dict | None:
-    for ti in task_instances(api, dag_id, run_id):
-        if ti["task_id"] == task_id:
-            return ti
-    return None
 
 
 def champion(prod: ProductionRun) -> Any:

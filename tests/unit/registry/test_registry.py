@@ -32,7 +32,7 @@ from include.registry import (
 )
 from include.registry.gate import decide
 from include.registry.lock import promotion_lock
-from include.spec import UseCaseSpec, load_spec
+from include.spec import ApprovalSpec, UseCaseSpec, load_spec
 from include.training import train_candidates
 from include.training.errors import TrainingDataInvalid, TrainingDiverged
 
@@ -79,7 +79,10 @@ def spec() -> UseCaseSpec:
 
 
 def with_policy(spec: UseCaseSpec, name: str, **model: Any) -> UseCaseSpec:
-    """The spec with its own registered name (and policy overrides) for one test."""
+    """The spec with its own registered name (and policy overrides) for one test. No human
+    approval unless asked for: these tests judge the automatic gate (approval:
+    test_governance.py)."""
+    model.setdefault("approval", ApprovalSpec(required_when=()))
     model_spec = dataclasses.replace(spec.model, registered_name=name, **model)
     return dataclasses.replace(spec, model=model_spec)
 
