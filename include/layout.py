@@ -126,6 +126,13 @@ def promotion_report_uri(lake_uri: str, model: str, version: str | int) -> str:
     )
 
 
+def approval_request_uri(lake_uri: str, model: str, version: str | int) -> str:
+    """Marks that the "approval required" mail of one version went out (sent once)."""
+    return storage.join(
+        lake_uri, "registry", "approvals", run_slug(model), f"v{int(version)}.requested.json"
+    )
+
+
 def approval_record_uri(lake_uri: str, model: str, version: str | int) -> str:
     """The human decision on one version's promotion (approved / rejected, who, when, why)."""
     return storage.join(lake_uri, "registry", "approvals", run_slug(model), f"v{int(version)}.json")

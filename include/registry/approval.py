@@ -229,6 +229,12 @@ def record_decision(
     return {**record, "uri": uri}
 
 
+def champion_label(result: Mapping[str, Any]) -> str:
+    """``champion v3``, or ``no champion yet`` for a first model (approval texts)."""
+    current = result.get("champion_version")
+    return f"champion v{current}" if current else "no champion yet"
+
+
 def approval_markdown(result: Mapping[str, Any], report_link: str | None) -> str:
     """The approval request's body (Markdown): why a person is asked, the key figures side
     by side, every check, and where the full comparison is."""
@@ -238,9 +244,9 @@ def approval_markdown(result: Mapping[str, Any], report_link: str | None) -> str
     metric = comparison.get("primary_metric", "")
     because = (result.get("approval") or {}).get("required_because") or []
     lines = [
-        f"**{result.get('model')} v{result.get('version')}** passed the gate against champion "
-        f"v{result.get('champion_version') or '-'}; a person decides whether it becomes "
-        "champion (and is deployed).",
+        f"**{result.get('model')} v{result.get('version')}** passed the gate against "
+        f"{champion_label(result)}; a person decides whether it becomes champion (and is "
+        "deployed).",
         "",
         "Approval is required because:",
         *[f"- {b}" for b in because],

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from include.notify.templates import Alert, esc, shorten
+from include.registry.approval import champion_label
 
 
 def approval_requested(
@@ -20,8 +21,8 @@ def approval_requested(
     approval = result.get("approval") or {}
     because = list(approval.get("required_because") or [])
     subject = (
-        f"APPROVAL REQUIRED {result.get('model')} v{result.get('version')} to replace "
-        f"champion v{result.get('champion_version') or '-'}"
+        f"APPROVAL REQUIRED {result.get('model')} v{result.get('version')} "
+        f"(vs {champion_label(result)})"
     )
     timeout = (
         f"No answer within {approval.get('timeout_hours', '?')} h: "
@@ -50,8 +51,8 @@ def approval_requested(
     )
     html = (
         f"<h2>Approval required: {esc(result.get('model'))} v{esc(result.get('version'))}</h2>"
-        "<p>The challenger passed the gate; the champion "
-        f"(v{esc(result.get('champion_version') or '-')}) stays until a person approves.</p>"
+        f"<p>The challenger passed the gate against {esc(champion_label(result))}; "
+        "production does not change until a person approves.</p>"
         "<ul>" + "".join(f"<li>{esc(b)}</li>" for b in because) + "</ul>"
         f"<p><a href='{esc(approve_url)}'><b>Approve or reject</b></a> (the approval task)</p>"
         "<table border='1' cellpadding='4'><tr><th>metric</th><th>challenger</th>"

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 from datetime import date, timedelta
 from typing import Any
@@ -296,7 +297,7 @@ def request_approval(result: dict[str, Any], dag_id: str, run_id: str, task_id: 
     """Mail that a promotion waits for approval (linking the approval task ``task_id``) and
     return the request's subject and Markdown body for the approval task."""
     from include.notify import send_alert
-    from include.registry.approval import approval_markdown
+    from include.registry.approval import approval_markdown, champion_label
     from include.registry.approval_mail import approval_requested
 
     links = _links()
@@ -304,10 +305,17 @@ def request_approval(result: dict[str, Any], dag_id: str, run_id: str, task_id: 
         links.report_url(result["lake_report_uri"]) if result.get("lake_report_uri") else None
     )
     approve_url = links.task_url(dag_id, run_id, task_id)
-    send_alert(approval_requested(result, approve_url=approve_url, report_link=report_link))
+    # Once per version: a retried task (Airflow runs tasks at least once) mails no second time.
+    marker = layout.approval_request_uri(
+        get_settings().lake_uri, result["model"], result["version"]
+    )
+    if storage.exists(marker):
+        print(f"approval mail for v{result['version']} was sent already ({marker})")
+    else:
+        send_alert(approval_requested(result, approve_url=approve_url, report_link=report_link))
+        storage.write_bytes(marker, json.dumps({"url": approve_url, "run_id": run_id}).encode())
     subject = (
-        f"Promote {result['model']} v{result['version']} to champion "
-        f"(replacing v{result.get('champion_version') or '-'})?"
+        f"Promote {result['model']} v{result['version']} to champion ({champion_label(result)})?"
     )
     return {"subject": subject, "body": approval_markdown(result, report_link), "url": approve_url}
 

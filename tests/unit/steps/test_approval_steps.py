@@ -71,6 +71,12 @@ def test_approval_request_mails_a_link_to_the_approval_task(mailbox: Mailbox, da
     assert asked["url"].endswith("/dags/train_model/runs/manual__2026/tasks/approve_promotion")
     assert "| **pr_auc** | 0.6100 | 0.5500 |" in asked["body"]
 
+    # A retried task (Airflow runs tasks at least once) asks again, but mails no second time.
+    mailbox.clear()
+    again = steps.request_approval(result, "train_model", "manual__2026", "approve_promotion")
+    assert again == asked
+    assert mailbox.messages == []
+
 
 def test_nothing_to_record_when_nobody_was_asked() -> None:
     assert steps.record_approval(RESULT, None, "run") is None
