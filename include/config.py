@@ -43,6 +43,8 @@ class Settings:
     ingest_catchup: bool = False
     # Day the ingest DAGs' schedule starts (with catchup, their first run ingests it).
     ingest_start_date: str = "2026-01-01"
+    # Seconds before a failed task's first retry (exponential backoff after it).
+    task_retry_delay_s: int = 30
     # Feast registry: a file path, or a SQLAlchemy URL (postgresql+psycopg2://...) for
     # Feast's SQL registry, which many task processes can update at once.
     feast_registry: str = ""
@@ -80,6 +82,7 @@ def get_settings() -> Settings:
         redis_url=_env("MLOPS_REDIS_URL", "redis://localhost:6379/0"),
         ingest_catchup=_env("MLOPS_INGEST_CATCHUP", "false").lower() in ("1", "true", "yes"),
         ingest_start_date=_env("MLOPS_INGEST_START_DATE", "2026-01-01"),
+        task_retry_delay_s=int(_env("MLOPS_TASK_RETRY_DELAY_S", "30")),
         feast_registry=_env("MLOPS_FEAST_REGISTRY", str(data_root / "feast" / "registry.db")),
         mlflow_artifact_root=_env(
             "MLOPS_MLFLOW_ARTIFACT_ROOT", str(data_root / "mlflow" / "artifacts")

@@ -18,6 +18,7 @@ from typing import Any
 
 from airflow.sdk.bases.notifier import BaseNotifier
 
+from include.config import get_settings
 from include.notify import Alert, TaskContext, send_alert, task_failure
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def default_args(**overrides: Any) -> dict[str, Any]:
     args: dict[str, Any] = {
         "owner": "mlops",
         "retries": 2,
-        "retry_delay": timedelta(seconds=30),
+        "retry_delay": timedelta(seconds=get_settings().task_retry_delay_s),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
         "execution_timeout": timedelta(hours=1),

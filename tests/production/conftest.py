@@ -55,6 +55,8 @@ def prod() -> Iterator[ProductionRun]:
         extra_env={
             "MLOPS_BOOTSTRAP_REFERENCE": "true",
             "MLOPS_USECASE_SPEC": str(spec),
+            # Retries as in production (B1, B5, B6 rely on them), sooner (production: 30 s).
+            "MLOPS_TASK_RETRY_DELAY_S": "5",
             # A task whose worker died is failed (and retried) after this long without a
             # heartbeat (production: 120 s).
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",

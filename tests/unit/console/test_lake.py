@@ -115,7 +115,7 @@ PAYLOADS = [
 
 
 @pytest.mark.parametrize("raw_path", PAYLOADS)
-def test_unsafe_paths_are_refused_without_reading(
+def test_E5_unsafe_paths_are_refused_without_reading(
     airflow_app, token: str, served: Path, monkeypatch: pytest.MonkeyPatch, raw_path: str
 ) -> None:
     # given a signed-in user and a lake with files outside the served areas
@@ -132,7 +132,7 @@ def test_unsafe_paths_are_refused_without_reading(
     assert reads == []
 
 
-def test_escaping_symlinks_are_left_out_of_listings(client, served: Path) -> None:
+def test_E5_escaping_symlinks_are_left_out_of_listings(client, served: Path) -> None:
     r = client.get("/mlops/lake/reports/")
     assert r.status_code == 200
     assert "validation/" in r.text
@@ -162,7 +162,7 @@ def test_escaping_symlinks_are_left_out_of_listings(client, served: Path) -> Non
         "reports/...",
     ],
 )
-def test_check_relative_refuses(path: str) -> None:
+def test_E5_check_relative_refuses(path: str) -> None:
     with pytest.raises(lake.Refused):
         lake.check_relative(path)
 
