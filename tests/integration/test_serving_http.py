@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.platform import use_platform
+from tests.platform import copy_platform, use_platform
 from tests.redis_server import PASSWORD, RedisServer, redis_server_binary, write_feast_rows
 
 UNKNOWN = 9_999_999  # within the spec's id range, never simulated
@@ -560,6 +560,63 @@ def test_capture_files_hold_the_served_features(
         for name, value in record["features"].items():
             ref = want["features"][name]
             assert (value is None and np.isnan(ref)) or value == pytest.approx(ref, abs=1e-6), name
+
+
+LINEAGE = [
+    "prediction",
+    "model_version",
+    "training_run",
+    "training_set",
+    "feature_service",
+    "partitions",
+    "validation",
+]
+
+
+def test_lineage_of_a_served_prediction_reaches_the_validated_partitions(
+    server, newest_transactions, trained_platform, tmp_path, monkeypatch
+) -> None:
+    """Given a prediction the service answered, when its lineage is asked by the returned
+    request id (the page's and ``python -m include.lineage``'s query), then the chain runs
+    unbroken from the captured record to the validation results of the training data."""
+    rows = newest_transactions[:1]
+    resp = post(server, json.dumps({"transactions": rows}).encode(), **headers(server))
+    assert resp.status_code == 200
+    request_id = resp.json()["request_id"]
+    # One lake with both the platform's data and the service's capture (a private copy).
+    mine = use_platform(copy_platform(trained_platform, tmp_path / "data"), monkeypatch)
+    folder = f"date={datetime.now(UTC).date().isoformat()}"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        parts = sorted((server.capture_lake / "capture" / folder).glob("part-*.jsonl"))
+        if any(request_id in p.read_text() for p in parts):
+            break
+        time.sleep(0.25)
+    dest = mine.root / "lake" / "capture" / folder
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        (dest / part.name).write_text(part.read_text())
+
+    from include.lineage import trace
+
+    found = trace(prediction_id=request_id)
+    assert found["missing"] is None, found["missing"]
+    assert [s["kind"] for s in found["steps"]] == LINEAGE
+    version = found["steps"][1]
+    assert str(server.version) in version["title"] + json.dumps(version["fields"])
+    links = [link["href"] for step in found["steps"] for link in step["links"]]
+    assert any("/mlops/lake/reports/validation/" in href for href in links), links
+
+    cli = subprocess.run(
+        [sys.executable, "-m", "include.lineage", "--prediction-id", request_id, "--json"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=300,
+    )
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    assert [s["kind"] for s in json.loads(cli.stdout)["steps"]] == LINEAGE
 
 
 def test_status_metrics_and_probes(server) -> None:
