@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,19 +36,6 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 # ------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
-def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('mlflow-gov') / 'mlflow.db'}"
-
-
-@pytest.fixture(scope="module")
-def client(tracking_uri: str) -> Iterator[Any]:
-    from include.modeling import tracking
-
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow = tracking.configure(tracking_uri)
-    yield mlflow.MlflowClient()
-    mlflow.set_tracking_uri(previous)
 
 
 @pytest.fixture(scope="module")

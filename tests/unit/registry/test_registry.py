@@ -11,9 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,21 +49,6 @@ FAST = {"tuning_budget": 1, "configs": {"pytorch_mlp": [{"max_epochs": 6}]}, "th
 
 
 # ------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
-def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One SQLite DB for the module (its first migration takes seconds), absolute path."""
-    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-
-
-@pytest.fixture(scope="module")
-def client(tracking_uri: str) -> Iterator[Any]:
-    from include.modeling import tracking
-
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow = tracking.configure(tracking_uri)
-    yield mlflow.MlflowClient()
-    # set_tracking_uri also exports MLFLOW_TRACKING_URI; later test modules must not see it.
-    mlflow.set_tracking_uri(previous)
 
 
 @pytest.fixture(scope="module")
