@@ -142,6 +142,22 @@ _TIERS = {
 }
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201
+    """A failed test on a running platform carries the platform's status and console in its
+    report, and its tier keeps the platform's logs (tests/platform_logs.py)."""
+    from tests import platform_logs
+
+    report = yield
+    if report.failed:
+        platform_logs.FAILED.add(item.nodeid)
+        run = platform_logs.platform_of(getattr(item, "funcargs", {}))
+        if run is not None:
+            for title, text in platform_logs.report_sections(run):
+                report.sections.append((title, text))
+    return report
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark each test with its tier, from the folder it lives in."""
     for item in items:

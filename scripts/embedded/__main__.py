@@ -28,7 +28,7 @@ from scripts.embedded.console import Console
 from scripts.embedded.lifecycle import OneShots, refuse_taken, supervise, write_status
 from scripts.embedded.lifecycle import env as _env
 from scripts.embedded.postgres import EmbeddedPostgres, write_pgpass
-from scripts.embedded.progress import Progress
+from scripts.embedded.progress import Progress, ProgressPoller
 from scripts.embedded.supervisor import Component, Supervisor, Unrecoverable, stop_leftovers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +43,7 @@ def main() -> int:
         run_dir / "processes.json",
         max_restarts=int(_env("MLOPS_MAX_RESTARTS", "3")),
         hung_after_s=float(_env("MLOPS_HUNG_AFTER_S", "180")),
+        stop_grace_s=float(_env("MLOPS_STOP_GRACE_S", "30")),
     )
     status_path = run_dir / "status.json"
     status: dict[str, object] = {"phase": "starting", "started_at": datetime.now(UTC).isoformat()}
@@ -230,7 +231,7 @@ def _run(
     # 6. watch
     healthy_once = False
     unhealthy_since: float | None = None
-    last_progress = 0.0
+    poller = ProgressPoller(progress)
     while True:
         health = api.health()
         supervisor.check(health)
@@ -268,10 +269,12 @@ def _run(
             unhealthy_since = None
         elif not healthy_once and console.elapsed() > float(_env("MLOPS_START_TIMEOUT_S", "600")):
             raise Unrecoverable(f"Airflow did not become healthy in time (health: {health})")
-        if healthy_once and time.monotonic() - last_progress > 5:
-            last_progress = time.monotonic()
-            progress.poll()
-            status["progress"] = progress.snapshot()
+        if healthy_once:
+            poller.start()
+            if (snapshot := poller.snapshot()) is not None:
+                status["progress"] = snapshot
+        # When the watchdog last looked: a stale value means the supervisor itself is stuck.
+        status["watchdog_at"] = datetime.now(UTC).isoformat()
         write_status(status_path, status)
         time.sleep(2)
 

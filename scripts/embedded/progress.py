@@ -259,3 +259,44 @@ class Progress:
             "deployed": self.deployed,
             "first_deployed_s": self.first_deployed_s,
         }
+
+
+class ProgressPoller:
+    """:meth:`Progress.poll` every ``every_s`` on a thread of its own, so that the watchdog's
+    loop never waits on it: a poll makes several calls (Airflow's API, MLflow with its
+    retries, the service), each with a timeout of seconds to tens of seconds, and a watchdog
+    pass that waited on them had delayed the restart of a dead component (fault B2)."""
+
+    def __init__(self, progress: Progress, every_s: float = 5.0) -> None:
+        import threading
+
+        self.progress = progress
+        self.every_s = every_s
+        self._lock = threading.Lock()
+        self._snapshot: dict[str, Any] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
+
+    def start(self) -> None:
+        if not self._thread.is_alive():
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def snapshot(self) -> dict[str, Any] | None:
+        with self._lock:
+            return self._snapshot
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.progress.poll()
+                snap = self.progress.snapshot()
+            except Exception as exc:  # noqa: BLE001 - progress is a view; it never stops a run
+                self.progress.console.say(f"   (progress not readable right now: {exc!r})")
+                snap = None
+            if snap is not None:
+                with self._lock:
+                    self._snapshot = snap
+            self._stop.wait(self.every_s)

@@ -12,6 +12,11 @@ killed with no chance to clean up, and the process groups of a run are recorded 
 The watchdog (``check``) restarts a component that exits, or that Airflow's health endpoint
 reports unhealthy for longer than ``hung_after_s`` while its process is alive, at most
 ``max_restarts`` times; after that the run cannot recover and the caller stops everything.
+
+A component told to stop (by anyone: the supervisor, an operator, a test) is gone within
+``stop_grace_s``: each runs under :mod:`scripts.embedded.bounded_stop`, which kills its group
+when it outlives that grace after SIGTERM (a scheduler cleaning up after SIGTERM had stayed
+down for minutes, fault B2). PostgreSQL, started as its own user, stops as it chooses.
 """
 
 from __future__ import annotations
@@ -22,12 +27,15 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scripts.embedded.console import Console, tail
+
+BOUNDED_STOP = Path(__file__).with_name("bounded_stop.py")
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -69,6 +77,8 @@ class Component:
     # component waits, and the wait does not count as a restart.
     needs: Callable[[], bool] | None = None
     needs_what: str = ""
+    # Run under bounded_stop with this grace (seconds); None: the supervisor's default, 0: not.
+    stop_grace_s: float | None = None
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     restarts: list[float] = field(default_factory=list)
@@ -92,8 +102,10 @@ class Supervisor:
         hung_after_s: float = 180.0,
         env: dict[str, str] | None = None,
         holds: Path | None = None,
+        stop_grace_s: float = 30.0,
     ) -> None:
         self.console = console
+        self.stop_grace_s = stop_grace_s
         self.registry = registry
         self.max_restarts = max_restarts
         self.hung_after_s = hung_after_s
@@ -116,13 +128,21 @@ class Supervisor:
         log.flush()
         if component.user is not None:
             os.chown(component.log, component.user, component.group or -1)
+        argv, parent_death = component.argv, component.stop_signal
+        grace = self.grace_of(component)
+        if grace:
+            # SIGHUP: the launcher's "the supervisor died", it then stops the component itself
+            stop = signal.Signals(component.stop_signal).name
+            argv = [sys.executable, str(BOUNDED_STOP), "--grace", f"{grace:g}"]
+            argv += ["--signal", stop, "--", *component.argv]
+            parent_death = signal.SIGHUP
         component.proc = subprocess.Popen(
-            component.argv,
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent(component.stop_signal),
+            preexec_fn=_die_with_parent(parent_death),
             user=component.user,
             group=component.group,
             env=component.env if component.env is not None else self.env,
@@ -136,10 +156,16 @@ class Supervisor:
         self._record()
         return component
 
+    def grace_of(self, component: Component) -> float:
+        """The stop grace a component runs under (0: none, it stops as it chooses)."""
+        if component.user is not None:  # another account's server (PostgreSQL)
+            return 0.0
+        return self.stop_grace_s if component.stop_grace_s is None else component.stop_grace_s
+
     def _record(self) -> None:
         self.registry.parent.mkdir(parents=True, exist_ok=True)
         data = {
-            c.name: {"pid": c.pid, "argv0": c.argv[0], "restarts": len(c.restarts)}
+            c.name: {"pid": c.pid, "argv0": _argv0(c), "restarts": len(c.restarts)}
             for c in self.components
             if c.proc is not None
         }
@@ -286,6 +312,12 @@ class Supervisor:
         with contextlib.suppress(OSError):
             self.registry.unlink()
         return forced
+
+
+def _argv0(c: Component) -> str:
+    """What ``/proc/<pid>/cmdline`` starts with for the process that was started."""
+    args = c.proc.args if c.proc is not None else c.argv
+    return str(args[0] if isinstance(args, list | tuple) else args)
 
 
 def _process_table() -> dict[int, tuple[int, int, str]]:

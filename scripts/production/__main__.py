@@ -39,7 +39,7 @@ from scripts.embedded.lifecycle import (
     write_status,
 )
 from scripts.embedded.postgres import EmbeddedPostgres, write_pgpass
-from scripts.embedded.progress import Progress
+from scripts.embedded.progress import Progress, ProgressPoller
 from scripts.embedded.supervisor import Component, Supervisor, Unrecoverable, stop_leftovers
 from scripts.production import mlflow_auth, profile
 
@@ -127,6 +127,7 @@ def main() -> int:
         run_dir / "processes.json",
         max_restarts=int(env("MLOPS_MAX_RESTARTS", "3")),
         hung_after_s=float(env("MLOPS_HUNG_AFTER_S", "180")),
+        stop_grace_s=float(env("MLOPS_STOP_GRACE_S", "30")),
         holds=run_dir / "hold",
     )
     status_path = run_dir / "status.json"
@@ -453,7 +454,7 @@ def _run(
         serving_url=os.environ["MLOPS_SERVING_URL"],
     )
     healthy_once = False
-    last_progress = 0.0
+    poller = ProgressPoller(progress)
     while True:
         health = api.health()
         supervisor.check(health)
@@ -475,10 +476,12 @@ def _run(
             _banner(console, ports, user, passwords, data, logs, workers)
         elif not healthy_once and console.elapsed() > float(env("MLOPS_START_TIMEOUT_S", "600")):
             raise Unrecoverable(f"Airflow did not become healthy in time (health: {health})")
-        if healthy_once and time.monotonic() - last_progress > 5:
-            last_progress = time.monotonic()
-            progress.poll()
-            status["progress"] = progress.snapshot()
+        if healthy_once:
+            poller.start()
+            if (snapshot := poller.snapshot()) is not None:
+                status["progress"] = snapshot
+        # When the watchdog last looked: a stale value means the supervisor itself is stuck.
+        status["watchdog_at"] = datetime.now(UTC).isoformat()
         write_status(status_path, status)
         time.sleep(2)
 

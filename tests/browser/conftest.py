@@ -31,6 +31,7 @@ from devtools.trained_platform import DAYS, small_spec
 from scripts.embedded.airflow_api import AirflowApi
 from scripts.embedded.trial import ROOT, EmbeddedRun, ingested
 from tests.airflow_rest import task_instances, trigger, wait, wait_run
+from tests.platform_logs import keep_if_failed
 
 CHROMIUM = Path(os.environ.get("MLOPS_CHROMIUM", "/usr/bin/chromium"))
 ROWS = 1500
@@ -111,6 +112,7 @@ def console() -> Iterator[Console]:
             assert code in (0, -2, 130), run.text()[-3000:]
         finally:
             run.kill()
+            keep_if_failed("browser", root)
             shutil.rmtree(root, ignore_errors=True)
 
 

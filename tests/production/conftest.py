@@ -33,8 +33,26 @@ from tests.airflow_rest import (  # noqa: F401 (the tier's tests import them fro
     wait,
     wait_run,
 )
+from tests.platform_logs import keep_if_failed
 
 ROWS = 1500
+# The bounds the tier's waits rest on (docs/fault-model.md, "Bounds"): each wait is on a
+# condition the profile guarantees within one of these, never on a state that may be brief.
+# A task whose worker died is failed (and retried) after this long without a heartbeat
+# (production: 120 s).
+HEARTBEAT_TIMEOUT_S = 60
+# A short run of the tier's DAGs (a day's ingest, a deployment of the serving version), from
+# its trigger to its end, queueing included, on a 2-core machine with the profile's other
+# work: measured at 20-90 s, bounded at ten minutes.
+RUN_BOUND_S = 600
+# A component told to stop is gone within its stop grace (scripts/embedded/bounded_stop.py)
+# and restarted within the fault model's bound (B2): the grace plus 30 s (a watchdog pass,
+# the restart back-off, the new process started).
+STOP_GRACE_S = 30
+STOP_BOUND_S = STOP_GRACE_S + 30
+# Airflow reports every component healthy again after a restart: a scheduler heartbeats
+# within seconds of its start; Airflow's health threshold is 30 s.
+HEALTHY_BOUND_S = 180
 
 
 def _deployed(status: dict[str, Any]) -> bool:
@@ -57,9 +75,10 @@ def prod() -> Iterator[ProductionRun]:
             "MLOPS_USECASE_SPEC": str(spec),
             # Retries as in production (B1, B5, B6 rely on them), sooner (production: 30 s).
             "MLOPS_TASK_RETRY_DELAY_S": "5",
+            "MLOPS_STOP_GRACE_S": str(STOP_GRACE_S),
             # A task whose worker died is failed (and retried) after this long without a
             # heartbeat (production: 120 s).
-            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_S),
             # A task queued when the database went away (B3) is queued again after this
             # long (production: 600 s, Airflow's default).
             "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "120",
@@ -79,6 +98,7 @@ def prod() -> Iterator[ProductionRun]:
             assert code in (0, -2, 130)
         finally:
             run.kill()
+            keep_if_failed("production", root)
             shutil.rmtree(root, ignore_errors=True)
 
 

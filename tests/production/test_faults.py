@@ -14,14 +14,20 @@ import os
 import signal
 import threading
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from scripts.embedded.supervisor import _descendants, pid_alive
-from scripts.production.s3 import DENY_WRITES
+from scripts.embedded.supervisor import _descendants, _process_table, pid_alive
+from scripts.production.s3 import DENY_WRITES, HOLD_WRITES, held_writes
 from scripts.production.trial import ProductionRun
 from tests.production.conftest import (
+    HEALTHY_BOUND_S,
+    HEARTBEAT_TIMEOUT_S,
+    RUN_BOUND_S,
+    STOP_BOUND_S,
+    STOP_GRACE_S,
     champion,
     mails,
     profile_env,
@@ -53,7 +59,12 @@ def _pid(prod: ProductionRun, component: str) -> int:
     return int(pid)
 
 
-def _restarted(prod: ProductionRun, component: str, old_pid: int) -> int:
+def _restarted(
+    prod: ProductionRun, component: str, old_pid: int, within_s: float = STOP_BOUND_S
+) -> int:
+    """The component's new pid, once the watchdog has started it again (fault model B2: a
+    component that exited is restarted within a watchdog pass and its back-off; one told to
+    stop, within its stop grace more)."""
     return wait(
         f"{component} to be restarted by the watchdog",
         lambda: (
@@ -61,7 +72,8 @@ def _restarted(prod: ProductionRun, component: str, old_pid: int) -> int:
             and pid_alive(p)
             and p
         ),
-        120,
+        within_s,
+        every_s=0.5,
     )
 
 
@@ -152,6 +164,10 @@ def test_e3_mlflow_server_without_credentials_is_401(prod: ProductionRun) -> Non
 
 
 # --------------------------------------------------------------------------------------- B4
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def test_b4_two_triggers_at_once_the_second_run_queues(prod: ProductionRun, api) -> None:
     dag = LIGHT_DAG
     before = {r["dag_run_id"] for r in api.dag_runs(dag)}
@@ -162,19 +178,16 @@ def test_b4_two_triggers_at_once_the_second_run_queues(prod: ProductionRun, api)
     for t in threads:
         t.join()
     assert len(set(runs)) == 2
-    seen: list[tuple[str, str]] = []
-
-    def both_done() -> bool:
-        states = tuple(api.get(run_path(dag, r))["state"] for r in runs)
-        seen.append(states)
-        return all(s in ("success", "failed") for s in states)
-
-    wait("both runs to finish", both_done, 600, every_s=0.2)
-    # max_active_runs=1: never both running; one waited queued while the other ran
-    assert ("running", "running") not in seen, seen
-    assert any("queued" in s and "running" in s for s in seen), seen
-    assert all(api.get(run_path(dag, r))["state"] == "success" for r in runs)
+    states = [wait_run(api, dag, r, timeout_s=2 * RUN_BOUND_S) for r in runs]
+    assert states == ["success", "success"]
     assert {r["dag_run_id"] for r in api.dag_runs(dag)} - before == set(runs)
+    # max_active_runs=1, read from the runs' own records (no poll can miss it): both were
+    # queued at once, and the later one started only after the earlier one had ended
+    first, second = sorted(
+        (api.get(run_path(dag, r)) for r in runs), key=lambda r: _at(r["start_date"])
+    )
+    assert _at(second["queued_at"]) < _at(first["end_date"]), (first, second)
+    assert _at(second["start_date"]) >= _at(first["end_date"]), (first, second)
 
 
 # --------------------------------------------------------------------------------------- B1
@@ -189,35 +202,54 @@ def test_b1_worker_killed_mid_write_the_task_retries_to_the_same_partition(
     day = api.get(
         f"{run_path(dag, run_id)}/taskInstances/resolve_batch_date/xcomEntries/return_value"
     )["value"]
-    prefixes = (f"validated/transactions/date={day}/", f"staging/transactions/{day}/")
-    clean = {p: _lake_objects(prod, p) for p in prefixes}
-    assert clean[prefixes[0]], f"no validated partition under s3://mlops-lake/{prefixes[0]}"
-    # when the day is ingested again and its worker dies (kill -9, the whole process tree)
-    # while the partition is being written
-    api.post(
-        f"/api/v2/dags/{dag}/clearTaskInstances",
-        {"dag_run_id": run_id, "only_failed": False, "reset_dag_runs": True, "dry_run": False},
-    )
-    ti = wait(
-        f"{task} to run",
-        lambda: (t := task_state(api, dag, run_id, task)) and t["state"] == "running" and t,
-        300,
+    partition, staging = f"validated/transactions/date={day}/", f"staging/transactions/{day}/"
+    clean = {p: _lake_objects(prod, p) for p in (partition, staging)}
+    assert clean[partition], f"no validated partition under s3://mlops-lake/{partition}"
+    faults = prod.data_root / "run" / "faults"
+    faults.mkdir(parents=True, exist_ok=True)
+    # Given the day ingested again, with the S3 stand-in holding the partition's upload
+    # half-received (s3.HOLD_WRITES): the write stays in flight until the test acts.
+    (faults / HOLD_WRITES).write_text(f"mlops-lake/{partition}\n")
+    try:
+        api.post(
+            f"/api/v2/dags/{dag}/clearTaskInstances",
+            {"dag_run_id": run_id, "only_failed": False, "reset_dag_runs": True, "dry_run": False},
+        )
+        held = wait(
+            "the partition's upload to be in flight (held by the S3 stand-in)",
+            lambda: [h for h in held_writes(faults) if h["event"] == "holding"],
+            RUN_BOUND_S,
+        )[0]
+        assert 0 < held["received"] < held["length"], held
+        ti = task_state(api, dag, run_id, task)
+        assert ti["state"] == "running", ti  # the writer is blocked in the upload
+        # when its worker dies (kill -9, the whole process tree) mid-write
+        worker = ti["hostname"].rsplit("/", 1)[-1]
+        leader = _pid(prod, worker)
+        for pid in [leader, *_descendants(leader)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        # then, while the worker is dead, the partition is still the old object, whole
+        assert _lake_objects(prod, partition) == clean[partition]
+    finally:
+        (faults / HOLD_WRITES).unlink(missing_ok=True)
+    # the cut upload is dropped, never stored in part
+    wait(
+        "the S3 stand-in to drop the cut upload",
+        lambda: held_writes(faults)[-1]["event"] == "abandoned",
+        30,
         every_s=0.5,
     )
-    worker = ti["hostname"].rsplit("/", 1)[-1]
-    leader = _pid(prod, worker)
-    for pid in [leader, *_descendants(leader)]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    assert _lake_objects(prod, partition) == clean[partition]
     _restarted(prod, worker, leader)
-    # then the task is failed for its lost heartbeat and retried, and the run succeeds
-    assert wait_run(api, dag, run_id, timeout_s=600) == "success"
+    # the task is failed for its lost heartbeat and retried, and the run succeeds
+    assert wait_run(api, dag, run_id, timeout_s=RUN_BOUND_S + HEARTBEAT_TIMEOUT_S) == "success"
     final = task_state(api, dag, run_id, task)
     assert final["try_number"] >= 2, final
     # with the same objects, byte for byte, and nothing partial left beside them
-    assert {p: _lake_objects(prod, p) for p in prefixes} == clean
+    assert {p: _lake_objects(prod, p) for p in (partition, staging)} == clean
 
 
 def _trigger_until_running(api, dag: str) -> str:
@@ -233,18 +265,38 @@ def _trigger_until_running(api, dag: str) -> str:
 
 
 # --------------------------------------------------------------------------------------- B2
+def _component_process(prod: ProductionRun, component: str) -> int:
+    """The component's own process: the child of its launcher (scripts/embedded/bounded_stop)."""
+    launcher = _pid(prod, component)
+    children = [pid for pid, (ppid, _, _) in _process_table().items() if ppid == launcher]
+    assert len(children) == 1, (component, launcher, children)
+    return children[0]
+
+
 def test_b2_scheduler_restarted_mid_run_tasks_finish_and_no_run_is_duplicated(
     prod: ProductionRun, api
 ) -> None:
     dag = LIGHT_DAG
     run_id = _trigger_until_running(api, dag)
     runs_before = len(api.dag_runs(dag))
-    old = _pid(prod, "scheduler")
-    os.killpg(old, signal.SIGTERM)
-    _restarted(prod, "scheduler", old)
-    assert wait_run(api, dag, run_id, timeout_s=600) == "success"
+    launcher = _pid(prod, "scheduler")
+    stopped_at = datetime.now(UTC)
+    # Given a scheduler whose clean-up after SIGTERM never ends (frozen, as when it waits on
+    # a broker or a database that does not answer): SIGTERM stays pending, it cannot exit
+    os.kill(_component_process(prod, "scheduler"), signal.SIGSTOP)
+    # when it is told to stop
+    os.killpg(launcher, signal.SIGTERM)
+    # then it is killed at the end of its stop grace and restarted within the fault model's
+    # bound (B2: MLOPS_STOP_GRACE_S + 30 s)
+    _restarted(prod, "scheduler", launcher, within_s=STOP_BOUND_S)
+    log = (prod.data_root / "logs" / "scheduler.log").read_text(errors="replace")
+    assert f"did not exit within {STOP_GRACE_S} s of SIGTERM" in log, log[-3000:]
+    # and the run in flight finishes, once
+    assert wait_run(api, dag, run_id, timeout_s=RUN_BOUND_S) == "success"
+    ended = _at(api.get(run_path(dag, run_id))["end_date"])
+    assert ended > stopped_at, f"the run had ended at {ended}, before the stop at {stopped_at}"
     assert len(api.dag_runs(dag)) == runs_before  # no run created twice
-    assert wait("health", lambda: _healthy(api), 180)
+    assert wait("every component healthy", lambda: _healthy(api), HEALTHY_BOUND_S)
 
 
 # --------------------------------------------------------------------------------------- B3
@@ -255,16 +307,19 @@ def test_b3_metadata_db_down_for_a_minute_everything_reconnects(prod: Production
     pg = _pid(prod, "postgres")
     prod.hold("postgres")
     try:
+        down_at = datetime.now(UTC)
         os.killpg(pg, signal.SIGINT)  # fast shutdown: clients are disconnected
         wait("PostgreSQL to stop", lambda: not pid_alive(pg), 60, every_s=0.5)
         assert not _healthy(api)
-        time.sleep(60)
+        time.sleep(60)  # the outage itself (the fault is "down for about a minute")
     finally:
         prod.release("postgres")
     _restarted(prod, "postgres", pg)
     assert wait("every component healthy again", lambda: _healthy(api), 300, every_s=3)
     # the run in flight ends (its tasks finished or were retried), and nothing stays running
     assert wait_run(api, dag, run_id, timeout_s=900) in ("success", "failed")
+    ended = _at(api.get(run_path(dag, run_id))["end_date"])
+    assert ended > down_at, f"the run had ended at {ended}, before the outage at {down_at}"
     wait(
         "every task instance in flight during the outage to end",
         lambda: not in_flight & {ti["id"] for ti in _unfinished(api)},
@@ -325,21 +380,31 @@ def test_b5_mlflow_down_during_training_clear_error_retry_nothing_orphaned(
     before = champion(prod)
     served = serving_status(prod)["model"]["version"]
     versions_before = {v.version for v in _versions(prod)}
-    run_id = trigger(api, dag, NEW_TRAINING_SET)
-    wait(
-        f"{task} to run",
-        lambda: (t := task_state(api, dag, run_id, task)) and t["state"] == "running",
-        600,
-        every_s=0.5,
-    )
-    mlflow_pid = _pid(prod, "mlflow")
-    prod.hold("mlflow")
+    faults = prod.data_root / "run" / "faults"
+    faults.mkdir(parents=True, exist_ok=True)
+    seen = len(held_writes(faults))
+    # Given a training run whose first artifact upload (the MLflow server proxies it to S3)
+    # is held half-received by the S3 stand-in: training is mid-way, talking to MLflow
+    (faults / HOLD_WRITES).write_text("mlflow-artifacts/\n")
     try:
+        run_id = trigger(api, dag, NEW_TRAINING_SET)
+        wait(
+            "a training upload to be in flight (held by the S3 stand-in)",
+            lambda: [h for h in held_writes(faults)[seen:] if h["event"] == "holding"],
+            RUN_BOUND_S,
+        )
+        ti = task_state(api, dag, run_id, task)
+        assert ti["state"] == "running", ti  # training waits on the MLflow server
+        # when the MLflow server dies (before the upload is let go) and stays down
+        mlflow_pid = _pid(prod, "mlflow")
+        prod.hold("mlflow")
         os.killpg(mlflow_pid, signal.SIGKILL)
+        (faults / HOLD_WRITES).unlink()
         # each attempt fails fast (MLFLOW_HTTP_REQUEST_* of the profile) and is retried; the
         # server stays down through the retries, so the run fails
-        state = wait_run(api, dag, run_id, timeout_s=600)
+        state = wait_run(api, dag, run_id, timeout_s=RUN_BOUND_S)
     finally:
+        (faults / HOLD_WRITES).unlink(missing_ok=True)
         prod.release("mlflow")
     _restarted(prod, "mlflow", mlflow_pid)
     assert state == "failed", task_instances(api, dag, run_id)

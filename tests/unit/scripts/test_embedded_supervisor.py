@@ -9,6 +9,7 @@ started a session of its own (as Airflow's task processes do).
 from __future__ import annotations
 
 import os
+import signal
 import time
 from datetime import date
 from pathlib import Path
@@ -93,6 +94,76 @@ def test_a_running_but_unhealthy_component_is_restarted(tmp_path, console):
         in (tmp_path / "make-run.log").read_text()
     )
     sup.stop_all(grace_s=1)
+
+
+STUBBORN = (
+    "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "print('up', flush=True); time.sleep(600)"
+)
+
+
+def test_b2_a_component_that_outlives_its_stop_grace_is_killed_and_restarted(tmp_path, console):
+    # Given a component that ignores SIGTERM (a scheduler whose clean-up after SIGTERM hangs)
+    sup = _sup(tmp_path, console, max_restarts=2, stop_grace_s=2)
+    log = tmp_path / "stubborn.log"
+    c = sup.start(Component("stubborn", ["python3", "-c", STUBBORN], log))
+    _wait(lambda: "up" in log.read_text())
+    stopped, first = time.monotonic(), c.pid
+    # when someone stops its process group from outside the supervisor
+    os.killpg(first, signal.SIGTERM)
+    # then it is gone once its grace is over, its log says why, and the watchdog restarts it
+    _wait(lambda: not c.alive(), timeout_s=2 + 5)
+    assert time.monotonic() - stopped >= 2  # the grace was given first
+    assert "did not exit within 2 s of SIGTERM: killing its process group" in log.read_text()
+    sup.check(None)
+    assert c.alive() and c.pid != first
+    assert sup.restart_counts() == {"stubborn": 1}
+    assert "stubborn exited (code 137)" in (tmp_path / "make-run.log").read_text()
+    sup.stop_all(grace_s=1)
+
+
+def test_a_stop_within_the_grace_keeps_the_components_exit_code(tmp_path, console):
+    sup = _sup(tmp_path, console, stop_grace_s=30)
+    log = tmp_path / "polite.log"
+    script = "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(3)); "
+    c = sup.start(
+        Component(
+            "polite", ["python3", "-c", script + "print('up', flush=True); time.sleep(600)"], log
+        )
+    )
+    _wait(lambda: "up" in log.read_text())
+    os.killpg(c.pid, signal.SIGTERM)
+    _wait(lambda: not c.alive(), timeout_s=10)
+    assert c.proc.returncode == 3
+    assert "bounded stop" not in log.read_text()
+
+
+def test_when_the_supervisor_dies_the_launcher_stops_its_component_with_its_stop_signal(
+    tmp_path,
+):
+    import subprocess
+    import sys
+
+    from scripts.embedded.supervisor import BOUNDED_STOP
+
+    log = tmp_path / "pg.log"
+    script = (
+        "import signal, sys, time; "
+        "say = lambda *a: (print('fast shutdown', flush=True), sys.exit(0)); "
+        "signal.signal(signal.SIGINT, say); print('up', flush=True); time.sleep(600)"
+    )
+    with open(log, "wb") as out:
+        launcher = subprocess.Popen(
+            [sys.executable, str(BOUNDED_STOP), "--grace", "30", "--signal", "INT", "--"]
+            + ["python3", "-c", script],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    _wait(lambda: "up" in log.read_text())
+    launcher.send_signal(signal.SIGHUP)  # what PR_SET_PDEATHSIG sends it when we die
+    assert launcher.wait(10) == 0
+    assert "fast shutdown" in log.read_text()
 
 
 def test_stop_leaves_no_process_even_in_a_session_of_its_own(tmp_path, console):

@@ -15,7 +15,14 @@ import pytest
 from scripts.embedded.console import Console
 from scripts.embedded.supervisor import Component, Supervisor
 from scripts.production import mlflow_auth, profile
-from scripts.production.s3 import DENY_WRITES, bucket_of, denied_buckets, gate
+from scripts.production.s3 import (
+    DENY_WRITES,
+    HOLD_WRITES,
+    bucket_of,
+    denied_buckets,
+    gate,
+    held_writes,
+)
 from tests.unit.scripts.test_embedded_supervisor import _wait
 
 
@@ -92,6 +99,76 @@ def test_b6_the_s3_fault_switch_refuses_writes_to_the_named_buckets_only(tmp_pat
     assert denied_buckets(tmp_path) == {"*"}
     assert _call(app, "PUT", "/mlops-lake/validated/x")[0] == "403 Forbidden"
     assert bucket_of("/mlflow%2Dartifacts/a/b") == "mlflow-artifacts"
+
+
+def _upload_through(app, path: str, body: bytes, *, sent: int) -> tuple[dict, object]:
+    """PUT ``body`` to ``app`` (in a thread, over a real socket pair) with only ``sent`` bytes
+    of it written before the client's side closes when ``sent < len(body)``."""
+    import socket
+    import threading
+
+    server, client = socket.socketpair()
+    result: dict = {}
+
+    def serve() -> None:
+        environ = {
+            "REQUEST_METHOD": "PUT",
+            "PATH_INFO": path,
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": server.makefile("rb"),
+        }
+        out = app(environ, lambda status, headers: result.setdefault("status", status))
+        result["body"] = b"".join(out)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    client.sendall(body[:sent])
+    if sent < len(body):
+        client.close()  # the writer dies mid-upload
+    return result, thread
+
+
+def test_b1_the_s3_hold_switch_holds_an_upload_half_sent_and_drops_it_when_cut(tmp_path):
+    stored: list[bytes] = []
+
+    def backend(environ, start_response):
+        stored.append(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    app = gate(backend, tmp_path)
+    body = bytes(range(256)) * 40
+    (tmp_path / HOLD_WRITES).write_text("mlops-lake/validated/transactions/\n")
+    # a writer that dies while its upload is held: the half-sent body is never stored
+    result, thread = _upload_through(
+        app, "/mlops-lake/validated/transactions/date=2026-01-01/data.parquet", body, sent=6000
+    )
+    _wait(lambda: held_writes(tmp_path))
+    holding = held_writes(tmp_path)[0]
+    assert holding["event"] == "holding" and holding["received"] == len(body) // 2
+    assert holding["object"] == "mlops-lake/validated/transactions/date=2026-01-01/data.parquet"
+    assert thread.is_alive() and not stored  # held, not passed on
+    (tmp_path / HOLD_WRITES).unlink()
+    thread.join(10)
+    assert result["status"].startswith("400") and b"IncompleteBody" in result["body"]
+    assert not stored
+    assert held_writes(tmp_path)[-1]["event"] == "abandoned"
+    # a writer still alive when the switch goes: its whole body is stored, once
+    (tmp_path / HOLD_WRITES).write_text("mlops-lake/validated/\n")
+    result, thread = _upload_through(
+        app, "/mlops-lake/validated/x/data.parquet", body, sent=len(body)
+    )
+    _wait(lambda: len(held_writes(tmp_path)) == 3)
+    assert thread.is_alive() and not stored
+    (tmp_path / HOLD_WRITES).unlink()
+    thread.join(10)
+    assert result["status"] == "200 OK" and stored == [body]
+    assert held_writes(tmp_path)[-1]["event"] == "released"
+    # other objects are never held
+    (tmp_path / HOLD_WRITES).write_text("mlops-lake/validated/\n")
+    result, thread = _upload_through(app, "/mlops-lake/staging/x", body, sent=len(body))
+    thread.join(10)
+    assert result["status"] == "200 OK" and stored[-1] == body and len(held_writes(tmp_path)) == 4
 
 
 def test_each_component_gets_its_group_and_nothing_else_of_the_project(monkeypatch):
