@@ -11,8 +11,9 @@ work. The switch is a file, so a test or an operator flips it without a request 
 Hold switch (fault B1, a writer killed mid-upload): while ``<faults>/s3-hold-writes`` exists,
 a PUT whose ``bucket/key`` starts with one of its lines is held half-received: the server reads
 the first half of the body, records ``holding`` in ``<faults>/s3-held-writes.jsonl`` and waits
-until the file is gone. Then it reads the rest: a complete body is stored as usual; a body cut
-short (the writer died meanwhile) is dropped, as S3 drops an upload whose connection broke, and
+until the file is gone. Then it reads the rest: a complete body is stored as usual (S3 keeps a
+request whose body arrived whole, even when its writer died before the answer; recorded
+``released``); a body cut short is dropped, as S3 drops an upload whose connection broke, and
 recorded ``abandoned``. A test thus kills a writer while its upload is really in flight, and
 waits on that record (it lasts), not on a task state that may last a fraction of a second.
 """

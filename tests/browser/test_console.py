@@ -96,7 +96,13 @@ def test_inventory_shows_the_waiting_version_and_approve_deploys_it(
     )
     # The form asks why (kept on the version with who and when).
     page.locator("#element_comment").fill("browser tier: figures checked")
-    page.get_by_role("button", name="Approve").click()
+    # The answer is the UI's PATCH of the task's hitlDetails: waited on as an event (it
+    # cannot be missed), then the toast a person reads (shown for seconds).
+    with page.expect_response(
+        lambda r: "/hitlDetails" in r.url and r.request.method == "PATCH"
+    ) as answered:
+        page.get_by_role("button", name="Approve").click()
+    assert answered.value.ok, (answered.value.status, answered.value.text())
     page.get_by_text("response successful").wait_for()
 
     api = console.api

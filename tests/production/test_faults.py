@@ -28,6 +28,7 @@ from tests.production.conftest import (
     RUN_BOUND_S,
     STOP_BOUND_S,
     STOP_GRACE_S,
+    TERMINAL,
     champion,
     mails,
     profile_env,
@@ -235,13 +236,15 @@ def test_b1_worker_killed_mid_write_the_task_retries_to_the_same_partition(
         assert _lake_objects(prod, partition) == clean[partition]
     finally:
         (faults / HOLD_WRITES).unlink(missing_ok=True)
-    # the cut upload is dropped, never stored in part
-    wait(
-        "the S3 stand-in to drop the cut upload",
-        lambda: held_writes(faults)[-1]["event"] == "abandoned",
+    # the held upload ends: stored whole when its body had all reached the server before the
+    # kill (S3 keeps a complete request), dropped when it was cut; never stored in part
+    ended = wait(
+        "the held upload to be stored whole or dropped",
+        lambda: [h for h in held_writes(faults) if h["event"] in ("released", "abandoned")],
         30,
         every_s=0.5,
     )
+    assert ended[-1]["object"] == held["object"], ended
     assert _lake_objects(prod, partition) == clean[partition]
     _restarted(prod, worker, leader)
     # the task is failed for its lost heartbeat and retried, and the run succeeds
@@ -253,14 +256,17 @@ def test_b1_worker_killed_mid_write_the_task_retries_to_the_same_partition(
 
 
 def _trigger_until_running(api, dag: str) -> str:
-    """A new run of ``dag``, once it runs."""
+    """A new run of ``dag``, once it runs. A run of the light DAG lasts several seconds (its
+    tasks each wait for a Celery worker), so the poll sees it running; a run already over is
+    a failure of the test's premise, said as such, not a wait that times out."""
     run_id = trigger(api, dag)
-    wait(
-        "the run to be running",
-        lambda: api.get(run_path(dag, run_id))["state"] == "running",
-        300,
+    state = wait(
+        "the run to start",
+        lambda: (s := api.get(run_path(dag, run_id))["state"]) in ("running", *TERMINAL) and s,
+        RUN_BOUND_S,
         every_s=0.2,
     )
+    assert state == "running", f"{dag} {run_id} was over ({state}) before the fault could land"
     return run_id
 
 
