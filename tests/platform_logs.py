@@ -54,10 +54,9 @@ def keep_if_failed(tier: str, root: Path) -> Path | None:
     dest.mkdir(parents=True, exist_ok=True)
     for log in root.glob("*.log"):
         shutil.copy2(log, dest / log.name)
-    data = next((p for p in (root / "data",) if p.is_dir()), None)
     for part in ("logs", "run", "airflow/logs", "mail"):
-        src = data / part if data else None
-        if src is not None and src.is_dir():
+        src = root / "data" / part
+        if src.is_dir():
             shutil.copytree(src, dest / part.replace("/", "-"), dirs_exist_ok=True)
     print(f"\n{tier} tier failed: its platform's logs are kept in {dest}")
     return dest

@@ -274,22 +274,20 @@ class ProgressPoller:
         self.every_s = every_s
         self._lock = threading.Lock()
         self._snapshot: dict[str, Any] | None = None
-        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
 
     def start(self) -> None:
-        if not self._thread.is_alive():
+        if self._thread.ident is None:  # once; later calls are no-ops
             self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def snapshot(self) -> dict[str, Any] | None:
         with self._lock:
             return self._snapshot
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        import time
+
+        while True:  # a daemon thread: it ends with the supervisor
             try:
                 self.progress.poll()
                 snap = self.progress.snapshot()
@@ -299,4 +297,4 @@ class ProgressPoller:
             if snap is not None:
                 with self._lock:
                     self._snapshot = snap
-            self._stop.wait(self.every_s)
+            time.sleep(self.every_s)
