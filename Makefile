@@ -10,7 +10,7 @@ TORCH_SOURCE := $(if $(wildcard $(FIND_LINKS)/torch-*),--find-links $(FIND_LINKS
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 ENV := source scripts/embedded_env.sh &&
 
-.PHONY: help run run-prod test lint bench bench-startup bench-production lock clean mlflow-ui evidently-ui inject-drift lineage
+.PHONY: help run run-prod test lint bench bench-startup bench-production lock clean mlflow-ui evidently-ui inject-drift lineage spec-schema spec-check
 
 help:
 	@echo "make run    start the embedded platform (Airflow UI on http://localhost:8080)"
@@ -23,6 +23,8 @@ help:
 	@echo "make evidently-ui  Evidently's UI on http://localhost:8001 (monitoring trends)"
 	@echo "make inject-drift  re-land the last days with drift into the running platform"
 	@echo "make lineage ID=<request id> | TX=<transaction id>  trace a prediction to its data (JSON=1)"
+	@echo "make spec-check  check every usecase/*.yaml; print every problem (SPEC=path for one)"
+	@echo "make spec-schema  write usecase/spec.schema.json (editors check spec files with it)"
 	@echo "make lint   ruff"
 	@echo "make lock   re-resolve requirements*.lock from requirements*.txt"
 
@@ -90,6 +92,13 @@ lock: | $(UV)
 	$(UV) pip compile requirements.txt --python-version $(PY_VERSION) $(TORCH_SOURCE) -o requirements.lock
 	$(UV) pip compile requirements.txt requirements-prod.txt -c requirements.lock --python-version $(PY_VERSION) $(TORCH_SOURCE) -o requirements-prod.lock
 	$(UV) pip compile requirements.txt requirements-prod.txt requirements-dev.txt -c requirements-prod.lock --python-version $(PY_VERSION) $(TORCH_SOURCE) -o requirements-dev.lock
+
+# A use case is a spec file: check it, and give editors its JSON Schema.
+spec-check: $(VENV)/.runtime
+	$(PY) -m include.spec check $(or $(SPEC),usecase/*.yaml)
+
+spec-schema: $(VENV)/.runtime
+	$(PY) -m include.spec schema usecase/spec.schema.json
 
 clean:
 	rm -rf data data-prod .cache .pytest_cache

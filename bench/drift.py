@@ -5,12 +5,13 @@ reference in <= 5 CPU-s and <= 5x a per-column scipy floor measured in the same 
 sampling is allowed if the report says so.
 
 Data (seeded, not timed): the model's features (``include.features.schema.model_features``
-of the bundled spec) with the shapes they have in production: Poisson counts, log-normal
-amounts (a fifth of the standard deviations zero: one-transaction customers), Beta shares
-and rates, an hour-of-day profile. The current window shifts five of them
-(:data:`SHIFTED`: amounts x1.5, a busier online share, a night-time hour profile, twice
-the merchant fraud rate, wider amount ratios) and draws the others from the reference's
-distribution.
+of the bundled spec) with the shapes they have in production, by what the spec says each
+is (:func:`shapes`: an aggregation's function, source and stamps, a request transform's
+function): Poisson counts, log-normal means (a fifth of the standard deviations zero:
+one-transaction entities), Beta shares and label rates, an hour-of-day profile. The current
+window shifts the longest-window column of each :data:`SHIFTABLE` kind (with the bundled
+spec: amounts x1.5, a busier online share, twice the merchant fraud rate, wider amount
+ratios, a night-time hour profile) and draws the others from the reference's distribution.
 
 Timed, in this process, after one untimed warm-up on 1,000 rows (Evidently's first-use
 costs); CPU seconds (``time.process_time``, every thread of the process) and wall:
@@ -33,11 +34,14 @@ agree) and the largest per-column score difference (0 up to rounding without sam
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,55 +54,110 @@ ROWS = 100_000
 SEED = 20_261_201
 TARGET_CPU_S = 5.0
 TARGET_RATIO = 5.0
-# Columns the current window moves, and how (see the module docstring).
-SHIFTED = (
-    "customer_amount_mean_30d",
-    "customer_online_share_7d",
-    "merchant_fraud_rate_30d",
-    "amount_to_customer_mean_30d",
-    "hour_of_day",
-)
+# Kinds of feature the current window moves (its longest-window column of each kind): the
+# amount-like means x1.5, a busier share, a label rate twice as high, wider request ratios,
+# a night-time hour profile (see the module docstring).
+SHIFTABLE = ("mean", "share", "rate", "request_ratio", "hour")
 _DAY_PROFILE = np.array(
     [1, 1, 1, 1, 1, 2, 3, 5, 7, 8, 8, 8, 9, 9, 8, 8, 8, 8, 8, 7, 6, 4, 3, 2], dtype=float
 )
 _NIGHT_PROFILE = np.roll(_DAY_PROFILE, 10)
 
 
-def _column(name: str, rng: np.random.Generator, n: int, shifted: bool) -> np.ndarray:
-    """One feature's values, shaped like the feature its name says."""
-    window = 1 if name.endswith("_1d") else 7 if name.endswith("_7d") else 30
-    if name.startswith("customer_txn_count"):
+@dataclass(frozen=True)
+class Shape:
+    """What a model feature is, from the spec: its kind (below) and window in days."""
+
+    kind: str  # count | volume | label_count | mean | std | share | distinct | rate |
+    # request_ratio | hour | other
+    window: int = 0
+
+
+def _aggregate_kind(function: str, source: str, stamps: str) -> str:
+    if source == "labels":  # counted by label time: how many labels, the outcome's rate
+        return {"count": "label_count", "mean": "rate", "ratio": "rate"}.get(function, "other")
+    if function == "count":  # a per-event entity's own history, or a daily entity's volume
+        return "count" if stamps == "per_event" else "volume"
+    kinds = {"mean": "mean", "std": "std", "ratio": "share", "distinct_count": "distinct"}
+    return kinds.get(function, "other")
+
+
+def shapes(fspec: Any) -> dict[str, Shape]:
+    """Each model feature of the feature plan ``fspec`` -> its :class:`Shape`."""
+    out = {
+        a.feature: Shape(_aggregate_kind(a.function, a.source, v.stamps), a.window)
+        for v in fspec.views
+        for a in v.aggregates
+    }
+    request = {"ratio": "request_ratio", "hour_of_day": "hour"}
+    out.update({r.name: Shape(request.get(r.function, "other")) for r in fspec.request})
+    return out
+
+
+@functools.cache
+def bundled_shapes() -> dict[str, Shape]:
+    """:func:`shapes` of the bundled spec (the one the section measures)."""
+    from include.features import schema
+    from include.spec import load_spec
+
+    return shapes(schema.feature_spec(load_spec(REPO_ROOT / "usecase" / "fraud.yaml")))
+
+
+def shifted_columns(columns: list[str], kinds: Mapping[str, Shape]) -> list[str]:
+    """Of ``columns``, the longest-window one of each :data:`SHIFTABLE` kind (first on a tie)."""
+    best: dict[str, str] = {}
+    for name in columns:
+        shape = kinds.get(name, Shape("other"))
+        if shape.kind in SHIFTABLE and (
+            shape.kind not in best or shape.window > kinds[best[shape.kind]].window
+        ):
+            best[shape.kind] = name
+    return [c for c in columns if c in best.values()]
+
+
+def _column(shape: Shape, rng: np.random.Generator, n: int, shifted: bool) -> np.ndarray:
+    """One feature's values, shaped like the feature the spec says it is."""
+    kind, window = shape.kind, shape.window
+    if kind == "count":
         return rng.poisson(0.8 * window + 1, n).astype("float64")
-    if name.startswith("customer_amount_mean"):
+    if kind == "mean":
         return rng.lognormal(3.6 + (0.4 if shifted else 0.0), 0.9, n)
-    if name.startswith("customer_amount_std"):
+    if kind == "std":
         return np.where(rng.random(n) < 0.2, 0.0, rng.lognormal(3.0, 1.0, n))
-    if name.startswith("customer_online_share"):
+    if kind == "share":
         return rng.beta(3.0, 2.0, n) if shifted else rng.beta(2.0, 3.0, n)
-    if name.startswith("customer_distinct_merchants"):
+    if kind == "distinct":
         return rng.poisson(12, n).astype("float64")
-    if name.startswith("merchant_txn_count"):
+    if kind == "volume":
         return rng.negative_binomial(5, 0.02, n).astype("float64")
-    if name.startswith("merchant_fraud_rate"):
+    if kind == "rate":
         return rng.beta(1.0, 40.0 if shifted else 80.0, n)
-    if name.startswith("merchant_label_count"):
+    if kind == "label_count":
         return rng.poisson(40, n).astype("float64")
-    if name.startswith("amount_to_customer_mean"):
+    if kind == "request_ratio":
         return rng.lognormal(0.0, 0.9 if shifted else 0.6, n)
-    if name == "hour_of_day":
+    if kind == "hour":
         profile = _NIGHT_PROFILE if shifted else _DAY_PROFILE
         return rng.choice(24, n, p=profile / profile.sum()).astype("float64")
-    return rng.normal(0.0, 1.0, n) + (1.0 if shifted else 0.0)  # a feature added later
+    return rng.normal(0.0, 1.0, n) + (1.0 if shifted else 0.0)  # a kind without a shape here
 
 
 def frames(
-    columns: list[str], rows: int, seed: int = SEED
+    columns: list[str],
+    rows: int,
+    seed: int = SEED,
+    kinds: Mapping[str, Shape] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """(reference, current, the columns shifted in current), seeded."""
+    """(reference, current, the columns shifted in current), seeded; ``kinds``: the
+    columns' shapes (default: the bundled spec's)."""
+    kinds = bundled_shapes() if kinds is None else kinds
     rng = np.random.default_rng(seed)
-    shifted = [c for c in columns if c in SHIFTED]
-    reference = pd.DataFrame({c: _column(c, rng, rows, False) for c in columns})
-    current = pd.DataFrame({c: _column(c, rng, rows, c in shifted) for c in columns})
+    shifted = shifted_columns(columns, kinds)
+    other = Shape("other")
+    reference = pd.DataFrame({c: _column(kinds.get(c, other), rng, rows, False) for c in columns})
+    current = pd.DataFrame(
+        {c: _column(kinds.get(c, other), rng, rows, c in shifted) for c in columns}
+    )
     return reference, current, shifted
 
 

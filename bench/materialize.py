@@ -1,8 +1,9 @@
 """Feast materialization into SQLite against a plain parquet→SQLite insert floor.
 
-One table of N customers (one row each, the real ``customer_transaction_stats`` columns:
-13 features + the ``customer_as_of`` stamp) is written as a feature partition in a scratch
-data root, the project's definitions are applied, then timed in the same process:
+One table of N entities of the spec's widest feature view (one row each, its real columns:
+for the fraud spec ``customer_transaction_stats``, 13 features + the ``customer_as_of``
+stamp) is written as a feature partition in a scratch data root, the project's definitions
+are applied, then timed in the same process:
 
 * **floor**: ``pd.read_parquet`` + ``sqlite3.executemany`` of the same wide rows into a fresh
   SQLite file (one row per entity, one column per feature, one transaction);
@@ -32,22 +33,32 @@ import numpy as np
 import pandas as pd
 
 from bench.common import Figure, fmt, median
+from include.features.schema import TIMESTAMP, View
 
 RATIO_TARGET = 2.0
 DAY = date(2026, 3, 1)
 
 
-def _table(n: int) -> pd.DataFrame:
-    """N customers, one row each, stamped within DAY, with the view's column types."""
-    from include.features import schema, store
+def _view() -> View:
+    """The view measured: the spec's widest (most feature columns, first on a tie)."""
+    from include.features import store
 
+    views = store.feature_spec_from().views
+    return max(views, key=lambda v: len(v.features))
+
+
+def _keys(n: int, key_type: str) -> np.ndarray:
+    ids = np.arange(1, n + 1, dtype="int64")
+    return ids if key_type == "int" else np.array([f"k{i}" for i in ids], dtype=object)
+
+
+def _table(view: View, n: int) -> pd.DataFrame:
+    """N entities, one row each, stamped within DAY, with the view's column types (the
+    layout of ``include.features.compute``: join key, event time, then the view's columns)."""
     rng = np.random.default_rng(11)
-    cols = schema.customer_features(store.feature_spec_from())
     stamps = pd.Timestamp(DAY, tz="UTC") + pd.to_timedelta(rng.integers(0, 86_400_000, n), "ms")
-    frame = pd.DataFrame(
-        {"customer_id": np.arange(1, n + 1, dtype="int64"), "event_timestamp": stamps}
-    )
-    for name, kind in cols.items():
+    frame = pd.DataFrame({view.join_key: _keys(n, view.key_type), TIMESTAMP: stamps})
+    for name, kind in view.columns.items():
         if kind == "int":
             frame[name] = rng.integers(0, 100, n).astype("int64")
         elif kind == "float":
@@ -57,15 +68,19 @@ def _table(n: int) -> pd.DataFrame:
     return frame
 
 
-def _floor(path: Path, db: Path) -> float:
+def _timestamps(view: View) -> list[str]:
+    return [TIMESTAMP, *(c for c, kind in view.columns.items() if kind == "timestamp")]
+
+
+def _floor(view: View, path: Path, db: Path) -> float:
     """Seconds to read the partition and insert it as wide rows into SQLite."""
     start = time.perf_counter()
     frame = pd.read_parquet(path)
-    frame["event_timestamp"] = frame["event_timestamp"].astype("int64")
-    frame["customer_as_of"] = frame["customer_as_of"].astype("int64")
+    for col in _timestamps(view):
+        frame[col] = frame[col].astype("int64")
     cols = ", ".join(f'"{c}"' for c in frame.columns)
     with sqlite3.connect(db) as conn:
-        conn.execute(f"CREATE TABLE t ({cols}, PRIMARY KEY (customer_id))")
+        conn.execute(f'CREATE TABLE t ({cols}, PRIMARY KEY ("{view.join_key}"))')
         conn.executemany(
             f"INSERT OR REPLACE INTO t VALUES ({', '.join('?' * len(frame.columns))})",
             frame.itertuples(index=False, name=None),
@@ -73,15 +88,20 @@ def _floor(path: Path, db: Path) -> float:
     return time.perf_counter() - start
 
 
-def _floor_long(path: Path, db: Path) -> float:
+def _key_bytes(key: Any) -> bytes:
+    return key.encode() if isinstance(key, str) else int(key).to_bytes(8, "little")
+
+
+def _floor_long(view: View, path: Path, db: Path) -> float:
     """Seconds to read the partition and insert it in the online store's layout: one row per
     (entity, feature) with its stamp, keyed and indexed like Feast's SQLite table."""
     start = time.perf_counter()
     frame = pd.read_parquet(path)
-    ts = (frame["event_timestamp"].astype("int64") // 1_000_000_000).to_numpy()
-    keys = [int(k).to_bytes(8, "little") for k in frame["customer_id"]]
-    frame["customer_as_of"] = frame["customer_as_of"].astype("int64") // 1_000_000_000
-    features = [c for c in frame.columns if c not in ("customer_id", "event_timestamp")]
+    ts = (frame[TIMESTAMP].astype("int64") // 1_000_000_000).to_numpy()
+    keys = [_key_bytes(k) for k in frame[view.join_key]]
+    for col in _timestamps(view)[1:]:
+        frame[col] = frame[col].astype("int64") // 1_000_000_000
+    features = [c for c in frame.columns if c not in (view.join_key, TIMESTAMP)]
     values = frame[features].astype("float64").to_numpy()
     rows = [
         (keys[i], name, float(values[i, j]), int(ts[i]))
@@ -98,16 +118,18 @@ def _floor_long(path: Path, db: Path) -> float:
     return time.perf_counter() - start
 
 
-def _materialize(data_root: Path, stock: bool) -> float:
+def _materialize(view_name: str, data_root: Path, stock: bool) -> float:
     """Seconds of one materialization of DAY into a fresh online DB."""
     from feast import FeatureStore
 
-    from include.features import schema, store
+    from include.config import get_settings
+    from include.features import store
 
+    settings = get_settings()
     online = data_root / "feast" / "online.db"
     online.unlink(missing_ok=True)
     fs = store.feature_store()
-    view = fs.get_feature_view(schema.CUSTOMER_VIEW)
+    view = fs.get_feature_view(view_name)
     if stock:
         cfg = store.repo_config()
         cfg = cfg.__class__(
@@ -122,7 +144,9 @@ def _materialize(data_root: Path, stock: bool) -> float:
     end_ts = start_ts + timedelta(days=1, hours=1)
     start = time.perf_counter()
     if stock:
-        with store.pruned_view(data_root, DAY, DAY) as pruned:
+        with store.pruned_view(
+            settings.features_uri, store.scratch_dir(settings), DAY, DAY, views=[view_name]
+        ) as pruned:
             fs.config.repo_path = pruned.path
             fs.materialize(start_date=start_ts, end_date=end_ts, feature_views=[view.name])
     else:
@@ -141,19 +165,25 @@ def run(quick: bool) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="mlops-bench-mat-"))
     try:
         os.environ["MLOPS_DATA_ROOT"] = str(scratch / "data")
-        from include.features import schema, store, tables
+        from include.config import get_settings
+        from include.features import store, tables
 
         data_root = scratch / "data"
-        frame = _table(n)
-        part = tables.write_table(frame, data_root, schema.CUSTOMER_VIEW, DAY)["path"]
+        view = _view()
+        print(f"view {view.name}: {len(view.features)} features + {view.as_of}")
+        frame = _table(view, n)
+        # write_table takes a URI (str): the settings' features root, where the store reads.
+        features_uri = str(get_settings().features_uri)
+        part = tables.write_table(frame, features_uri, view.name, DAY)["path"]
         t0 = time.perf_counter()
         store.apply_definitions()
         print(f"apply (import + registry) {time.perf_counter() - t0:.1f} s, not counted")
-        floor_s = [_floor(Path(part), scratch / f"floor-{i}.db") for i in range(reps)]
-        long_s = [_floor_long(Path(part), scratch / f"long-{i}.db") for i in range(reps)]
-        _materialize(data_root, stock=False)  # untimed warm-up (first-use costs)
-        project_s = [_materialize(data_root, stock=False) for _ in range(reps)]
-        stock_s = [_materialize(data_root, stock=True) for _ in range(1 if not quick else reps)]
+        floor_s = [_floor(view, Path(part), scratch / f"floor-{i}.db") for i in range(reps)]
+        long_s = [_floor_long(view, Path(part), scratch / f"long-{i}.db") for i in range(reps)]
+        _materialize(view.name, data_root, stock=False)  # untimed warm-up (first-use costs)
+        project_s = [_materialize(view.name, data_root, stock=False) for _ in range(reps)]
+        stock_runs = 1 if not quick else reps
+        stock_s = [_materialize(view.name, data_root, stock=True) for _ in range(stock_runs)]
     finally:
         if old_root is None:
             os.environ.pop("MLOPS_DATA_ROOT", None)
@@ -177,6 +207,7 @@ def run(quick: bool) -> dict[str, Any]:
         f"online_write_batch_size={store.ONLINE_WRITE_BATCH_SIZE}"
     )
     return {
+        "view": view.name,
         "entities": n,
         "reps": reps,
         "floor_s": floor_s,

@@ -67,14 +67,15 @@ def _build_store(days: int, rows: int) -> None:
 
     settings = get_settings()
     spec = load_spec(settings.usecase_spec)
+    events, labels_feed = spec.names.events_feed, spec.names.labels_feed
     last = datetime.now(UTC).date() - timedelta(days=1)
     window = [last - timedelta(days=days - 1 - i) for i in range(days)]
     for day in window:
         batch = simulate_day(spec, day, rows=rows).transactions
-        lake.stage(batch, layout.partition_uri(settings.lake_uri, "transactions", day))
+        lake.stage(batch, layout.partition_uri(settings.lake_uri, events, day))
         labels = simulate_labels(spec, day, rows=rows, since=window[0])
         if len(labels):
-            lake.stage(labels, layout.partition_uri(settings.lake_uri, "labels", day))
+            lake.stage(labels, layout.partition_uri(settings.lake_uri, labels_feed, day))
     names = [d.isoformat() for d in window]
     pipeline.compute_tables(names)
     pipeline.apply_definitions()
@@ -82,25 +83,27 @@ def _build_store(days: int, rows: int) -> None:
 
 
 def _requests(pool: int) -> list[dict[str, Any]]:
-    """Request rows for up to ``pool`` transactions of the newest lake partition."""
+    """Request rows for up to ``pool`` transactions of the newest lake partition: the spec's
+    join keys, request fields and event time (``serving.online``'s request row)."""
     from include.config import get_settings
     from include.data import lake
     from include.features import schema, store
 
     settings = get_settings()
     fspec = store.feature_spec_from(settings)
-    day = lake.partitions(settings.lake_uri, "transactions")[-1]
-    tx = lake.read_partition(settings.lake_uri, "transactions", day)
+    day = lake.partitions(settings.lake_uri, fspec.events_feed)[-1]
+    tx = lake.read_partition(settings.lake_uri, fspec.events_feed, day)
     tx = tx.sample(min(pool, len(tx)), random_state=1)
-    return [
-        {
-            fspec.customer_key: int(r[fspec.customer_key]),
-            fspec.merchant_key: int(r[fspec.merchant_key]),
-            schema.AMOUNT: float(r[schema.AMOUNT]),
-            fspec.event_ts: r[fspec.event_ts].to_pydatetime(),
-        }
-        for _, r in tx.iterrows()
-    ]
+    keys = {v.join_key: int if v.key_type == "int" else str for v in fspec.views}
+    fields = {name: int if kind == "int" else float for name, kind in fspec.request_fields.items()}
+    rows = []
+    for _, r in tx.iterrows():
+        row: dict[str, Any] = {c: cast(r[c]) for c, cast in {**keys, **fields}.items()}
+        row[fspec.event_ts] = r[fspec.event_ts].to_pydatetime()
+        # Feast's request source names the event time TIMESTAMP (the same name in fraud.yaml).
+        row.setdefault(schema.TIMESTAMP, row[fspec.event_ts])
+        rows.append(row)
+    return rows
 
 
 def _timed(

@@ -49,7 +49,7 @@ def _spec(path: Path) -> Path:
         min_slice_rows=100_000,
         minimums={"pr_auc": 0.05, "roc_auc": 0.6},
     )
-    raw["labels"] = {"chargeback_delay_days": {"min": 1, "max": 2}, "maturity_days": 2}
+    raw["labels"] = {"delay_days": {"min": 1, "max": 2}, "maturity_days": 2}
     # The gate's latency budget is judged on a busy bench machine: not what is measured here.
     raw.setdefault("serving", {})["model_p99_ms"] = 1_000
     path.write_text(yaml.safe_dump(raw))
@@ -72,14 +72,15 @@ def _platform(score_day: date, rows: int) -> dict[str, Any]:
     from include.steps import materialize_features, train_model
 
     spec = load_spec()
+    events, labels_feed = spec.names.events_feed, spec.names.labels_feed
     days = [FIRST + timedelta(days=i) for i in range(HISTORY_DAYS)]
     start = time.perf_counter()
     for day in days:
-        _publish(simulate_transactions(spec, day, rows=HISTORY_ROWS), "transactions", day)
+        _publish(simulate_transactions(spec, day, rows=HISTORY_ROWS), events, day)
         labels = simulate_labels(spec, day, rows=HISTORY_ROWS, since=FIRST)
         if len(labels):
-            _publish(labels, "labels", day)
-    _publish(simulate_transactions(spec, score_day, rows=rows), "transactions", score_day)
+            _publish(labels, labels_feed, day)
+    _publish(simulate_transactions(spec, score_day, rows=rows), events, score_day)
     materialize_features.compute_tables([d.isoformat() for d in [*days, score_day]])
     materialize_features.apply_definitions()
     lake_s = time.perf_counter() - start
@@ -115,7 +116,7 @@ def _measure(score_day: date, reps: int) -> dict[str, Any]:
         batch.score_partition(score_day, model, pyfunc=pyfunc)
         project.append(time.perf_counter() - start)
         rows = lake.read_partition(
-            settings.lake_uri, "transactions", score_day, [*entity_columns(fspec)]
+            settings.lake_uri, fspec.events_feed, score_day, [*entity_columns(fspec)]
         )
         start = time.perf_counter()
         features = historical_features(rows)

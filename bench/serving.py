@@ -210,9 +210,11 @@ def run(quick: bool) -> dict[str, Any]:
         ).json()
     import pandas as pd
 
+    from include.features.store import feature_spec_from
     from include.features.training_set import online_features
 
-    row = {**tx, "event_timestamp": pd.Timestamp(tx["event_timestamp"]).to_pydatetime()}
+    event_ts = feature_spec_from().event_ts  # the platform's spec (its env is applied)
+    row = {**tx, event_ts: pd.Timestamp(tx[event_ts]).to_pydatetime()}
     feats = {k: v[0] for k, v in online_features([row]).items()}
     feats = {k: float(v) for k, v in feats.items() if isinstance(v, int | float)}
     inproc = _in_process_p99(packaged["model_tag"], feats, n)

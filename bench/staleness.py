@@ -45,15 +45,15 @@ Everything runs in memory through the project's own code, nothing is re-implemen
 
 * data: ``devtools.simulator.simulate_day`` / ``simulate_labels`` (the labels that had
   arrived by each day feed the merchant fraud rates);
-* feature tables: ``include.features.tables.partition_tables`` (``compute.customer_stats``
-  / ``merchant_stats``) per partition, over a :class:`~include.features.tables.PartitionCache`
+* feature tables: ``include.features.tables.partition_tables`` (``compute.view_stats`` per
+  view of the spec) per partition, over a :class:`~include.features.tables.PartitionCache`
   that serves the simulated partitions instead of reading the lake. Day D's tables see the
   partitions up to D only;
 * point-in-time join: the latest table row at or before each transaction within the TTL,
   found by ``include.features.training_set._expected_as_of`` (the independent check every
   Feast retrieval is held to: ``historical_features`` raises ``FeatureRowsStale`` unless Feast
-  returns exactly these rows), plus the on-demand features of
-  ``include.features.request_time.request_stats_frame`` (Feast's on-demand view). Feast itself
+  returns exactly these rows), plus the spec's request-time transforms through
+  ``include.features.request_time.frame`` (what Feast's on-demand view runs). Feast itself
   is not called: it would add minutes and nothing to the values. A scored day joins against
   the tables of the days up to it (what batch scoring sees that night);
 * training: ``include.training.split.time_split`` (the spec's 70/15/15 time split),
@@ -132,10 +132,8 @@ class _SimulatedLake:
     """The simulated partitions, served the way ``PartitionCache`` serves the lake's."""
 
     def __init__(self, spec: Any, fspec: Any, rows: int, first: date) -> None:
-        from include.spec import LABELS_FEED, TRANSACTIONS_FEED
-
         self.spec, self.fspec, self.rows, self.first = spec, fspec, rows, first
-        self.feeds = (TRANSACTIONS_FEED, LABELS_FEED)
+        self.feeds = (fspec.events_feed, fspec.labels_feed)
         self.frames: dict[tuple[str, date], pd.DataFrame] = {}
         self.fraud: dict[date, np.ndarray] = {}  # the final label of each day's transactions
 
@@ -184,11 +182,10 @@ def _tables(lake: _SimulatedLake, days: Sequence[date]) -> dict[date, dict[str, 
 
 def _views(tables: Mapping[date, Mapping[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
     """The offline store over these partitions: every view's rows, concatenated."""
-    from include.features import schema
-
+    names = dict.fromkeys(view for t in tables.values() for view in t)
     views = {}
-    for view in schema.TABLE_VIEWS:
-        frames = [t[view] for t in tables.values() if len(t[view])]
+    for view in names:
+        frames = [t[view] for t in tables.values() if view in t and len(t[view])]
         views[view] = pd.concat(frames, ignore_index=True)
     return views
 
@@ -197,40 +194,34 @@ def feature_rows(
     entity: pd.DataFrame, views: Mapping[str, pd.DataFrame], fspec: Any
 ) -> pd.DataFrame:
     """``entity`` with the feature service's model features (and the ``*_as_of`` stamps of the
-    rows that answered) appended, point-in-time correct: per row the latest customer and
-    merchant rows at or before it within the TTL (the rows ``historical_features`` must
-    return), then the on-demand features. No such row: ``FeatureRowsDropped``."""
-    from include.features import schema
-    from include.features.request_time import TIMESTAMP, longest_mean, request_stats_frame
+    rows that answered) appended, point-in-time correct: per row and view the latest row at
+    or before it within the TTL (the rows ``historical_features`` must return), then the
+    on-demand features. No such row: ``FeatureRowsDropped``."""
+    from include.features import request_time, schema
     from include.features.training_set import _expected_as_of
 
     ts = schema.TIMESTAMP
     out = entity.reset_index(drop=True).copy()
     part = pd.DataFrame(
-        {
-            _ROW: np.arange(len(out)),
-            ts: pd.to_datetime(out[fspec.event_ts], utc=True),
-            fspec.customer_key: out[fspec.customer_key].astype("int64"),
-            fspec.merchant_key: out[fspec.merchant_key].astype("int64"),
-        }
+        {_ROW: np.arange(len(out)), ts: pd.to_datetime(out[fspec.event_ts], utc=True)}
     )
+    for view in fspec.views:
+        kind = "int64" if view.key_type == "int" else str
+        part[view.join_key] = out[view.join_key].astype(kind).to_numpy()
     as_of = _expected_as_of(part, dict(views), fspec).set_index(_ROW).loc[part[_ROW]]
-    for view, key, stamp in (
-        (schema.CUSTOMER_VIEW, fspec.customer_key, schema.CUSTOMER_AS_OF),
-        (schema.MERCHANT_VIEW, fspec.merchant_key, schema.MERCHANT_AS_OF),
-    ):
-        rows = views[view].drop(columns=[ts]).drop_duplicates([key, stamp], keep="last")
+    for view in fspec.views:
+        key, stamp = view.join_key, view.as_of
+        rows = views[view.name].drop(columns=[ts]).drop_duplicates([key, stamp], keep="last")
         left = pd.DataFrame({key: part[key].to_numpy(), stamp: as_of[stamp].to_numpy()})
         left[stamp] = pd.to_datetime(left[stamp], utc=True).astype(rows[stamp].dtype)
         joined = left.merge(rows, on=[key, stamp], how="left", validate="many_to_one")
         for col in joined.columns:
             if col != key:  # the features and the stamp of the row that answered
                 out[col] = joined[col].to_numpy()
-    mean_col, _ = longest_mean(out.columns)
-    request = pd.DataFrame(
-        {schema.AMOUNT: out[schema.AMOUNT], TIMESTAMP: part[ts], mean_col: out[mean_col]}
-    )
-    for col, values in request_stats_frame(request).items():
+    # The transforms read request fields, stored features and the event time (Feast's name).
+    inputs = out.assign(**{ts: part[ts].to_numpy()})
+    transforms = [(r.name, r.function, r.inputs) for r in fspec.request]
+    for col, values in request_time.frame(transforms, inputs).items():
         out[col] = values.to_numpy()
     return out
 

@@ -96,8 +96,9 @@ def share_child(args: dict[str, Any]) -> None:
     """Two ``train_candidates`` calls (cold, warm) and one gate; print JSON timings."""
     import datetime as dt
 
-    from devtools import sample_data, train_candidates
+    from devtools import sample_data
     from include.spec import load_spec
+    from include.training import train_candidates
 
     spec = load_spec(REPO_ROOT / "usecase" / "fraud.yaml")
     frame = sample_data.training_frame(
@@ -142,9 +143,10 @@ def import_child(args: dict[str, Any]) -> None:
 def migrate_child(args: dict[str, Any]) -> None:
     """Create and migrate the SQLite MLflow (seconds; not part of any timing)."""
     from include.modeling import tracking
+    from include.spec import load_spec
 
     tracking.configure(args["uri"])
-    tracking.ensure_experiment("fraud_detection")
+    tracking.ensure_experiment(load_spec(REPO_ROOT / "usecase" / "fraud.yaml").name)
     print("{}")
 
 

@@ -1,4 +1,4 @@
-"""GX validation against its pandas floor, on a simulated transactions batch.
+"""GX validation against its pandas floor, on a simulated batch of the events feed.
 
 The batch comes from the project's own path: :mod:`devtools.simulator` simulates a day,
 ``to_csv_bytes`` writes it into a scratch landing zone, :func:`include.data.batches.read_batch`
@@ -45,7 +45,6 @@ from include.quality.validate import SAMPLE_SIZE, CheckResult
 from include.spec import FeedSpec, UseCaseSpec
 
 RATIO_TARGET = 8.0
-FEED = "transactions"
 BATCH_DAY = dt.date(2026, 3, 1)
 # Catalogue faults composed into one batch so both suites see several failures at once.
 PLANTED = (
@@ -59,17 +58,20 @@ PLANTED = (
 
 
 # ---------------------------------------------------------------- batches
-def write_batch(frame_or_bytes: pd.DataFrame | bytes, landing: Path, day: dt.date) -> RawBatch:
-    """Write one CSV file where ``land`` would, then read it back through ``read_batch``."""
+def write_batch(
+    frame_or_bytes: pd.DataFrame | bytes, feed: FeedSpec, landing: Path, day: dt.date
+) -> RawBatch:
+    """Write one CSV file of ``feed`` where ``land`` would, then read it back through
+    ``read_batch``."""
     data = (
         frame_or_bytes
         if isinstance(frame_or_bytes, bytes)
         else simulator.to_csv_bytes(frame_or_bytes)
     )
-    folder = landing / FEED / day.isoformat()
+    folder = landing / feed.name / day.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / simulator.batch_file_name(FEED, day)).write_bytes(data)
-    return read_batch(FEED, day, list_batch_files(str(landing), FEED, day))
+    (folder / simulator.batch_file_name(feed.name, day)).write_bytes(data)
+    return read_batch(feed.name, day, list_batch_files(str(landing), feed.name, day))
 
 
 def plant_faults(frame: pd.DataFrame, feed: FeedSpec, rng: np.random.Generator) -> pd.DataFrame:
@@ -82,8 +84,8 @@ def plant_faults(frame: pd.DataFrame, feed: FeedSpec, rng: np.random.Generator) 
             raise TypeError(f"fault {name!r} returns file bytes; it cannot be composed")
         out = result
     out = out.copy()
-    in_set = next(c for c in feed.columns if c.values and c.type == "string")
-    int_min = next(c for c in feed.columns if c.type == "int" and c.min is not None)
+    in_set = next(c for c in feed.column_specs if c.values and c.dtype == "string")
+    int_min = next(c for c in feed.column_specs if c.dtype == "int" and c.min is not None)
     rows = rng.choice(len(out), size=min(6, len(out)), replace=False)
     out[in_set.name] = out[in_set.name].astype(object)
     out.iloc[rows[:3], out.columns.get_loc(in_set.name)] = "__not_in_set__"
@@ -155,8 +157,8 @@ def pandas_structure_checks(raw: pd.DataFrame, feed: FeedSpec) -> list[CheckResu
             observed=n,
         ),
     ]
-    for col in feed.columns:
-        pattern = col.regex or suites.TYPE_PATTERNS.get(col.type)
+    for col in feed.column_specs:
+        pattern = col.regex or suites.TYPE_PATTERNS.get(col.dtype)
         if not pattern or col.name not in cols:
             continue
         text = raw[col.name]
@@ -184,7 +186,7 @@ def pandas_content_checks(typed: pd.DataFrame, feed: FeedSpec, day: dt.date) -> 
         missing(kind, feed.key)
         or _map_check(stage, kind, feed.key, typed[feed.key], lambda v: ~v.duplicated(keep=False))
     )
-    for col in feed.columns:
+    for col in feed.column_specs:
         kind = "expect_column_values_to_not_be_null"
         if (absent := missing(kind, col.name)) is not None:
             checks.append(absent)
@@ -432,11 +434,11 @@ def time_validate_batch(
 # ---------------------------------------------------------------- the section
 def run(spec: UseCaseSpec, scratch: Path, *, rows: int, reps: int) -> dict[str, Any]:
     """Measure, print and return the GX section (``figures`` holds the summary rows)."""
-    feed = spec.feed(FEED)
+    feed = spec.events_feed
     print(f"\n== GX validation vs pandas floor ({rows:,} rows, median of {reps}) ==", flush=True)
     t0 = time.perf_counter()
     frame = simulator.simulate_transactions(spec, BATCH_DAY, rows=rows)
-    batch = write_batch(frame, scratch / "landing_clean", BATCH_DAY)
+    batch = write_batch(frame, feed, scratch / "landing_clean", BATCH_DAY)
     t1 = time.perf_counter()
     typed = coerce(batch.frame, feed)
     t_coerce = time.perf_counter() - t1
@@ -453,7 +455,7 @@ def run(spec: UseCaseSpec, scratch: Path, *, rows: int, reps: int) -> dict[str, 
     warm = batch.frame.head(1000)
     # Untimed warm-ups: GX's first-use costs and the GX project scaffolding of gx_root.
     gx.run(warm, coerce(warm, feed), feed, BATCH_DAY)
-    time_validate_batch(RawBatch(FEED, BATCH_DAY, batch.files, warm), feed, gx_root, "warmup")
+    time_validate_batch(RawBatch(feed.name, BATCH_DAY, batch.files, warm), feed, gx_root, "warmup")
     # Interleaved (pandas, GX, validate_batch per round): machine noise hits all three alike.
     pd_times: list[dict[str, float]] = []
     gx_times: list[dict[str, float]] = []
@@ -471,7 +473,9 @@ def run(spec: UseCaseSpec, scratch: Path, *, rows: int, reps: int) -> dict[str, 
     del batch, typed
 
     rng = np.random.default_rng(7)
-    faulted = write_batch(plant_faults(frame, feed, rng), scratch / "landing_faulted", BATCH_DAY)
+    faulted = write_batch(
+        plant_faults(frame, feed, rng), feed, scratch / "landing_faulted", BATCH_DAY
+    )
     del frame
     f_typed = coerce(faulted.frame, feed)
     f_gx, _ = gx.run(faulted.frame, f_typed, feed, BATCH_DAY)

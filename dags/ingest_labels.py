@@ -12,12 +12,12 @@ Part of airflow-mlops. Trigger by hand with `batch_date` to (re)ingest a given d
 Rules: `usecase/fraud.yaml` (`feeds.labels`, `labels`).
 """
 
-from include.orchestration.assets import VALIDATED_LABELS
+from include.orchestration.assets import LABELS_FEED, VALIDATED_LABELS
 from include.orchestration.ingest_dag import build_ingest_dag
 
 dag = build_ingest_dag(
     dag_id="ingest_labels",
-    feed="labels",
+    feed=LABELS_FEED,
     asset=VALIDATED_LABELS,
     doc_md=__doc__,
 )

@@ -16,12 +16,12 @@ partition. Part of airflow-mlops. Settings: `.env.example`; rules: `usecase/frau
 (`feeds.transactions`).
 """
 
-from include.orchestration.assets import VALIDATED_TRANSACTIONS
+from include.orchestration.assets import EVENTS_FEED, VALIDATED_TRANSACTIONS
 from include.orchestration.ingest_dag import build_ingest_dag
 
 dag = build_ingest_dag(
     dag_id="ingest_transactions",
-    feed="transactions",
+    feed=EVENTS_FEED,
     asset=VALIDATED_TRANSACTIONS,
     doc_md=__doc__,
 )

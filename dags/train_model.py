@@ -61,7 +61,7 @@ APPROVAL = load_spec().model.approval
             type="integer",
             minimum=1,
             maximum=365,
-            description="Days of labelled transactions to train on.",
+            description="Days of labelled events to train on.",
         ),
         "candidates": Param(
             [],

@@ -36,10 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from devtools.simulator import Drift, land
     from include.config import get_settings
     from include.data import lake
-    from include.spec import TRANSACTIONS_FEED, load_spec
+    from include.spec import load_spec
 
     spec, settings = load_spec(), get_settings()
-    published = lake.partitions(settings.lake_uri, TRANSACTIONS_FEED)
+    published = lake.partitions(settings.lake_uri, spec.names.events_feed)
     if not published:
         print(
             "nothing ingested yet: start `make run` and wait for its first cycle", file=sys.stderr

@@ -69,11 +69,11 @@ class Fault:
 
 
 def _data_columns(feed: FeedSpec) -> list[ColumnSpec]:
-    return [c for c in feed.columns if c.name not in (feed.key, feed.timestamp)]
+    return [c for c in feed.column_specs if c.name not in (feed.key, feed.timestamp)]
 
 
 def _numeric(feed: FeedSpec, kind: str) -> ColumnSpec | None:
-    return next((c for c in _data_columns(feed) if c.type == kind), None)
+    return next((c for c in _data_columns(feed) if c.dtype == kind), None)
 
 
 def _numeric_column(feed: FeedSpec) -> ColumnSpec:
@@ -84,7 +84,7 @@ def _numeric_column(feed: FeedSpec) -> ColumnSpec:
 
 
 def _nullable_column(feed: FeedSpec) -> ColumnSpec:
-    col = next((c for c in feed.columns if c.nullable), None)
+    col = next((c for c in feed.column_specs if c.nullable), None)
     if col is None:
         raise ValueError(
             f"feed {feed.name!r} has no nullable column, so a null-threshold fault does not apply"
@@ -119,8 +119,8 @@ def missing_column(frame: pd.DataFrame, feed: FeedSpec, rng: np.random.Generator
     required = [c for c in _data_columns(feed) if not c.nullable]
     if not required:
         raise ValueError(f"feed {feed.name!r} has no required non-key column to drop")
-    numeric = [c for c in required if c.type in ("float", "int")]
-    victim = sorted(numeric, key=lambda c: c.type != "float")[0] if numeric else required[0]
+    numeric = [c for c in required if c.dtype in ("float", "int")]
+    victim = sorted(numeric, key=lambda c: c.dtype != "float")[0] if numeric else required[0]
     return frame.drop(columns=[victim.name])
 
 
@@ -162,7 +162,7 @@ def wrong_types(frame: pd.DataFrame, feed: FeedSpec, rng: np.random.Generator) -
     for col in targets:
         idx = _pick_rows(out, rng, _BAD_ROWS)
         values = out[col.name].astype(object)
-        bad = "abc" if col.type == "float" else [f"x{v}" for v in values.iloc[idx]]
+        bad = "abc" if col.dtype == "float" else [f"x{v}" for v in values.iloc[idx]]
         values.iloc[idx] = bad
         out[col.name] = values
     return out
@@ -170,7 +170,7 @@ def wrong_types(frame: pd.DataFrame, feed: FeedSpec, rng: np.random.Generator) -
 
 def out_of_range(frame: pd.DataFrame, feed: FeedSpec, rng: np.random.Generator) -> FaultResult:
     col = _numeric_column(feed)
-    if col.type == "float":
+    if col.dtype == "float":
         top = float(col.max) if col.max is not None else 1e6
         bad: list[float] = [-abs(top) / 1000 - 1.0, top * 100, np.nan, np.inf, -np.inf]
     elif col.values:

@@ -430,7 +430,7 @@ def simulate_day(
     }
     frame = _frame(spec, "transactions", values, order)
     nulls = _rng(p.seed, day, "nulls")
-    for col in feed.columns:
+    for col in feed.column_specs:
         if col.nullable:
             share = min(_NATURAL_NULLS, col.max_null_fraction / 10)
             frame.loc[nulls.random(n) < share, col.name] = None
@@ -461,11 +461,7 @@ def label_delays(spec: UseCaseSpec) -> tuple[float, float, float]:
     """(chargeback min days, chargeback max days, maturity days) from ``spec.labels``
     (checked when the spec was loaded: 0 <= min <= max, maturity >= 0)."""
     labels = spec.labels
-    return (
-        labels.chargeback_delay_min_days,
-        labels.chargeback_delay_max_days,
-        float(labels.maturity_days),
-    )
+    return (labels.delay_days.min, labels.delay_days.max, float(labels.maturity_days))
 
 
 def simulate_labels(

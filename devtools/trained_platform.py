@@ -11,12 +11,13 @@ Tests copy it before changing it (``tests/platform.py``: ``copy_platform``).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import yaml
+
+from devtools.trial import environment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +59,7 @@ def small_spec(path: Path) -> Path:
         min_slice_rows=100_000,
         minimums={"pr_auc": 0.05, "roc_auc": 0.6},
     )
-    raw["labels"] = {"chargeback_delay_days": {"min": 1, "max": 2}, "maturity_days": 2}
+    raw["labels"] = {"delay_days": {"min": 1, "max": 2}, "maturity_days": 2}
     path.write_text(yaml.safe_dump(raw))
     return path
 
@@ -92,17 +93,15 @@ def build_platform(
         champion_version="",
         days=tuple(days),
     )
-    saved = {k: os.environ.get(k) for k in platform.env()}
-    os.environ.update(platform.env())
     (root / "mlflow").mkdir(parents=True, exist_ok=True)
-    try:
+    with environment(platform.env()):
         from include.registry.read import champion
         from include.spec import load_spec
         from include.steps import materialize_features, train_model
 
         spec = load_spec()
         for day, source in zip(days, sources, strict=True):
-            for feed in ("transactions", "labels"):
+            for feed in spec.feeds:
                 outcome = ingest_shifted(spec, feed, day, source, rows=rows)
                 assert outcome in (None, "published"), (feed, day, outcome)
         isodays = [d.isoformat() for d in days]
@@ -115,12 +114,6 @@ def build_platform(
         current = champion()
         assert current is not None, result
         return Platform(**{**platform.__dict__, "champion_version": current.version})
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def ingest_shifted(
@@ -199,7 +192,7 @@ def land_reference_days(spec, rows: int = ROWS, days: list[date] | None = None) 
     whatever the date. Returns the landed days."""
     days = list(days or DAYS)
     for day, source in zip(days, SOURCE_DAYS[-len(days) :], strict=True):
-        for feed in ("transactions", "labels"):
+        for feed in spec.feeds:
             _land_shifted(spec, feed, day, source, rows)
     return days
 

@@ -1,14 +1,24 @@
-"""Feast definitions of the fraud use case: what training and serving may ask for.
+"""Feast definitions generated from the use-case spec: what training and serving may ask for.
 
-Definitions only (``feast apply`` imports every ``.py`` here). Names, windows, the TTL and the
-entity join keys come from the use-case spec (``features:``), column lists from
-``include.features.schema`` — the same lists the feature computation writes, so table and
-schema can not drift apart.
+Definitions only (``feast apply`` imports every ``.py`` here). Every name comes from the
+spec's ``features`` section through ``include.features.schema`` (the same plan the feature
+computation writes its tables by, so table and schema can not drift apart):
+
+* an Entity per ``features.entities`` entry, keyed by its join key (INT64 or STRING, as the
+  events column is);
+* a FeatureView per entity over its partitioned tables (``features/<view>``, written by
+  include/features/tables.py; relative paths resolve against the store's repo_path, the data
+  root, so one registry serves any data root and pruned views, include/features/store.py);
+* the on-demand view of ``features.request`` (computed from the request by the same function
+  the online service runs, include/features/request_time.py);
+* the versioned FeatureService that training and serving both ask for by name: a changed
+  feature set gets a new service name, so a model never meets features it was not trained on.
+
+The objects are module globals (Feast collects them from the module's namespace).
 """
 
 from datetime import timedelta
 
-import pandas as pd
 from feast import (
     Entity,
     FeatureService,
@@ -19,15 +29,17 @@ from feast import (
     RequestSource,
     ValueType,
 )
-from feast.on_demand_feature_view import on_demand_feature_view
+from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.types import Float64, Int64, UnixTimestamp
 
 from include.config import get_settings
-from include.features import schema
+from include.features import request_time, schema
 from include.spec import load_spec
 
-_SPEC = schema.feature_spec(load_spec(get_settings().usecase_spec))
+_USE_CASE = load_spec(get_settings().usecase_spec)
+_SPEC = schema.feature_spec(_USE_CASE)
 _DTYPES = {"int": Int64, "float": Float64, "timestamp": UnixTimestamp}
+_KEYS = {"int": ValueType.INT64, "string": ValueType.STRING}
 _TTL = timedelta(days=_SPEC.ttl_days)
 
 
@@ -35,97 +47,67 @@ def _fields(columns: dict[str, str]) -> list[Field]:
     return [Field(name=name, dtype=_DTYPES[kind]) for name, kind in columns.items()]
 
 
-# Why a Project object: the registry may hold several projects; this names ours (spec).
-project = Project(name=_SPEC.project, description="Card-transaction fraud detection features")
-
-# Why customer: behaviour of the card holder (velocity, usual amounts) is the strongest
-# fraud signal; INT64 keys match the validated join key column (features.entities).
-customer = Entity(
-    name=schema.CUSTOMER_ENTITY,
-    join_keys=[_SPEC.customer_key],
-    value_type=ValueType.INT64,
-    description="Card holder",
-)
-
-# Why merchant: fraud concentrates at some merchants; their history is shared by customers.
-merchant = Entity(
-    name=schema.MERCHANT_ENTITY,
-    join_keys=[_SPEC.merchant_key],
-    value_type=ValueType.INT64,
-    description="Merchant accepting the card",
-)
-
-# Why relative paths: they resolve against the store's repo_path (the data root), so the
-# registry works for any data root, and retrieval can point them at a pruned set of
-# partitions (include/features/store.py). Written by include/features/tables.py.
-customer_source = FileSource(
-    name="customer_transaction_stats_source",
-    path=schema.source_path(schema.CUSTOMER_VIEW),
-    timestamp_field=schema.TIMESTAMP,
-    description="Per transaction t: customer history before t (stamped t) and up to t (t+1µs)",
-)
-
-# Why daily merchant rows: per-transaction rows make the file store's join explode (see
-# include/features/compute.py); merchant rates change slowly and labels arrive daily anyway.
-merchant_source = FileSource(
-    name="merchant_daily_stats_source",
-    path=schema.source_path(schema.MERCHANT_VIEW),
-    timestamp_field=schema.TIMESTAMP,
-    description="Per merchant: end-of-day rows plus a row at its first transaction of a day",
-)
-
-# Why these windows: short windows catch bursts on a compromised card, 30 days is "normal".
-customer_transaction_stats = FeatureView(
-    name=schema.CUSTOMER_VIEW,
-    entities=[customer],
-    ttl=_TTL,
-    online=True,
-    source=customer_source,
-    schema=_fields(schema.customer_features(_SPEC)),
-    description="Rolling customer behaviour over the spec's windows, strictly before each stamp",
-)
-
-# Why matured labels only: a fraud rate must use labels known at t (label_timestamp < t).
-merchant_daily_stats = FeatureView(
-    name=schema.MERCHANT_VIEW,
-    entities=[merchant],
-    ttl=_TTL,
-    online=True,
-    source=merchant_source,
-    schema=_fields(schema.merchant_features(_SPEC)),
-    description="Merchant volume and fraud rate from labels that had arrived by the stamp",
-)
-
-# Why a request source: the amount and time of the transaction being scored exist only in
-# the request (in training: the entity dataframe's columns of the same names).
-transaction_request = RequestSource(
-    name="transaction_request",
-    schema=[
-        Field(name=schema.AMOUNT, dtype=Float64),
-        Field(name=schema.TIMESTAMP, dtype=UnixTimestamp),
-    ],
-)
+def _entity(view: schema.View) -> Entity:
+    return Entity(
+        name=view.entity,
+        join_keys=[view.join_key],
+        value_type=_KEYS[view.key_type],
+        description=view.description,
+    )
 
 
-# Why on demand: "amount vs the customer's usual" and "hour of day" need the request, so they
-# are computed at request time. Why delegate: the serving path computes them without Feast, so
-# the one definition lives in include/features/request_time.py, used by both. Feast stores
-# the function (dill) and its source and runs it elsewhere, so the body imports what it needs.
-@on_demand_feature_view(
-    sources=[customer_transaction_stats, transaction_request],
-    schema=_fields(schema.request_features(_SPEC)),
-    mode="pandas",
-)
-def transaction_request_stats(inputs: pd.DataFrame) -> pd.DataFrame:
-    from include.features.request_time import request_stats_frame
+def _view(view: schema.View, entity: Entity) -> FeatureView:
+    grain = "per event (before it, and just after it)" if view.stamps == "per_event" else "daily"
+    return FeatureView(
+        name=view.name,
+        entities=[entity],
+        ttl=_TTL,
+        online=True,
+        source=FileSource(
+            name=f"{view.name}_source",
+            path=schema.source_path(view.name),
+            timestamp_field=schema.TIMESTAMP,
+            description=f"Rows of {view.entity}, stamped {grain}",
+        ),
+        schema=_fields(view.columns),
+        description=view.description
+        or f"Aggregations per {view.entity}, strictly before each stamp",
+    )
 
-    return request_stats_frame(inputs)
 
+project = Project(name=_SPEC.project, description=_USE_CASE.description)
+_entities = {v.name: _entity(v) for v in _SPEC.views}
+_views = {v.name: _view(v, _entities[v.name]) for v in _SPEC.views}
+_services: list[FeatureView | OnDemandFeatureView] = list(_views.values())
 
-# Why versioned: training and serving both ask for this service by name; a changed feature
-# set becomes fraud_detection_v2, so a model never meets features it was not trained on.
-fraud_detection_v1 = FeatureService(
+if _SPEC.request:
+    # The request fields exist only in the request (in training: the entity dataframe's
+    # columns of the same names); the event time under Feast's name.
+    _request = RequestSource(
+        name=f"{_SPEC.request_view}_request",
+        schema=[
+            *_fields(_SPEC.request_fields),
+            Field(name=schema.TIMESTAMP, dtype=UnixTimestamp),
+        ],
+    )
+    _used = {i for r in _SPEC.request for i in r.inputs}
+    _request_view = OnDemandFeatureView(
+        name=_SPEC.request_view,
+        sources=[*(v for v in _views.values() if _used & {f.name for f in v.features}), _request],
+        schema=_fields(schema.request_features(_SPEC)),
+        mode="pandas",
+        udf=request_time.frame_function([(r.name, r.function, r.inputs) for r in _SPEC.request]),
+        udf_string="include.features.request_time.frame_function(<the spec's transforms>)",
+        description="Request-time transforms of the spec (include/features/request_time.py)",
+    )
+    _services.append(_request_view)
+
+service = FeatureService(
     name=_SPEC.feature_service,
-    features=[customer_transaction_stats, merchant_daily_stats, transaction_request_stats],
-    description="Every feature the fraud model uses, for training and online scoring",
+    features=_services,
+    description=f"Every feature the {_USE_CASE.name} model uses, for training and online scoring",
 )
+
+# Feast collects the definitions from the module's globals.
+globals().update({f"entity_{k}": v for k, v in _entities.items()})
+globals().update({f"view_{k}": v for k, v in _views.items()})

@@ -73,7 +73,9 @@ def get_settings() -> Settings:
             "MLFLOW_TRACKING_URI", f"sqlite:///{data_root / 'mlflow' / 'mlflow.db'}"
         ),
         feast_repo=Path(_env("MLOPS_FEAST_REPO", str(REPO_ROOT / "feature_repo"))),
-        usecase_spec=Path(_env("MLOPS_USECASE_SPEC", str(REPO_ROOT / "usecase" / "fraud.yaml"))),
+        # A relative spec path is the repository's (usecase/flights.yaml): every process,
+        # whatever its working directory (a task, a Bento build), reads the same file.
+        usecase_spec=REPO_ROOT / Path(_env("MLOPS_USECASE_SPEC", str(_default_spec()))),
         smtp_conn_id=_env("MLOPS_SMTP_CONN_ID", "smtp_mlops"),
         alert_recipients=recipients,
         s3_endpoint_url=os.environ.get("MLOPS_S3_ENDPOINT_URL") or None,
@@ -90,6 +92,13 @@ def get_settings() -> Settings:
         evidently_workspace=Path(_env("MLOPS_EVIDENTLY_WORKSPACE", str(data_root / "evidently"))),
         mlflow_ui_url=_env("MLOPS_MLFLOW_UI_URL", _mlflow_ui_default()).rstrip("/"),
     )
+
+
+def _default_spec() -> Path:
+    """The spec when ``MLOPS_USECASE_SPEC`` is unset: the one a Bento or an image carries
+    (``usecase/spec.yaml``, serving/bento.py), else the bundled default use case."""
+    carried = REPO_ROOT / "usecase" / "spec.yaml"
+    return carried if carried.is_file() else REPO_ROOT / "usecase" / "fraud.yaml"
 
 
 def _mlflow_ui_default() -> str:

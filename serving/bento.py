@@ -6,8 +6,9 @@ the packaged model, with pinned dependencies and a Dockerfile.
 * ``serving/*.py`` (the service);
 * the ``include`` modules the service imports, found by following the ``import`` statements
   of ``serving/`` (so Feast, Airflow and the training code stay out of the image);
-* ``usecase/fraud.yaml``: the spec in force when building (``MLOPS_USECASE_SPEC``), where
-  ``include.config`` looks by default;
+* ``usecase/spec.yaml``: the spec in force when building (``MLOPS_USECASE_SPEC``), where
+  ``include.config`` looks first when ``MLOPS_USECASE_SPEC`` is unset (the candidate check
+  serves a Bento without it: the Bento serves the spec it carries);
 
 and builds it with ``models=[<model tag>]``, ``envs`` pinning ``MLOPS_SERVING_MODEL`` to the
 packaged model (the Bento serves exactly it unless the environment says otherwise),
@@ -37,7 +38,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVICE = "serving.service:FraudService"
 BENTO_NAME = "fraud_service"
-SPEC_IN_BENTO = "usecase/fraud.yaml"  # include.config's default spec location
+SPEC_IN_BENTO = "usecase/spec.yaml"  # include.config's carried spec
 # Distributions the service imports itself (BentoML pins itself; checked against the lock);
 # the model adds its own (its MLflow requirements.txt): mlflow, numpy, pandas, xgboost.
 SERVICE_PACKAGES = ("pydantic", "numpy", "pyyaml", "mlflow", "boto3", "redis")
@@ -285,7 +286,7 @@ def build(model_tag: str, *, version: str | int) -> str:
                     "sources_sha256": sources,
                     "spec": spec_path.name,
                 },
-                description=f"Fraud scoring service serving {model_tag} (serving/service.py)",
+                description=f"Scoring service serving {model_tag} (serving/service.py)",
                 python={"packages": packages, "lock_packages": False},
                 docker={"python_version": f"{sys.version_info.major}.{sys.version_info.minor}"},
             )

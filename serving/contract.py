@@ -6,8 +6,8 @@ Request::
                        "merchant_id": 4, "amount": 12.5,
                        "event_timestamp": "2026-12-01T10:00:00Z"}, ...]}
 
-Field names come from the spec (``names``: the transactions' key and timestamp, the entity
-join keys) plus ``amount``, which the request-time features are computed from; types,
+Field names come from the spec (``names``: the events' key and timestamp, the entity join
+keys) plus the request fields the request-time features are computed from; types,
 ranges and patterns come from the spec's ``transactions`` feed, so the API refuses what
 ingest would quarantine. The batch holds 1 to ``serving.max_batch`` transactions.
 
@@ -41,9 +41,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from include.spec import DECISIONS, TRANSACTIONS_FEED, ColumnSpec, UseCaseSpec
+from include.spec import DECISIONS, ColumnSpec, UseCaseSpec
 
-AMOUNT = "amount"  # include.features.schema.AMOUNT: the request-time features read it
 MAX_FUTURE = timedelta(minutes=5)
 MAX_PROBLEMS = 20  # listed in one error body; the rest are counted
 _STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
@@ -84,25 +83,25 @@ def _field(column: ColumnSpec) -> tuple[Any, str]:
     if column.values is not None:
         values = tuple(column.values)
         return Literal[values], f"one of {list(values)}"
-    if column.type == "string":
+    if column.dtype == "string":
         if column.regex:
             return Annotated[str, StringConstraints(pattern=column.regex)], (
                 f"a string matching {column.regex}"
             )
         return Annotated[str, StringConstraints(min_length=1)], "a non-empty string"
-    if column.type == "int":
+    if column.dtype == "int":
         return Annotated[int, Field(**bounds)], f"a JSON integer{span} (not a string)"
-    if column.type == "float":
+    if column.dtype == "float":
         return Annotated[float, Field(**bounds, allow_inf_nan=False)], (
             f"a finite JSON number{span} (not a string, not NaN or Infinity)"
         )
-    if column.type == "timestamp":
+    if column.dtype == "timestamp":
         minutes = int(MAX_FUTURE.total_seconds() // 60)
         return Annotated[AwareDatetime, AfterValidator(_not_in_future)], (
             "an ISO 8601 date-time with a UTC offset, e.g. 2026-12-01T10:00:00Z, at most "
             f"{minutes} minutes in the future"
         )
-    raise ContractError(f"column {column.name!r}: no request type for {column.type!r}")
+    raise ContractError(f"column {column.name!r}: no request type for {column.dtype!r}")
 
 
 @dataclass(frozen=True)
@@ -125,9 +124,13 @@ class Contract:
 
 def build(spec: UseCaseSpec) -> Contract:
     """The request models for ``spec`` (build once per process: models are classes)."""
-    feed = spec.feed(TRANSACTIONS_FEED)
+    feed = spec.events_feed
     names = spec.names
-    fields = (names.tx_key, *names.entities.values(), AMOUNT, names.event_ts)
+    fields = tuple(
+        dict.fromkeys(
+            (names.tx_key, *names.entities.values(), *spec.request_fields, names.event_ts)
+        )
+    )
     definitions: dict[str, Any] = {}
     allowed: dict[str, str] = {}
     for name in fields:
@@ -135,7 +138,7 @@ def build(spec: UseCaseSpec) -> Contract:
             column = feed.column(name)
         except KeyError:
             raise ContractError(
-                f"{spec.path}: feeds.{TRANSACTIONS_FEED} has no column {name!r}, which a "
+                f"{spec.path}: feeds.{feed.name} has no column {name!r}, which a "
                 "scoring request needs"
             ) from None
         annotation, words = _field(column)

@@ -5,8 +5,8 @@ for this service costs ~10 ms per transaction (its pandas on-demand path; ~0.1-0
 ``bench/online_lookup.py``) and ``import feast`` 6-12 s (torch included). This module reads the
 same rows Feast wrote — Feast's SQLite table layout (the embedded setup) or its Redis hash
 layout (production), entity key serialization version 3 — and assembles exactly what
-``FeatureStore.get_online_features`` returns for ``fraud_detection_v1``: the customer and
-merchant view features plus the on-demand ones, computed by the same function Feast runs
+``FeatureStore.get_online_features`` returns for the spec's feature service: every entity
+view's features plus the on-demand ones, computed by the same function Feast runs
 (:mod:`include.features.request_time`). Views, features, join keys, TTL and project come from
 the use-case spec (:mod:`include.features.schema`); the store from settings. Importing this
 costs the standard library, numpy and the spec loader; the Redis client is imported only
@@ -24,7 +24,7 @@ scored on them (fault D3), nor on a missing entity's NaNs.
 Errors: :class:`StoreUnavailable` (no store file, a missing table, Redis down or timing out,
 SQLite locked by a materialization for longer than ``timeout_s``) is distinct from an entity
 that is simply not there (``unscored``); :class:`RequestRowInvalid` for a row without a field,
-a non-integer key or a naive time. :meth:`OnlineFeatures.ping` is the cheap health probe (a
+a key of the wrong type or a naive time. :meth:`OnlineFeatures.ping` is the cheap health probe (a
 Redis ``PING``, or SQLite's tables checked without reading a row), raising
 :class:`StoreUnavailable` the same way; the service polls it to follow an outage (fault B9).
 Stamps: Feast's SQLite layout keeps whole seconds, its Redis layout the full time; ``as_of``
@@ -216,8 +216,9 @@ def redis_field(view: str, feature: str) -> bytes:
 @dataclass(frozen=True)
 class _View:
     name: str
-    entity: str  # schema.CUSTOMER_ENTITY | MERCHANT_ENTITY: the key of as_of / unscored
+    entity: str  # the spec's entity name: the key of as_of / unscored
     join_key: str
+    key_type: str  # "int" | "string"
     features: tuple[str, ...]  # the model features it serves, decoded to float
 
 
@@ -450,9 +451,8 @@ class OnlineFeatures:
         self.store = store
         self.ttl = timedelta(days=fspec.ttl_days)
         self.feature_names = schema.model_features(fspec)
-        self._window = fspec.longest_customer_window
-        self._mean = f"{request_time.MEAN_PREFIX}{self._window}d"
-        self._customer, self._merchant = _views(fspec)
+        self._views = _views(fspec)
+        self._request = [(r.name, r.function, r.inputs) for r in fspec.request]
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, timeout_s: float = 1.0) -> OnlineFeatures:
@@ -497,27 +497,25 @@ class OnlineFeatures:
     def lookup(
         self, rows: Sequence[Mapping[str, Any]], *, now: datetime | None = None
     ) -> list[Assembled]:
-        """The features of each request row (the spec's customer and merchant join keys,
-        ``amount`` and the event time, tz-aware), in order. ``now`` (default: the clock)
-        decides expiry."""
+        """The features of each request row (the spec's join keys, request fields and the
+        event time, tz-aware), in order. ``now`` (default: the clock) decides expiry."""
         now = datetime.now(UTC) if now is None else _aware(now, "now")
         oldest = now - self.ttl
         requests = [self._parse(i, row) for i, row in enumerate(rows)]
         if not requests:
             return []
-        ckeys = list(dict.fromkeys(r[0] for r in requests))
-        mkeys = list(dict.fromkeys(r[1] for r in requests))
-        customers, merchants = self.store.read([(self._customer, ckeys), (self._merchant, mkeys)])
+        wanted = [
+            (view, list(dict.fromkeys(r[0][j] for r in requests)))
+            for j, view in enumerate(self._views)
+        ]
+        stored_by_view = self.store.read(wanted)
         decoded: dict[tuple[str, bytes], tuple[datetime | None, dict[str, float]]] = {}
         out = []
-        for ckey, mkey, amount, ts in requests:
-            values: dict[str, float] = {}
+        for keys, fields in requests:
+            values: dict[str, Any] = dict(fields)
             as_of: dict[str, datetime | None] = {}
             unscored: dict[str, str] = {}
-            for view, key, stored in (
-                (self._customer, ckey, customers),
-                (self._merchant, mkey, merchants),
-            ):
+            for view, key, stored in zip(self._views, keys, stored_by_view, strict=True):
                 hit = decoded.get((view.name, key))
                 if hit is None:
                     hit = decoded[(view.name, key)] = _decode(view, stored.get(key))
@@ -528,36 +526,44 @@ class OnlineFeatures:
                     unscored[view.entity] = MISSING
                 elif stamp < oldest:
                     unscored[view.entity] = EXPIRED
-            values.update(
-                request_time.request_stats(amount, ts, values[self._mean], window_days=self._window)
-            )
+            values.update(request_time.compute(self._request, values))
             out.append(
                 Assembled({n: float(values[n]) for n in self.feature_names}, as_of, unscored)
             )
         return out
 
-    def _parse(self, i: int, row: Mapping[str, Any]) -> tuple[bytes, bytes, float, datetime]:
+    def _parse(self, i: int, row: Mapping[str, Any]) -> tuple[list[bytes], dict[str, Any]]:
+        """A request row's serialized entity keys (view order) and its request fields
+        (the event time under Feast's name, as the request-time transforms read it)."""
         fspec = self.fspec
-        try:
-            customer, merchant = row[fspec.customer_key], row[fspec.merchant_key]
-            amount, ts = float(row[schema.AMOUNT]), row[fspec.event_ts]
-        except KeyError as exc:
-            raise RequestRowInvalid(
-                f"request row {i} lacks {exc}; expected {fspec.customer_key}, "
-                f"{fspec.merchant_key}, {schema.AMOUNT}, {fspec.event_ts}"
-            ) from None
-        except (TypeError, ValueError) as exc:
-            raise RequestRowInvalid(
-                f"request row {i}: {schema.AMOUNT} is not a number: {exc}"
-            ) from None
-        try:  # the views' entities are INT64 (feature_repo/definitions.py)
-            if isinstance(customer, str | bool) or isinstance(merchant, str | bool):
-                raise TypeError(f"got {customer!r}, {merchant!r}")
-            ckey = serialize_entity_key({fspec.customer_key: customer})
-            mkey = serialize_entity_key({fspec.merchant_key: merchant})
-        except TypeError as exc:
-            raise RequestRowInvalid(f"request row {i}: join keys must be integers: {exc}") from None
-        return ckey, mkey, amount, _aware(ts, f"request row {i}: {fspec.event_ts}")
+        expected = [*fspec.join_keys, *fspec.request_fields, fspec.event_ts]
+        missing = [c for c in expected if c not in row]
+        if missing:
+            raise RequestRowInvalid(f"request row {i} lacks {missing}; expected {expected}")
+        fields: dict[str, Any] = {}
+        for name in fspec.request_fields:
+            try:
+                fields[name] = float(row[name])
+            except (TypeError, ValueError) as exc:
+                raise RequestRowInvalid(f"request row {i}: {name} is not a number: {exc}") from None
+        fields[schema.TIMESTAMP] = _aware(row[fspec.event_ts], f"request row {i}: {fspec.event_ts}")
+        keys = []
+        for view in self._views:
+            value = row[view.join_key]
+            # The entity's key type is the events column's (feature_repo/definitions.py).
+            wrong = isinstance(value, bool) or (
+                not isinstance(value, str) if view.key_type == "string" else isinstance(value, str)
+            )
+            try:
+                if wrong:
+                    raise TypeError(f"got {value!r}")
+                keys.append(serialize_entity_key({view.join_key: value}))
+            except TypeError as exc:
+                kind = "strings" if view.key_type == "string" else "integers"
+                raise RequestRowInvalid(
+                    f"request row {i}: {view.join_key} must be {kind}: {exc}"
+                ) from None
+        return keys, fields
 
 
 def store_name(settings: Settings | None = None) -> str:
@@ -575,21 +581,11 @@ def _sqlite_path(settings: Settings) -> Path:
     return settings.data_root / "feast" / "online.db"  # include.features.store's path
 
 
-def _views(fspec: FeatureSpec) -> tuple[_View, _View]:
+def _views(fspec: FeatureSpec) -> tuple[_View, ...]:
     model = set(schema.model_features(fspec))
-    return (
-        _View(
-            schema.CUSTOMER_VIEW,
-            schema.CUSTOMER_ENTITY,
-            fspec.customer_key,
-            tuple(f for f in schema.customer_features(fspec) if f in model),
-        ),
-        _View(
-            schema.MERCHANT_VIEW,
-            schema.MERCHANT_ENTITY,
-            fspec.merchant_key,
-            tuple(f for f in schema.merchant_features(fspec) if f in model),
-        ),
+    return tuple(
+        _View(v.name, v.entity, v.join_key, v.key_type, tuple(f for f in v.features if f in model))
+        for v in fspec.views
     )
 
 

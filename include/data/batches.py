@@ -114,12 +114,12 @@ def coerce(raw: pd.DataFrame, feed: FeedSpec) -> pd.DataFrame:
         except KeyError:
             out[name] = col
             continue
-        if spec.type == "int":
+        if spec.dtype == "int":
             num = pd.to_numeric(col, errors="coerce")
             out[name] = num.where(num % 1 == 0).astype("Int64")
-        elif spec.type == "float":
+        elif spec.dtype == "float":
             out[name] = pd.to_numeric(col, errors="coerce").astype("float64")
-        elif spec.type == "timestamp":
+        elif spec.dtype == "timestamp":
             out[name] = pd.to_datetime(col, utc=True, errors="coerce", format="ISO8601")
         else:
             out[name] = col.astype("string")

@@ -61,6 +61,7 @@ def serve(
         "BENTOML_DO_NOT_TRACK": "true",
     }
     env.pop("MLOPS_SERVING_POINTER", None)  # pinned: the Bento serves the model it packages
+    env.pop("MLOPS_USECASE_SPEC", None)  # and the spec it carries (serving/bento.py)
     home = tempfile.mkdtemp(prefix="mlops-candidate-")
     env["BENTOML_HOME"] = _private_home(Path(home))
     log_dir.mkdir(parents=True, exist_ok=True)

@@ -24,10 +24,9 @@ from typing import Any
 
 from include.config import get_settings
 from include.deployment.http import PREDICT, body, client, percentile_ms
-from include.spec import UseCaseSpec, load_spec
+from include.spec import ColumnSpec, UseCaseSpec, load_spec
 
 GOLDEN_ROWS = 24
-UNKNOWN_ENTITY = 9_999_999  # within the spec's id range, never simulated
 SCORE_TOLERANCE = 1e-6
 
 
@@ -42,10 +41,14 @@ def _row_payload(row: dict[str, Any], spec: UseCaseSpec) -> dict[str, Any]:
     names = spec.names
     ts = row[names.event_ts]
     ts = ts.tz_localize("UTC") if getattr(ts, "tzinfo", None) is None else ts.tz_convert("UTC")
-    out = {names.tx_key: str(row[names.tx_key])}
-    for column in names.entities.values():
-        out[column] = int(row[column])
-    out["amount"] = float(row["amount"])
+    feed = spec.events_feed
+    out: dict[str, Any] = {names.tx_key: str(row[names.tx_key])}
+    for column in (*names.entities.values(), *spec.request_fields):
+        dtype = feed.column(column).dtype
+        value = row[column]
+        out[column] = (
+            int(value) if dtype == "int" else float(value) if dtype == "float" else str(value)
+        )
     out[names.event_ts] = ts.isoformat().replace("+00:00", "Z")
     return out
 
@@ -57,18 +60,69 @@ def golden_requests(spec: UseCaseSpec | None = None, rows: int = GOLDEN_ROWS) ->
 
     spec = spec or load_spec()
     lake_uri = get_settings().lake_uri
-    days = lake.partitions(lake_uri, "transactions")
+    feed_name = spec.names.events_feed
+    days = lake.partitions(lake_uri, feed_name)
     if not days:
         raise CheckFailed("no validated transactions yet: no golden requests", {})
-    frame = lake.read_partition(lake_uri, "transactions", days[-1])
+    frame = lake.read_partition(lake_uri, feed_name, days[-1])
     frame = frame.sort_values(spec.names.tx_key).reset_index(drop=True)
     step = max(1, len(frame) // rows)
-    picked = [_row_payload(r, spec) for r in frame.iloc[::step].head(rows).to_dict("records")]
+    chosen = frame.iloc[::step].head(rows)
+    picked = [_row_payload(r, spec) for r in chosen.to_dict("records")]
+    # One more event whose entities the store has never seen, under an id of the day that
+    # was not picked (a valid id by the spec's rules).
+    spare = frame.drop(index=chosen.index)
+    feed = spec.events_feed
     unknown = dict(picked[0])
-    unknown[spec.names.tx_key] = "tx_" + "f" * 16
     for column in spec.names.entities.values():
-        unknown[column] = UNKNOWN_ENTITY
+        value = _unseen(feed.column(column), set(frame[column].dropna().tolist()))
+        if value is None:
+            return picked
+        unknown[column] = value
+    if spare.empty:
+        return picked
+    unknown[spec.names.tx_key] = str(spare.iloc[0][spec.names.tx_key])
     return [*picked, unknown]
+
+
+def _unseen(column: ColumnSpec, seen: set[Any]) -> Any:
+    """A value of ``column`` that its rules allow and ``seen`` does not hold (None: found none)."""
+    import re
+
+    if column.dtype == "int":
+        top = int(column.max) if column.max is not None else None
+        candidates: list[Any] = [top - i for i in range(100)] if top is not None else []
+        candidates.append(max((int(v) for v in seen), default=0) + 1)
+        low = column.min if column.min is not None else -math.inf
+        high = column.max if column.max is not None else math.inf
+        return next((c for c in candidates if c not in seen and low <= c <= high), None)
+    if column.dtype != "string":
+        return None
+    pattern = re.compile(column.regex) if column.regex else None
+    examples = sorted(str(v) for v in seen)[:50]
+    candidates = ["unknown-entity", *(m for e in examples for m in _mutations(e))]
+    return next(
+        (
+            c
+            for c in candidates
+            if c not in seen
+            and (pattern is None or pattern.fullmatch(c))
+            and (column.values is None or c in column.values)
+        ),
+        None,
+    )
+
+
+def _mutations(example: str) -> list[str]:
+    """``example`` with one character changed to the next of its kind (A->B, 9->0, z->a):
+    values of the same shape, so a pattern that accepts the example likely accepts them."""
+    out = []
+    for i, ch in enumerate(example):
+        for low, high in (("0", "9"), ("A", "Z"), ("a", "z")):
+            if low <= ch <= high:
+                nxt = chr(ord(ch) + 1) if ch < high else low
+                out.append(example[:i] + nxt + example[i + 1 :])
+    return out
 
 
 def expected_answers(
@@ -99,8 +153,9 @@ def expected_answers(
     # join's rule), so the reference does too.
     oldest = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=fspec.ttl_days)
     out = []
+    as_of = schema.as_of_columns(fspec)
     for i, r in enumerate(requests):
-        stamps = (online[schema.CUSTOMER_AS_OF][i], online[schema.MERCHANT_AS_OF][i])
+        stamps = [online[col][i] for col in as_of]
         scored = all(s is not None and not pd.isna(s) and as_timestamp(s) >= oldest for s in stamps)
         out.append(
             {
@@ -185,11 +240,22 @@ _DROP = object()
 
 
 def bad_inputs(spec: UseCaseSpec | None = None) -> list[BadInput]:
-    """The catalogue every version must refuse (docs/fault-model.md, D and E)."""
+    """The catalogue every version must refuse (docs/fault-model.md, D and E), built on the
+    spec's request fields: a case that needs a kind of field the contract lacks (a float
+    for NaN, an integer id, a bounded number) is left out."""
     spec = spec or load_spec()
-    customer = spec.names.entities["customer"]
+    names, feed = spec.names, spec.events_feed
+    fields = [feed.column(c) for c in (*names.entities.values(), *spec.request_fields)]
+    numbers = [c for c in fields if c.dtype in ("int", "float")]
+    floats = [c for c in fields if c.dtype == "float"]
+    ints = [c for c in fields if c.dtype == "int" and c.name in names.entities.values()]
+    bounded = [c for c in numbers if c.min is not None or c.max is not None]
     auth = {"Content-Type": "application/json"}
     big = spec.serving.max_body_kb * 1024
+
+    def changed(**changes: Any) -> Callable[[dict, str], tuple[dict[str, str], bytes]]:
+        return lambda tx, t: _json({"transactions": [_with(tx, **changes)]}, t)
+
     cases = [
         BadInput(
             "D1", "malformed JSON", (400,), lambda tx, t: (_json(0, t)[0], b'{"transactions": [')
@@ -207,44 +273,26 @@ def bad_inputs(spec: UseCaseSpec | None = None) -> list[BadInput]:
             "D2",
             "wrong type",
             (400, 422),
-            lambda tx, t: _json({"transactions": [_with(tx, amount="12.5")]}, t),
+            # a number sent as a string; with no number field, a time sent as a number
+            changed(**{numbers[0].name: "12.5"}) if numbers else changed(**{names.event_ts: 12}),
         ),
-        BadInput(
-            "D2",
-            "missing field",
-            (400, 422),
-            lambda tx, t: _json({"transactions": [_with(tx, amount=_DROP)]}, t),
-        ),
-        BadInput(
-            "D2",
-            "unknown field",
-            (400, 422),
-            lambda tx, t: _json({"transactions": [_with(tx, cvv="123")]}, t),
-        ),
-        BadInput(
-            "D2",
-            "out of range",
-            (400, 422),
-            lambda tx, t: _json({"transactions": [_with(tx, amount=-5.0)]}, t),
-        ),
-        BadInput(
-            "D2",
-            "NaN",
-            (400, 422),
-            lambda tx, t: _json({"transactions": [_with(tx, amount=math.nan)]}, t),
-        ),
-        BadInput(
-            "D2",
-            "Infinity",
-            (400, 422),
-            lambda tx, t: _json({"transactions": [_with(tx, amount=math.inf)]}, t),
-        ),
-        BadInput(
-            "D2",
-            "id not an integer",
-            (400, 422),
-            lambda tx, t: _json({"transactions": [_with(tx, **{customer: 1.5})]}, t),
-        ),
+        BadInput("D2", "missing field", (400, 422), changed(**{names.event_ts: _DROP})),
+        BadInput("D2", "unknown field", (400, 422), changed(unexpected_field="123")),
+    ]
+    if bounded:
+        c = bounded[0]
+        outside = c.min - 1 if c.min is not None else c.max + 1  # type: ignore[operator]
+        cases.append(BadInput("D2", "out of range", (400, 422), changed(**{c.name: outside})))
+    if floats:
+        cases += [
+            BadInput("D2", "NaN", (400, 422), changed(**{floats[0].name: math.nan})),
+            BadInput("D2", "Infinity", (400, 422), changed(**{floats[0].name: math.inf})),
+        ]
+    if ints:
+        cases.append(
+            BadInput("D2", "id not an integer", (400, 422), changed(**{ints[0].name: 1.5}))
+        )
+    cases += [
         BadInput("D2", "empty batch", (400, 422), lambda tx, t: _json({"transactions": []}, t)),
         BadInput(
             "D2",

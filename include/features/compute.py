@@ -1,25 +1,27 @@
-"""Point-in-time correct feature rows from validated transactions and labels (pandas only).
+"""Point-in-time correct feature rows of every view, from validated events and labels.
 
-Inputs: transactions (the customer and merchant join keys, the event time in UTC,
-``amount``, ``channel``, the transaction key) and labels (the transaction key, the label
-time, the 0/1 target) — everything that had arrived by the partition being computed — and
-the target transactions of that partition. Every column name but ``amount``/``channel``
-comes from the spec, through :class:`include.features.schema.FeatureSpec`. Outputs: frames
-whose columns are exactly :func:`include.features.schema.customer_features` /
-``merchant_features`` plus the entity's join key and Feast's ``schema.TIMESTAMP``.
+Inputs: events (each view's join key, the event time in UTC, the columns its aggregations
+read, the event key) and labels (the event key, the label time, the label columns) —
+everything that had arrived by the partition being computed — and the target events of that
+partition. Every column name comes from the spec through :class:`include.features.schema.View`.
+Outputs: one frame per view whose columns are exactly ``View.columns`` plus the join key and
+Feast's ``schema.TIMESTAMP``.
 
 The one rule: **a row stamped s aggregates only events strictly before s**, over windows
-``[s - W, s)``. Customer rows are stamped twice per transaction at t: at ``t`` (history before
-the transaction: what a training row at t must see, so Feast always finds a row at exactly
+``[s - W, s)``. A ``per_event`` view is stamped twice per target event at t: at ``t`` (history
+before the event: what a training row at t must see, so Feast always finds a row at exactly
 the entity time) and at ``t + 1 µs`` (history including it: the value the online store serves
-to the customer's next transaction). Merchant rows are daily (stamped at the end of the
-partition's day) plus one at each merchant's first transaction of the partition, so a
-training row always has a merchant row at or before it; per-transaction merchant rows would
-make Feast's file-store join grow with (rows per merchant)² (measured: 48 s / 7 GB at 50k
-entity rows). Merchant fraud rates count labels by their label time: only matured labels.
+to the entity's next event). A ``daily`` view is stamped at the end of the partition's day
+for every entity active within its longest window, plus once at each entity's first event of
+the partition, so a training row always has a row at or before it; per-event rows for a busy
+entity would make Feast's file-store join grow with (rows per entity)² (measured: 48 s / 7 GB
+at 50k entity rows). Label aggregations count labels by their label time: only outcomes
+known at s.
 
-Every aggregate is a difference of per-key cumulative sums looked up with ``merge_asof``
-(strictly before s), so the cost is O(n log n) with no Python loop per row.
+Counts, sums, means, standard deviations and ratios are differences of per-key cumulative
+sums looked up with ``merge_asof`` (strictly before s), O(n log n) with no Python loop per
+row; distinct counts use +1/-1 deltas the same way; minima and maxima a time-based rolling
+window closed on the left.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from include.features import schema
-from include.features.schema import FeatureSpec
+from include.features.schema import Aggregate, FeatureSpec, View
 
 log = logging.getLogger(__name__)
 EPSILON = pd.Timedelta(microseconds=1)  # the "just after" stamp; survives datetime round trips
@@ -39,16 +41,20 @@ _TS = schema.TIMESTAMP  # the stamp column of the rows computed here (Feast's)
 
 
 def _events(frame: pd.DataFrame, fspec: FeatureSpec) -> pd.DataFrame:
-    """Transactions with their event time under the stamp column the computation uses."""
+    """Events with their event time under the stamp column the computation uses."""
     if fspec.event_ts == _TS:
         return frame
     return frame.drop(columns=[_TS], errors="ignore").rename(columns={fspec.event_ts: _TS})
 
 
-def _prepare(frame: pd.DataFrame, key: str, ts: str = _TS) -> pd.DataFrame:
-    """Drop rows without key/time, make the key int64 and sort by time (merge_asof needs it)."""
+def _key(values: pd.Series, key_type: str) -> pd.Series:
+    return values.astype("int64") if key_type == "int" else values.astype(str)
+
+
+def _prepare(frame: pd.DataFrame, key: str, key_type: str, ts: str = _TS) -> pd.DataFrame:
+    """Drop rows without key/time, type the key and sort by time (merge_asof needs it)."""
     out = frame.dropna(subset=[key, ts]).copy()
-    out[key] = out[key].astype("int64")
+    out[key] = _key(out[key], key_type)
     out[ts] = pd.to_datetime(out[ts], utc=True)
     return out.sort_values(ts, kind="stable", ignore_index=True)
 
@@ -90,67 +96,223 @@ def _window(
     return upper - lower
 
 
-def customer_stamps(target: pd.DataFrame, key: str) -> pd.DataFrame:
-    """(customer key, stamp) at t and t + 1 µs for every target transaction (time in _TS)."""
-    base = _prepare(target, key)[[key, _TS]]
+def event_stamps(target: pd.DataFrame, key: str, key_type: str) -> pd.DataFrame:
+    """(key, stamp) at t and t + 1 µs for every target event (time in _TS)."""
+    base = _prepare(target, key, key_type)[[key, _TS]]
     after = base.assign(**{_TS: base[_TS] + EPSILON})
     stamps = pd.concat([base, after], ignore_index=True).drop_duplicates()
     return stamps.sort_values([key, _TS], ignore_index=True)
 
 
-def customer_stats(history: pd.DataFrame, target: pd.DataFrame, fspec: FeatureSpec) -> pd.DataFrame:
-    """Customer rows for ``target``'s transactions, from ``history`` (which includes target)."""
-    key = fspec.customer_key
+def day_end(day: date) -> pd.Timestamp:
+    """The stamp of a partition's daily rows: midnight UTC after ``day``."""
+    return pd.Timestamp(datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC))
+
+
+def daily_stamps(
+    target: pd.DataFrame, history: pd.DataFrame, labels: pd.DataFrame, day: date, view: View
+) -> pd.DataFrame:
+    """(key, stamp): the end of ``day`` for every entity active (an event, or a label by its
+    label time) within the view's longest window before it, and each target entity's first
+    event time of the day."""
+    key = view.join_key
+    end = day_end(day)
+    reach = end - pd.Timedelta(days=view.longest_window)
+    active = pd.concat(
+        [
+            history.loc[(history[_TS] >= reach) & (history[_TS] < end), key],
+            labels.loc[(labels[_TS] >= reach) & (labels[_TS] < end), key],
+        ]
+    ).unique()
+    daily = pd.DataFrame({key: _key(pd.Series(active, dtype=object), view.key_type), _TS: end})
+    first = target.groupby(key, as_index=False)[_TS].min()
+    stamps = pd.concat([daily, first], ignore_index=True).drop_duplicates([key, _TS])
+    return stamps.sort_values([key, _TS], ignore_index=True)
+
+
+def _labels_of(
+    labels: pd.DataFrame, history: pd.DataFrame, view: View, fspec: FeatureSpec
+) -> pd.DataFrame:
+    """Labels joined to their event's entity key, their label time under ``_TS`` (labels of
+    events outside the look-back drop)."""
+    columns = list(dict.fromkeys(a.column for a in view.aggregates if a.source == "labels"))
+    columns = [c for c in columns if c is not None]
+    key = view.join_key
+    if labels is None or labels.empty or not view.windows("labels"):
+        key_dtype = "int64" if view.key_type == "int" else object
+        empty = pd.DataFrame(
+            {key: pd.Series(dtype=key_dtype), _TS: pd.Series(dtype="datetime64[ns, UTC]")}
+        )
+        return empty.assign(**{c: pd.Series(dtype="float64") for c in columns})
+    lab = labels[[fspec.tx_key, fspec.label_ts, *columns]].dropna()
+    joined = lab.merge(
+        history[[fspec.tx_key, key]].drop_duplicates(fspec.tx_key), on=fspec.tx_key, how="inner"
+    )
+    if len(joined) < len(lab):
+        log.info("%d labels have no event in the look-back; ignored", len(lab) - len(joined))
+    joined = joined.drop(columns=[_TS], errors="ignore").rename(columns={fspec.label_ts: _TS})
+    joined[_TS] = pd.to_datetime(joined[_TS], utc=True)
+    numeric = {
+        a.column
+        for a in view.aggregates
+        if a.source == "labels" and a.function in ("sum", "mean", "std", "min", "max")
+    }
+    for c in numeric:
+        joined[c] = joined[c].astype("float64")
+    return joined.sort_values(_TS, kind="stable", ignore_index=True)
+
+
+def view_stats(
+    view: View,
+    history: pd.DataFrame,
+    labels: pd.DataFrame,
+    target: pd.DataFrame,
+    day: date,
+    fspec: FeatureSpec,
+) -> pd.DataFrame:
+    """Rows of ``view`` for partition ``day``: one per stamp of its kind, each aggregating
+    ``history`` events (which include the target ones) and ``labels`` strictly before it."""
+    key = view.join_key
     history, target = _events(history, fspec), _events(target, fspec)
-    stamps = customer_stamps(target, key)
-    cols = schema.customer_features(fspec)
+    ev = _prepare(history, key, view.key_type)
+    lab = _labels_of(labels, ev, view, fspec)
+    if view.stamps == "per_event":
+        stamps = event_stamps(target, key, view.key_type)
+    else:
+        stamps = daily_stamps(_prepare(target, key, view.key_type), ev, lab, day, view)
     out = stamps.copy()
     if stamps.empty:
-        return _typed(out.reindex(columns=[key, _TS, *cols]), key, cols)
-    longest = fspec.longest_customer_window
-    ev = _prepare(history, key)
-    ev = ev[ev[key].isin(stamps[key]) & (ev[_TS] >= stamps[_TS].min() - pd.Timedelta(days=longest))]
-    ev = ev.reset_index(drop=True)
-    amount = ev[schema.AMOUNT].astype("float64")
-    sums = pd.DataFrame(
+        return _typed(out.reindex(columns=[key, _TS, *view.columns]), view)
+    # Only the stamped entities' events within the longest window matter.
+    since = stamps[_TS].min() - pd.Timedelta(days=view.longest_window)
+    if view.stamps == "per_event":
+        ev = ev[ev[key].isin(stamps[key]) & (ev[_TS] >= since)].reset_index(drop=True)
+    keys, at = stamps[key].to_numpy(), stamps[_TS]
+    sums = {"events": _event_sums(ev, key, view), "labels": _label_sums(lab, key, view)}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for agg in view.aggregates:
+            source = ev if agg.source == "events" else lab
+            out[agg.feature] = _aggregate(agg, source, sums[agg.source], key, keys, at)
+    out[view.as_of] = at
+    return _typed(out, view)
+
+
+def _parts(agg: Aggregate) -> list[str]:
+    """The cumulative sums an aggregate is computed from."""
+    col = agg.column
+    if agg.function == "count":
+        return ["n"]
+    if agg.function in ("sum", "mean"):
+        return [f"nn:{col}", f"s:{col}"]
+    if agg.function == "std":
+        return [f"nn:{col}", f"s:{col}", f"s2:{col}"]
+    if agg.function == "ratio":
+        return ["n", f"eq:{col}={agg.equals!r}"]
+    return []  # min, max, distinct_count: computed otherwise
+
+
+def _sums(frame: pd.DataFrame, key: str, view: View, source: str) -> pd.DataFrame:
+    """Per-key cumulative sums of every part the view's ``source`` aggregates need."""
+    parts = {p: a for a in view.aggregates if a.source == source for p in _parts(a)}
+    values = {_TS: frame[_TS], key: frame[key]}
+    for part, agg in parts.items():
+        col = agg.column
+        if part == "n":
+            values[part] = np.ones(len(frame))
+        elif part.startswith("eq:"):
+            values[part] = (frame[col] == agg.equals).astype("float64").to_numpy()
+        else:
+            x = frame[col].astype("float64")
+            kind = part.split(":", 1)[0]
+            values[part] = {
+                "nn": x.notna().astype("float64"),
+                "s": x.fillna(0.0),
+                "s2": (x * x).fillna(0.0),
+            }[kind].to_numpy()
+    sums = pd.DataFrame(values)
+    return _cumulate(sums, key, list(parts)) if parts else sums
+
+
+def _event_sums(ev: pd.DataFrame, key: str, view: View) -> pd.DataFrame:
+    return _sums(ev, key, view, "events")
+
+
+def _label_sums(lab: pd.DataFrame, key: str, view: View) -> pd.DataFrame:
+    return _sums(lab, key, view, "labels")
+
+
+def _aggregate(
+    agg: Aggregate,
+    source: pd.DataFrame,
+    sums: pd.DataFrame,
+    key: str,
+    keys: np.ndarray,
+    at: pd.Series,
+) -> np.ndarray:
+    fn, w = agg.function, agg.window
+    if fn in ("min", "max"):
+        return _rolling_extreme(source, key, agg.column, keys, at, w, fn)
+    if fn == "distinct_count":
+        return _distinct(source, key, agg.column, keys, at, w)
+    parts = _parts(agg)
+    got = dict(zip(parts, _window(sums, key, parts, keys, at, w).T, strict=True))
+    if fn == "count":
+        return np.rint(got["n"])  # float sums of 1.0 are exact, rint guards the cast
+    if fn == "ratio":
+        n = np.rint(got["n"])
+        return np.where(n > 0, got[parts[1]] / n, np.nan)
+    n, total = np.rint(got[parts[0]]), got[parts[1]]
+    if fn == "sum":
+        return np.where(n > 0, total, np.nan)
+    if fn == "mean":
+        return np.where(n > 0, total / n, np.nan)
+    squares = got[parts[2]]
+    var = np.where(n > 1, (squares - total * total / np.where(n > 0, n, 1)) / (n - 1), np.nan)
+    return np.sqrt(np.clip(var, 0.0, None))
+
+
+def _rolling_extreme(
+    source: pd.DataFrame, key: str, col: str, keys: np.ndarray, at: pd.Series, days: int, fn: str
+) -> np.ndarray:
+    """The minimum or maximum of ``col`` per query over ``[at - days, at)`` (NaN: none)."""
+    if len(at) == 0:
+        return np.zeros(0)
+    events = pd.DataFrame(
         {
-            _TS: ev[_TS],
-            key: ev[key],
-            "n": 1.0,
-            "amt": amount,
-            "amt2": amount * amount,
-            "online": (ev[schema.CHANNEL] == schema.ONLINE_CHANNEL).astype("float64"),
+            key: source[key].to_numpy(),
+            _TS: source[_TS].to_numpy(),
+            "v": source[col].astype("float64").to_numpy(),
+            "_q": -1,
         }
     )
-    sums = _cumulate(sums, key, ["n", "amt", "amt2", "online"])
-    keys, at = stamps[key].to_numpy(), stamps[_TS]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for w in fspec.customer_windows_days:
-            n, amt, amt2, online = _window(sums, key, ["n", "amt", "amt2", "online"], keys, at, w).T
-            n = np.rint(n)  # float sums of 1.0 are exact, rint guards the cast
-            mean = np.where(n > 0, amt / n, np.nan)
-            var = np.where(n > 1, (amt2 - amt * amt / np.where(n > 0, n, 1)) / (n - 1), np.nan)
-            out[f"customer_txn_count_{w}d"] = n
-            out[f"customer_amount_mean_{w}d"] = mean
-            out[f"customer_amount_std_{w}d"] = np.sqrt(np.clip(var, 0.0, None))
-            out[f"customer_online_share_{w}d"] = np.where(n > 0, online / n, np.nan)
-    out[f"customer_distinct_merchants_{longest}d"] = _distinct_merchants(
-        ev, key, fspec.merchant_key, keys, at, longest
-    )
-    out[schema.CUSTOMER_AS_OF] = at
-    return _typed(out, key, cols)
+    queries = pd.DataFrame({key: keys, _TS: at.to_numpy(), "v": np.nan, "_q": np.arange(len(at))})
+    both = pd.concat([events, queries], ignore_index=True)
+    both[_TS] = pd.to_datetime(both[_TS], utc=True)
+    both = both.sort_values([key, _TS], kind="stable", ignore_index=True)
+    rolling = both.groupby(key, sort=False).rolling(
+        pd.Timedelta(days=days), on=_TS, closed="left", min_periods=1
+    )["v"]
+    result = rolling.min() if fn == "min" else rolling.max()
+    # ``both`` is sorted by key then time, so its groups are contiguous and in order of first
+    # appearance: the grouped result is in ``both``'s row order.
+    values = result.to_numpy()
+    asked = (both["_q"] >= 0).to_numpy()
+    out = np.full(len(at), np.nan)
+    out[both["_q"].to_numpy()[asked].astype(int)] = values[asked]
+    return out
 
 
-def _distinct_merchants(
-    ev: pd.DataFrame, key: str, merchant: str, keys: np.ndarray, at: pd.Series, days: int
+def _distinct(
+    ev: pd.DataFrame, key: str, col: str, keys: np.ndarray, at: pd.Series, days: int
 ) -> np.ndarray:
-    """Distinct merchants per customer (``key``) over ``[at - days, at)``.
+    """Distinct values of ``col`` per ``key`` over ``[at - days, at)``.
 
-    Each visit counts +1 from its time until the pair's next visit or until it ages out of
-    the window, whichever is first (-1 then); the count at s is the sum of deltas before s.
+    Each occurrence counts +1 from its time until the pair's next occurrence or until it ages
+    out of the window, whichever is first (-1 then); the count at s is the sum of deltas
+    before s.
     """
-    visits = ev[[key, merchant, _TS]].sort_values([key, merchant, _TS], kind="stable")
-    nxt = visits.groupby([key, merchant], sort=False)[_TS].shift(-1)
+    visits = ev[[key, col, _TS]].dropna(subset=[col]).sort_values([key, col, _TS], kind="stable")
+    nxt = visits.groupby([key, col], sort=False)[_TS].shift(-1)
     expiry = visits[_TS] + pd.Timedelta(days=days)
     end = nxt.where(nxt.notna() & (nxt < expiry), expiry)
     deltas = pd.concat(
@@ -164,90 +326,10 @@ def _distinct_merchants(
     return np.rint(_cum_before(deltas, key, ["d"], keys, at)[:, 0])
 
 
-def day_end(day: date) -> pd.Timestamp:
-    """The stamp of a partition's daily rows: midnight UTC after ``day``."""
-    return pd.Timestamp(datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC))
-
-
-def merchant_stamps(
-    target: pd.DataFrame, history: pd.DataFrame, labels: pd.DataFrame, day: date, fspec: FeatureSpec
-) -> pd.DataFrame:
-    """(merchant key, stamp): the end of ``day`` for every merchant active within the longest
-    merchant window before it, and each target merchant's first transaction time."""
-    key, label_ts = fspec.merchant_key, fspec.label_ts
-    end = day_end(day)
-    reach = end - pd.Timedelta(days=max(fspec.merchant_window_days, schema.MERCHANT_VOLUME_DAYS))
-    active = pd.concat(
-        [
-            history.loc[(history[_TS] >= reach) & (history[_TS] < end), key],
-            labels.loc[(labels[label_ts] >= reach) & (labels[label_ts] < end), key],
-        ]
-    ).unique()
-    daily = pd.DataFrame({key: active.astype("int64"), _TS: end})
-    first = target.groupby(key, as_index=False)[_TS].min()
-    stamps = pd.concat([daily, first], ignore_index=True).drop_duplicates([key, _TS])
-    return stamps.sort_values([key, _TS], ignore_index=True)
-
-
-def merchant_stats(
-    history: pd.DataFrame,
-    labels: pd.DataFrame,
-    target: pd.DataFrame,
-    day: date,
-    fspec: FeatureSpec,
-) -> pd.DataFrame:
-    """Merchant rows of partition ``day``: volume from ``history`` transactions, fraud rate
-    from ``labels`` whose label time is before the stamp (matured labels only)."""
-    key = fspec.merchant_key
-    cols = schema.merchant_features(fspec)
-    tx = _prepare(_events(history, fspec), key)
-    lab = _labels_with_merchant(labels, tx, fspec)
-    stamps = merchant_stamps(_prepare(_events(target, fspec), key), tx, lab, day, fspec)
-    out = stamps.copy()
-    if stamps.empty:
-        return _typed(out.reindex(columns=[key, _TS, *cols]), key, cols)
-    keys, at = stamps[key].to_numpy(), stamps[_TS]
-    vol = _cumulate(tx[[_TS, key]].assign(n=1.0), key, ["n"])
-    volume = _window(vol, key, ["n"], keys, at, schema.MERCHANT_VOLUME_DAYS)[:, 0]
-    w = fspec.merchant_window_days
-    lab_ev = pd.DataFrame(
-        {_TS: lab[fspec.label_ts], key: lab[key], "n": 1.0, "fraud": lab[fspec.target]}
-    )
-    lab_ev = _cumulate(
-        lab_ev.sort_values(_TS, kind="stable", ignore_index=True), key, ["n", "fraud"]
-    )
-    n, fraud = _window(lab_ev, key, ["n", "fraud"], keys, at, w).T
-    n = np.rint(n)
-    out[f"merchant_txn_count_{schema.MERCHANT_VOLUME_DAYS}d"] = np.rint(volume)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out[f"merchant_fraud_rate_{w}d"] = np.where(n > 0, fraud / n, np.nan)
-    out[f"merchant_label_count_{w}d"] = n
-    out[schema.MERCHANT_AS_OF] = at
-    return _typed(out, key, cols)
-
-
-def _labels_with_merchant(
-    labels: pd.DataFrame, tx: pd.DataFrame, fspec: FeatureSpec
-) -> pd.DataFrame:
-    """Labels joined to their transaction's merchant (labels of unknown transactions drop)."""
-    tx_key, label_ts, target = fspec.tx_key, fspec.label_ts, fspec.target
-    lab = labels[[tx_key, label_ts, target]].dropna()
-    joined = lab.merge(
-        tx[[tx_key, fspec.merchant_key]].drop_duplicates(tx_key),
-        on=tx_key,
-        how="inner",
-    )
-    if len(joined) < len(lab):
-        log.info("%d labels have no transaction in the look-back; ignored", len(lab) - len(joined))
-    joined[label_ts] = pd.to_datetime(joined[label_ts], utc=True)
-    joined[target] = joined[target].astype("float64")
-    return joined
-
-
-def _typed(frame: pd.DataFrame, key: str, cols: dict[str, str]) -> pd.DataFrame:
+def _typed(frame: pd.DataFrame, view: View) -> pd.DataFrame:
     """Fixed dtypes per column so every partition file has the same Parquet schema."""
     out = frame.copy()
-    for name, kind in cols.items():
+    for name, kind in view.columns.items():
         if kind == "int":
             out[name] = out[name].astype("int64")
         elif kind == "float":
@@ -255,5 +337,5 @@ def _typed(frame: pd.DataFrame, key: str, cols: dict[str, str]) -> pd.DataFrame:
         else:
             out[name] = pd.to_datetime(out[name], utc=True)
     out[_TS] = pd.to_datetime(out[_TS], utc=True)
-    out[key] = out[key].astype("int64")
-    return out[[key, _TS, *cols]].reset_index(drop=True)
+    out[view.join_key] = _key(out[view.join_key], view.key_type)
+    return out[[view.join_key, _TS, *view.columns]].reset_index(drop=True)

@@ -1,95 +1,137 @@
-"""The on-demand features of the feature service, defined once for training and serving.
+"""Request-time features: named transforms, defined once for training and serving.
 
-``transaction_request_stats`` (``feature_repo/definitions.py``) needs the transaction being
-scored, so it is computed at request time: Feast calls :func:`request_stats_frame` on a
-frame (historical retrieval and ``get_online_features``), the serving path calls
-:func:`request_stats` on one transaction without Feast or pandas. Both are built from the same
-two scalar rules, so they can not drift apart (training/serving skew, fault C4):
+A spec's ``features.request.transforms`` names functions from :data:`TRANSFORMS`. They need the
+event being scored, so they are computed at request time: Feast calls :func:`frame_function`'s
+result on a frame (historical retrieval, ``get_online_features``), and the serving path calls
+:func:`compute` on one event without Feast or pandas. Both apply the same scalar rules, so
+they can not drift apart (training/serving skew, fault C4):
 
-* ``amount_to_customer_mean_<W>d`` = amount / the customer's mean amount over the longest
-  window ``W``, only where that mean is > 0; otherwise null (NaN): no history, a zero mean
-  or a missing customer give no ratio, never 0 or infinity;
-* ``hour_of_day`` = the hour (0-23) of the event time **in UTC**.
+* ``ratio(a, b)`` = a / b where b > 0; otherwise null (NaN): no history, a zero or a missing
+  denominator give no ratio, never 0 or infinity;
+* ``difference(a, b)`` = a - b (NaN if either is);
+* ``value(a)`` = a as a number (a request field used as a feature as it is);
+* ``log1p(a)`` = log(1 + a) for a > -1, else NaN;
+* ``hour_of_day(t)`` = the hour (0-23) of the event time **in UTC**;
+* ``day_of_week(t)`` = the weekday in UTC, Monday 0 to Sunday 6.
 
-Feast stores the on-demand function's source and runs it elsewhere, so the frame form names
-nothing from the spec: the longest-window mean is found among its input columns by name
-(``customer_amount_mean_<W>d``). The names here must equal ``include.features.schema``'s;
-``tests/unit/features/test_request_time.py`` checks that they do. Importing this module costs
-the standard library only (pandas is imported inside the frame form).
+Feast stores the on-demand function (dill) and runs it elsewhere, so
+:func:`frame_function` returns a closure over plain data (names and transform names) whose
+body only calls this module. Importing this module costs the standard library only (pandas
+and numpy are imported by the frame form).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
-MEAN_PREFIX = "customer_amount_mean_"  # + "<W>d": a customer view feature
-RATIO_PREFIX = "amount_to_customer_mean_"  # + "<W>d": the ratio's name, same window
-HOUR_OF_DAY = "hour_of_day"
-AMOUNT = "amount"  # the request fields (as in include.features.schema)
-TIMESTAMP = "event_timestamp"
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)
 
 
-def ratio_feature(window_days: int) -> str:
-    """The ratio feature's name for the customer mean over ``window_days``."""
-    return f"{RATIO_PREFIX}{window_days}d"
+def _ratio(a: Any, b: Any) -> float:
+    a, b = _number(a), _number(b)
+    return a / b if b > 0 else math.nan  # NaN > 0 is False
 
 
-def longest_mean(columns: Iterable[str]) -> tuple[str, int]:
-    """The longest-window customer mean among ``columns`` and its window in days."""
-    windows = {
-        c: int(c[len(MEAN_PREFIX) : -1])
-        for c in columns
-        if c.startswith(MEAN_PREFIX) and c.endswith("d") and c[len(MEAN_PREFIX) : -1].isdigit()
-    }
-    if not windows:
-        raise KeyError(f"no {MEAN_PREFIX}<W>d column among {sorted(columns)}")
-    column = max(windows, key=windows.__getitem__)
-    return column, windows[column]
+def _difference(a: Any, b: Any) -> float:
+    return _number(a) - _number(b)
 
 
-def amount_to_mean(amount: float, mean: float | None) -> float:
-    """``amount / mean`` where ``mean > 0``; NaN for a null, NaN, zero or negative mean."""
-    if mean is None or not mean > 0:  # NaN > 0 is False
-        return math.nan
-    return float(amount) / float(mean)
+def _log1p(a: Any) -> float:
+    a = _number(a)
+    return math.log1p(a) if a > -1 else math.nan
 
 
-def hour_of_day(event_timestamp: datetime) -> int:
-    """The UTC hour of a tz-aware time (a naive one is refused: its zone is unknown)."""
-    if event_timestamp.tzinfo is None or event_timestamp.utcoffset() is None:
+def _utc(ts: datetime) -> datetime:
+    if not isinstance(ts, datetime) or ts.tzinfo is None or ts.utcoffset() is None:
         raise ValueError(
-            f"{TIMESTAMP} must be tz-aware, got naive {event_timestamp!r}: "
-            "the hour of day is taken in UTC"
+            f"the event time must be a tz-aware datetime, got {ts!r}: hour and weekday "
+            "are taken in UTC"
         )
-    return event_timestamp.astimezone(UTC).hour
+    return ts.astimezone(UTC)
 
 
-def request_stats(
-    amount: float, event_timestamp: datetime, customer_mean: float | None, *, window_days: int
+def hour_of_day(ts: datetime) -> int:
+    """The UTC hour of a tz-aware time (a naive one is refused: its zone is unknown)."""
+    return _utc(ts).hour
+
+
+def day_of_week(ts: datetime) -> int:
+    return _utc(ts).weekday()
+
+
+# name -> the scalar rule. include.spec.REQUEST_TRANSFORMS lists the same names with their
+# input counts (tests/unit/spec checks they match).
+TRANSFORMS: dict[str, Callable[..., float | int]] = {
+    "ratio": _ratio,
+    "difference": _difference,
+    "value": _number,
+    "log1p": _log1p,
+    "hour_of_day": hour_of_day,
+    "day_of_week": day_of_week,
+}
+
+
+def compute(
+    transforms: Sequence[tuple[str, str, Sequence[str]]], values: Mapping[str, Any]
 ) -> dict[str, float | int]:
-    """The on-demand features of one transaction (serving): the ratio to the customer's mean
-    over ``window_days`` (the longest customer window) and the UTC hour."""
-    return {
-        ratio_feature(window_days): amount_to_mean(amount, customer_mean),
-        HOUR_OF_DAY: hour_of_day(event_timestamp),
-    }
+    """One event's request-time features: ``transforms`` are (feature, function, inputs);
+    ``values`` holds the request fields and the stored features by name."""
+    return {name: TRANSFORMS[fn](*(values[i] for i in inputs)) for name, fn, inputs in transforms}
 
 
-def request_stats_frame(inputs: pd.DataFrame) -> pd.DataFrame:
-    """The same features for a frame (Feast's on-demand view): ``inputs`` holds ``amount``,
-    ``event_timestamp`` and the customer means; returns one column per feature, same index.
-    Vectorised, but the same arithmetic as :func:`amount_to_mean` / :func:`hour_of_day`."""
+def _frame_column(fn: str, args: list[pd.Series]) -> pd.Series:
+    """The vectorised form of one rule (the same arithmetic as the scalar one)."""
+    import numpy as np
     import pandas as pd
 
-    mean_col, window = longest_mean(inputs.columns)
-    mean = inputs[mean_col].astype("float64")
+    if fn in ("hour_of_day", "day_of_week"):
+        ts = pd.to_datetime(args[0], utc=True)
+        return (ts.dt.hour if fn == "hour_of_day" else ts.dt.weekday).astype("int64")
+    nums = [a.astype("float64") for a in args]
+    if fn == "ratio":
+        return nums[0] / nums[1].where(nums[1] > 0)
+    if fn == "difference":
+        return nums[0] - nums[1]
+    if fn == "log1p":
+        return np.log1p(nums[0].where(nums[0] > -1))
+    if fn == "value":
+        return nums[0]
+    raise KeyError(f"unknown request transform {fn!r}; known: {sorted(TRANSFORMS)}")
+
+
+def frame(
+    transforms: Sequence[tuple[str, str, Sequence[str]]], inputs: pd.DataFrame
+) -> pd.DataFrame:
+    """The request-time features of a frame: one column per transform, same index."""
+    import pandas as pd
+
     out = pd.DataFrame(index=inputs.index)
-    out[ratio_feature(window)] = inputs[AMOUNT].astype("float64") / mean.where(mean > 0)
-    out[HOUR_OF_DAY] = pd.to_datetime(inputs[TIMESTAMP], utc=True).dt.hour.astype("int64")
+    for name, fn, args in transforms:
+        out[name] = _frame_column(fn, [inputs[a] for a in args])
     return out
+
+
+def frame_function(
+    transforms: Sequence[tuple[str, str, Sequence[str]]],
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """Feast's on-demand function for ``transforms``: a closure over plain tuples."""
+    import pandas as pd
+
+    plan = tuple((str(n), str(f), tuple(map(str, a))) for n, f, a in transforms)
+
+    def request_features(inputs):  # noqa: ANN001, ANN202 (annotated below, for Feast)
+        from include.features.request_time import frame
+
+        return frame(plan, inputs)
+
+    # Feast reads the hints (strings under this module's future import would not resolve).
+    request_features.__annotations__ = {"inputs": pd.DataFrame, "return": pd.DataFrame}
+    return request_features

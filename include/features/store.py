@@ -23,7 +23,7 @@ import contextlib
 import runpy
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -187,7 +187,7 @@ def pruned_view(
     first: date,
     last: date,
     keys: dict[str, Any] | None = None,
-    views: tuple[str, ...] = schema.TABLE_VIEWS,
+    views: Sequence[str] | None = None,
 ) -> Iterator[PrunedView]:
     """The partitions ``first``..``last`` of each view (rows of ``keys[view]`` only, if
     given) as ONE Parquet file per view under a temporary ``features/<view>/`` in ``scratch``.
@@ -204,6 +204,8 @@ def pruned_view(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    if views is None:  # the views asked for, else every view of the settings' spec
+        views = list(keys) if keys else [v.name for v in feature_spec_from().views]
     scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="view-", dir=scratch) as tmp:
         view = PrunedView(Path(tmp))
@@ -245,7 +247,10 @@ def materialize(start: datetime, end: datetime, settings: Settings | None = None
     fspec = feature_spec_from(settings)
     start, end = _utc(start), _utc(end)
     first, last = partitions_for_stamps(start, end, fspec)
-    with pruned_view(settings.features_uri, scratch_dir(settings), first, last) as view:
+    names = [v.name for v in fspec.views]
+    with pruned_view(
+        settings.features_uri, scratch_dir(settings), first, last, views=names
+    ) as view:
         views = list(view.tables)
         if views:
             store = feature_store(settings, repo_path=view.path)

@@ -21,28 +21,21 @@ import pandas as pd
 
 from include import layout, storage
 from include.data import lake
-from include.features import compute, schema
+from include.features import compute
 from include.features.schema import FeatureSpec
-from include.spec import LABELS_FEED, TRANSACTIONS_FEED
 
 log = logging.getLogger(__name__)
 
 
 def transaction_columns(fspec: FeatureSpec) -> list[str]:
-    """The transactions columns the features read (names from the spec)."""
-    return [
-        fspec.tx_key,
-        fspec.event_ts,
-        fspec.customer_key,
-        fspec.merchant_key,
-        schema.AMOUNT,
-        schema.CHANNEL,
-    ]
+    """The events columns the features read (names from the spec)."""
+    return [fspec.tx_key, fspec.event_ts, *fspec.join_keys, *fspec.event_columns]
 
 
 def label_columns(fspec: FeatureSpec) -> list[str]:
-    """The labels columns the merchant fraud rates read (names from the spec)."""
-    return [fspec.tx_key, fspec.label_ts, fspec.target]
+    """The labels columns the label aggregations read (names from the spec)."""
+    columns = [a.column for v in fspec.views for a in v.aggregates if a.source == "labels"]
+    return list(dict.fromkeys([fspec.tx_key, fspec.label_ts, fspec.target, *filter(None, columns)]))
 
 
 class PartitionCache:
@@ -51,8 +44,8 @@ class PartitionCache:
     def __init__(self, lake_uri: str, fspec: FeatureSpec) -> None:
         self.lake_uri = lake_uri
         self._columns = {
-            TRANSACTIONS_FEED: transaction_columns(fspec),
-            LABELS_FEED: label_columns(fspec),
+            fspec.events_feed: transaction_columns(fspec),
+            fspec.labels_feed: label_columns(fspec),
         }
         self._frames: dict[tuple[str, date], pd.DataFrame | None] = {}
 
@@ -78,14 +71,14 @@ def partition_tables(
     day: date, cache: PartitionCache, fspec: FeatureSpec
 ) -> dict[str, pd.DataFrame]:
     """The rows of every view for partition ``day`` (nothing is written)."""
-    target = cache.get(TRANSACTIONS_FEED, day)
+    target = cache.get(fspec.events_feed, day)
     target = target if target is not None else pd.DataFrame(columns=transaction_columns(fspec))
     lookback = timedelta(days=fspec.transaction_lookback_days)
-    history = cache.span(TRANSACTIONS_FEED, day - lookback, day)
-    labels = cache.span(LABELS_FEED, day - timedelta(days=fspec.label_lookback_days), day)
+    history = cache.span(fspec.events_feed, day - lookback, day)
+    labels = cache.span(fspec.labels_feed, day - timedelta(days=fspec.label_lookback_days), day)
     return {
-        schema.CUSTOMER_VIEW: compute.customer_stats(history, target, fspec),
-        schema.MERCHANT_VIEW: compute.merchant_stats(history, labels, target, day, fspec),
+        view.name: compute.view_stats(view, history, labels, target, day, fspec)
+        for view in fspec.views
     }
 
 

@@ -1,8 +1,9 @@
-"""Training and serving reads of the feature service (``fraud_detection_v1``).
+"""Training and serving reads of the spec's feature service.
 
 ``historical_features(entity_df)`` — training. ``entity_df`` columns (:func:`entity_columns`,
-named by the spec): the transaction key, the customer and merchant join keys, the event time
-(tz-aware; converted to UTC) and ``amount``; other columns (e.g. the label) are kept. Returns
+named by the spec): the event key, every view's join key, the event time (tz-aware; converted
+to UTC) and the request fields the request-time features read; other columns (e.g. the
+label) are kept. Returns
 ``entity_df``'s rows in its order with one column per model feature
 (:func:`include.features.schema.model_features`) appended.
 Guarantees, each raising a named error instead of returning a quietly wrong frame:
@@ -14,10 +15,10 @@ Guarantees, each raising a named error instead of returning a quietly wrong fram
 * each row is the latest one at or before the entity time (checked against an independent
   pandas ``merge_asof`` on the row stamps) → :class:`FeatureRowsStale`.
 
-By construction every transaction in a computed partition has a customer row at its own time
-and a merchant row at or before it, so a drop means "features not computed for that period"
+By construction every event in a computed partition has a row of each view at or before its
+time, so a drop means "features not computed for that period"
 (run ``materialize_features`` with ``start_date``/``end_date``), not a cold start. Nulls are
-legitimate in means/stds/shares/fraud rates (no history in the window), never in counts.
+legitimate in means/stds/ratios (no history in the window), never in counts.
 
 ``online_features(entity_rows)`` — serving and skew checks: the same service from the online
 store, plus the ``*_as_of`` stamps saying which stored row answered.
@@ -43,12 +44,20 @@ _TS = schema.TIMESTAMP  # Feast's entity timestamp column (the feed's is renamed
 
 def entity_columns(fspec: FeatureSpec) -> tuple[str, ...]:
     """The columns an entity dataframe must have (names from the spec)."""
-    return (fspec.tx_key, fspec.customer_key, fspec.merchant_key, fspec.event_ts, schema.AMOUNT)
+    return (fspec.tx_key, *fspec.join_keys, fspec.event_ts, *fspec.request_fields)
 
 
 def _request_columns(fspec: FeatureSpec) -> tuple[str, ...]:
     """The fields a serving request row must have."""
-    return (fspec.customer_key, fspec.merchant_key, schema.AMOUNT, fspec.event_ts)
+    return (*fspec.join_keys, *fspec.request_fields, fspec.event_ts)
+
+
+def _typed_key(values: Any, key_type: str) -> Any:
+    return values.astype("int64") if key_type == "int" else values.astype(str)
+
+
+def _key_types(fspec: FeatureSpec) -> dict[str, str]:
+    return {v.join_key: v.key_type for v in fspec.views}
 
 
 class EntityFrameInvalid(ValueError):
@@ -82,16 +91,14 @@ def _checked(entity_df: pd.DataFrame, fspec: FeatureSpec) -> pd.DataFrame:
     nulls = entity_df[list(expected)].isna().sum()
     if nulls.any():
         raise EntityFrameInvalid(f"entity_df has nulls: {nulls[nulls > 0].to_dict()}")
-    frame = pd.DataFrame(
-        {
-            fspec.customer_key: entity_df[fspec.customer_key].astype("int64").to_numpy(),
-            fspec.merchant_key: entity_df[fspec.merchant_key].astype("int64").to_numpy(),
-            _TS: ts.dt.tz_convert("UTC").reset_index(drop=True),
-            schema.AMOUNT: entity_df[schema.AMOUNT].astype("float64").to_numpy(),
-            _ROW: np.arange(len(entity_df)),
-        }
-    )
-    return frame
+    columns: dict[str, Any] = {
+        key: _typed_key(entity_df[key], kind).to_numpy() for key, kind in _key_types(fspec).items()
+    }
+    columns[_TS] = ts.dt.tz_convert("UTC").reset_index(drop=True)
+    for name, kind in fspec.request_fields.items():
+        columns[name] = entity_df[name].astype("int64" if kind == "int" else "float64").to_numpy()
+    columns[_ROW] = np.arange(len(entity_df))
+    return pd.DataFrame(columns)
 
 
 def _known_keys(path: Any, view: str, key: str) -> np.ndarray:
@@ -101,12 +108,15 @@ def _known_keys(path: Any, view: str, key: str) -> np.ndarray:
     return np.unique(table.column(key).to_numpy())
 
 
-def _chunks(frame: pd.DataFrame, chunk_days: int, keys: list[str]) -> list[pd.DataFrame]:
-    """Time chunks (the pruned view's size), then rounds without duplicate (keys, time):
-    Feast keeps one row per (join keys, event time) and would silently drop the others."""
+def _chunks(frame: pd.DataFrame, chunk_days: int, first_key: str) -> list[pd.DataFrame]:
+    """Time chunks (the pruned view's size), then rounds without a duplicate (first view's
+    join key, time). Feast's file store de-duplicates the entity rows of each view's join on
+    the join keys of the views joined so far plus the time, so rows sharing the first view's
+    key and time would be silently dropped (A8): e.g. two flights of one carrier scheduled
+    at the same minute. Unique on the first key means unique on every later key set."""
     day = frame[_TS].dt.floor("D")
     bucket = ((day - day.min()).dt.days // chunk_days).to_numpy()
-    rounds = frame.groupby([*keys, _TS]).cumcount().to_numpy()
+    rounds = frame.groupby([first_key, _TS]).cumcount().to_numpy()
     return [
         frame[(bucket == b) & (rounds == r)]
         for b, r in sorted(set(zip(bucket, rounds, strict=False)))
@@ -124,18 +134,15 @@ def historical_features(
     settings = settings or get_settings()
     fspec = store.feature_spec_from(settings)
     frame = _checked(entity_df, fspec)
-    join_keys = [fspec.customer_key, fspec.merchant_key]
+    first_key = fspec.views[0].join_key  # the feature service's first view (definitions)
     results = []
-    for part in _chunks(frame, max(1, chunk_days), join_keys) if len(frame) else []:
+    for part in _chunks(frame, max(1, chunk_days), first_key) if len(frame) else []:
         first, last = store.partitions_for_stamps(
             part[_TS].min() - timedelta(days=fspec.ttl_days),
             part[_TS].max(),
             fspec,
         )
-        keys = {
-            schema.CUSTOMER_VIEW: part[fspec.customer_key].unique(),
-            schema.MERCHANT_VIEW: part[fspec.merchant_key].unique(),
-        }
+        keys = {v.name: part[v.join_key].unique() for v in fspec.views}
         with store.pruned_view(
             settings.features_uri, store.scratch_dir(settings), first, last, keys
         ) as view:
@@ -146,14 +153,14 @@ def historical_features(
                 warnings.simplefilter("ignore", RuntimeWarning)  # "experimental" ODFV notice
                 job = chunk_store.get_historical_features(entity_df=part, features=service)
                 result = job.to_df()
-        _check_as_of(result, expected)
+        _check_as_of(result, expected, fspec)
         results.append(result)
     out = pd.concat(results, ignore_index=True) if results else pd.DataFrame(columns=[_ROW])
     _check_one_row_each(frame, out, entity_df, fspec.tx_key)
-    _check_no_leakage(out)
+    _check_no_leakage(out, fspec)
     features = schema.model_features(fspec)
     if include_as_of:
-        features += [schema.CUSTOMER_AS_OF, schema.MERCHANT_AS_OF]
+        features += schema.as_of_columns(fspec)
     joined = out.set_index(_ROW)[features].reindex(frame[_ROW].to_numpy())
     result = entity_df.reset_index(drop=True).copy()
     for col in features:
@@ -169,18 +176,17 @@ def _expected_as_of(
     unseen key) or be dropped by it (A8), so it is reported here, before calling Feast."""
     ttl_days = fspec.ttl_days
     out = part[[_ROW, _TS]].copy()
-    for view, key, col in (
-        (schema.CUSTOMER_VIEW, fspec.customer_key, schema.CUSTOMER_AS_OF),
-        (schema.MERCHANT_VIEW, fspec.merchant_key, schema.MERCHANT_AS_OF),
-    ):
+    for v in fspec.views:
+        view, key, col = v.name, v.join_key, v.as_of
+        key_dtype = "int64" if v.key_type == "int" else object
         empty = pd.DataFrame(
             {
-                key: pd.Series(dtype="int64"),
+                key: pd.Series(dtype=key_dtype),
                 _TS: pd.Series(dtype="datetime64[ns, UTC]"),
             }
         )
         stamps = tables.get(view, empty)
-        stamps = stamps.assign(**{col: stamps[_TS]}).astype({key: "int64"})
+        stamps = stamps.assign(**{col: stamps[_TS], key: _typed_key(stamps[key], v.key_type)})
         hit = pd.merge_asof(
             part[[_ROW, key, _TS]].sort_values(_TS),
             stamps.sort_values(_TS),
@@ -202,13 +208,12 @@ def _expected_as_of(
     return out
 
 
-def _check_as_of(result: pd.DataFrame, expected: pd.DataFrame) -> None:
+def _check_as_of(result: pd.DataFrame, expected: pd.DataFrame, fspec: FeatureSpec) -> None:
     """Feast must have picked the latest row at or before each entity row: the Dask join has
     been seen returning an older one when its input had several partitions."""
-    got = result[[_ROW, schema.CUSTOMER_AS_OF, schema.MERCHANT_AS_OF]].merge(
-        expected, on=_ROW, suffixes=("", "_expected")
-    )
-    for col in (schema.CUSTOMER_AS_OF, schema.MERCHANT_AS_OF):
+    as_of = schema.as_of_columns(fspec)
+    got = result[[_ROW, *as_of]].merge(expected, on=_ROW, suffixes=("", "_expected"))
+    for col in as_of:
         stale = pd.to_datetime(got[col], utc=True) != got[f"{col}_expected"]
         if stale.any():
             raise FeatureRowsStale(
@@ -227,13 +232,13 @@ def _check_one_row_each(
         raise FeatureRowsDropped(
             f"Feast returned {len(got)} rows for {len(frame)} entity rows; {len(missing)} "
             f"dropped, e.g. {tx_key} {ids}. An entity row earlier than every feature row "
-            "of its customer/merchant within the TTL is dropped by the file offline store "
+            "of one of its entities within the TTL is dropped by the file offline store "
             "(A8): compute features for those days (materialize_features start_date/end_date)"
         )
 
 
-def _check_no_leakage(out: pd.DataFrame) -> None:
-    for col in (schema.CUSTOMER_AS_OF, schema.MERCHANT_AS_OF):
+def _check_no_leakage(out: pd.DataFrame, fspec: FeatureSpec) -> None:
+    for col in schema.as_of_columns(fspec):
         stamps = pd.to_datetime(out[col], utc=True)
         late = stamps > out[_TS]
         if late.any():
@@ -246,9 +251,9 @@ def _check_no_leakage(out: pd.DataFrame) -> None:
 def online_features(
     entity_rows: Sequence[Mapping[str, Any]], *, feature_store: Any = None
 ) -> dict[str, list[Any]]:
-    """The feature service from the online store for request rows (the customer and merchant
-    join keys, ``amount`` and the event time, named as in the transactions feed); unknown
-    entities give None values. Pass a long-lived ``feature_store`` in serving (building one
+    """The feature service from the online store for request rows (the join keys, the request
+    fields and the event time, named as in the events feed); unknown entities give None
+    values. Pass a long-lived ``feature_store`` in serving (building one
     loads the registry)."""
     fs = feature_store or store.feature_store()
     fspec = store.feature_spec_from()
@@ -260,14 +265,14 @@ def online_features(
         ts = pd.Timestamp(row[fspec.event_ts])
         if ts.tzinfo is None:
             raise EntityFrameInvalid(f"entity row {i}: {fspec.event_ts} must be tz-aware")
-        rows.append(
-            {
-                fspec.customer_key: int(row[fspec.customer_key]),
-                fspec.merchant_key: int(row[fspec.merchant_key]),
-                schema.AMOUNT: float(row[schema.AMOUNT]),
-                _TS: ts.tz_convert("UTC").to_pydatetime(),
-            }
-        )
+        entity: dict[str, Any] = {
+            v.join_key: int(row[v.join_key]) if v.key_type == "int" else str(row[v.join_key])
+            for v in fspec.views
+        }
+        for name, kind in fspec.request_fields.items():
+            entity[name] = int(row[name]) if kind == "int" else float(row[name])
+        entity[_TS] = ts.tz_convert("UTC").to_pydatetime()
+        rows.append(entity)
     service = fs.get_feature_service(fspec.feature_service)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from include import layout, storage
 from include.config import get_settings
-from include.spec import TRANSACTIONS_FEED, UseCaseSpec, load_spec
+from include.spec import UseCaseSpec, load_spec
 
 Step = dict[str, Any]
 
@@ -281,7 +281,7 @@ def trace(
     def done(missing: str | None) -> dict[str, Any]:
         return {"query": query, "steps": steps, "missing": missing}
 
-    key = spec.feed(TRANSACTIONS_FEED).key
+    key = spec.events_feed.key
     rec, online = find_capture(lake, prediction_id, transaction_id), True
     if rec is None and transaction_id and not prediction_id:
         rec, online = find_batch_score(lake, key, transaction_id), False

@@ -81,7 +81,7 @@ def threshold_at_fpr(
     if not len(negatives):
         raise ValueError(
             f"no negative among {len(y)} rows: a false-positive rate, and so a decision "
-            "threshold, needs genuine transactions"
+            "threshold, needs negative events"
         )
     candidates = np.unique(p)  # ascending; a flagged-set boundary only ever sits on a score
     # Rows flagged by `score >= c` for each candidate c (non-increasing in c).

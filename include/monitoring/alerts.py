@@ -113,7 +113,7 @@ def skew(summary: dict[str, Any]) -> Alert:
     cols = s.get("skewed_columns", [])
     lines = [
         f"{len(cols)} features differ online vs offline for the same {s.get('rows')} "
-        f"transactions ({s.get('method')} >= {s.get('threshold')}):",
+        f"events ({s.get('method')} >= {s.get('threshold')}):",
         *[f"  {c}: {s['columns'][c]['score']}" for c in cols[:_TOP]],
     ]
     subject = (

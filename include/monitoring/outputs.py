@@ -22,7 +22,7 @@ from include.notify.templates import esc
 TITLES = {
     "data_drift": "Data drift (features as scored vs the training set)",
     "prediction_drift": "Prediction drift (scores vs the champion's holdout scores)",
-    "skew": "Training/serving skew (online vs offline features, same transactions)",
+    "skew": "Training/serving skew (online vs offline features, same events)",
     "quality": "Quality on matured labels (vs the champion's holdout)",
 }
 

@@ -27,7 +27,7 @@ import pandas as pd
 from include import layout, storage
 from include.data import lake
 from include.monitoring.errors import MonitoringInputInvalid
-from include.spec import LABELS_FEED, TRANSACTIONS_FEED, UseCaseSpec
+from include.spec import UseCaseSpec
 
 SCORE = "score"
 # Columns every predictions partition has besides the model's features (include.scoring).
@@ -187,13 +187,13 @@ def labelled(
     label (every label partition from the window's first day on; the newest label wins)."""
     names = spec.names
     target = names.target
-    days = [d for d in lake.partitions(lake_uri, LABELS_FEED) if d >= window.first]
+    days = [d for d in lake.partitions(lake_uri, names.labels_feed) if d >= window.first]
     frames = []
     for day in days:
-        frame = lake.read_partition(lake_uri, LABELS_FEED, day)
+        frame = lake.read_partition(lake_uri, names.labels_feed, day)
         absent = [c for c in (names.tx_key, names.label_ts, target) if c not in frame.columns]
         if absent:
-            uri = layout.partition_uri(lake_uri, LABELS_FEED, day)
+            uri = layout.partition_uri(lake_uri, names.labels_feed, day)
             raise MonitoringInputInvalid(f"{uri}: missing columns {absent}")
         frames.append(frame[[names.tx_key, names.label_ts, target]])
     columns = [names.tx_key, SCORE, target]
@@ -209,14 +209,14 @@ def labelled(
     stamps = pd.to_datetime(current[names.event_ts], utc=True)
     matured = current[stamps + delay <= as_of]
     joined = matured[[names.tx_key, SCORE]].merge(labels, on=names.tx_key, how="inner")
-    joined[target] = joined[target].astype(np.int64)
+    joined[target] = spec.model.positives(joined[target]).astype(np.int64)
     return joined[columns].reset_index(drop=True)
 
 
-def quarantined(lake_uri: str, window: Window) -> dict[str, list[str]]:
+def quarantined(lake_uri: str, window: Window, feeds: list[str]) -> dict[str, list[str]]:
     """Per feed, the window's days that were quarantined and have no published partition."""
     out: dict[str, list[str]] = {}
-    for feed in (TRANSACTIONS_FEED, LABELS_FEED):
+    for feed in feeds:
         published = set(lake.partitions(lake_uri, feed))
         bad = []
         for day in window.days:

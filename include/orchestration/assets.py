@@ -28,8 +28,17 @@ def validated(feed: str) -> Asset:
     )
 
 
-VALIDATED_TRANSACTIONS = validated("transactions")
-VALIDATED_LABELS = validated("labels")
+def _feed_names() -> tuple[str, str]:
+    from include.spec import load_spec
+
+    names = load_spec(get_settings().usecase_spec).names
+    return names.events_feed, names.labels_feed
+
+
+# The use case's feeds (the spec names them): events to score, and their outcomes.
+EVENTS_FEED, LABELS_FEED = _feed_names()
+VALIDATED_TRANSACTIONS = validated(EVENTS_FEED)
+VALIDATED_LABELS = validated(LABELS_FEED)
 
 
 def features() -> Asset:

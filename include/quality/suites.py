@@ -43,8 +43,8 @@ def raw_expectations(feed: FeedSpec) -> list[Any]:
         ),
         gxe.ExpectTableRowCountToBeBetween(min_value=feed.min_rows, max_value=feed.max_rows),
     ]
-    for col in feed.columns:
-        pattern = col.regex or TYPE_PATTERNS.get(col.type)
+    for col in feed.column_specs:
+        pattern = col.regex or TYPE_PATTERNS.get(col.dtype)
         if pattern:
             exps.append(gxe.ExpectColumnValuesToMatchRegex(column=col.name, regex=pattern))
     return exps
@@ -63,7 +63,7 @@ def content_expectations(feed: FeedSpec, day: date) -> list[Any]:
     import pandas as pd
 
     exps: list[Any] = [gxe.ExpectColumnValuesToBeUnique(column=feed.key)]
-    for col in feed.columns:
+    for col in feed.column_specs:
         exps.append(_completeness(col))
         if col.min is not None or col.max is not None:
             exps.append(

@@ -28,7 +28,7 @@ from typing import Any
 
 from include import layout, storage
 from include.config import get_settings
-from include.spec import TRANSACTIONS_FEED, UseCaseSpec, load_spec
+from include.spec import UseCaseSpec, load_spec
 
 JUDGED = ("promoted", "rejected", "awaiting_approval", "already_champion")
 
@@ -121,6 +121,7 @@ def kpis(
     landing_uri: str,
     now: datetime,
     current: str | None,
+    events_feed: str,
 ) -> dict[str, Any]:
     spans = serving_spans(records, now, current)
     first_served: dict[str, datetime] = {}
@@ -131,7 +132,7 @@ def kpis(
     to_serving = []
     for version, served in sorted(first_served.items(), key=lambda kv: kv[1]):
         day = newest_partition(tags_of.get(version, {}))
-        landed = landed_at(landing_uri, TRANSACTIONS_FEED, day) if day else None
+        landed = landed_at(landing_uri, events_feed, day) if day else None
         to_serving.append(
             {
                 "version": version,
@@ -244,6 +245,8 @@ def build_inventory(
         },
         "last_retrain": retrain,
         "last_drift": drift,
-        "kpis": kpis(versions, tags_of, records, settings.landing_uri, now, current),
+        "kpis": kpis(
+            versions, tags_of, records, settings.landing_uri, now, current, spec.names.events_feed
+        ),
     }
     return {"generated_at": now.isoformat(), "models": [model]}

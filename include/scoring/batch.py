@@ -36,7 +36,7 @@ from include.features.schema import FeatureSpec
 from include.scoring.decision import decide, unscored_reasons
 from include.scoring.errors import FeaturesNotComputed, PartitionNotScorable
 from include.scoring.model import ScoringModel, load_model, model_inputs, predict
-from include.spec import DECISIONS, TRANSACTIONS_FEED, UseCaseSpec, load_spec
+from include.spec import DECISIONS, UseCaseSpec, load_spec
 
 # Feature rows are read this many TTLs back, so an *expired* entity (a row older than the
 # TTL) is told apart from a *missing* one (no row in that reach).
@@ -64,23 +64,27 @@ def read_transactions(day: date, fspec: FeatureSpec, settings: Settings) -> pd.D
     """The day's validated rows (the entity columns only); refuses a missing or empty one."""
     from include.features.training_set import entity_columns
 
-    uri = layout.partition_uri(settings.lake_uri, TRANSACTIONS_FEED, day)
+    feed = fspec.events_feed
+    uri = layout.partition_uri(settings.lake_uri, feed, day)
     if not storage.exists(uri):
-        raise PartitionNotScorable(f"no validated transactions partition for {day} at {uri}")
-    frame = lake.read_partition(settings.lake_uri, TRANSACTIONS_FEED, day, [*entity_columns(fspec)])
+        raise PartitionNotScorable(f"no validated {feed} partition for {day} at {uri}")
+    frame = lake.read_partition(settings.lake_uri, feed, day, [*entity_columns(fspec)])
     if frame.empty:
         raise PartitionNotScorable(
-            f"the validated transactions partition of {day} ({uri}) has no rows: validation "
+            f"the validated {feed} partition of {day} ({uri}) has no rows: validation "
             "refuses empty batches, so the lake was written around it; re-ingest the day"
         )
-    for key in (fspec.customer_key, fspec.merchant_key):
-        frame[key] = frame[key].astype("int64")
+    for view in fspec.views:
+        key = view.join_key
+        frame[key] = (
+            frame[key].astype("int64") if view.key_type == "int" else frame[key].astype(str)
+        )
     return frame
 
 
-def require_feature_tables(day: date, settings: Settings) -> None:
+def require_feature_tables(day: date, settings: Settings, fspec: FeatureSpec) -> None:
     """Refuse a day whose feature tables were never computed: every row would be unscored."""
-    for view in schema.TABLE_VIEWS:
+    for view in (v.name for v in fspec.views):
         uri = layout.feature_table_uri(settings.features_uri, view, day)
         if not storage.exists(uri):
             raise FeaturesNotComputed(
@@ -97,14 +101,8 @@ def feature_stamps(
     times = pd.to_datetime(frame[fspec.event_ts], utc=True)
     reach = timedelta(days=fspec.ttl_days * _REACH_TTLS)
     first, last = store.partitions_for_stamps(times.min() - reach, times.max(), fspec)
-    views = {
-        schema.CUSTOMER_ENTITY: schema.CUSTOMER_VIEW,
-        schema.MERCHANT_ENTITY: schema.MERCHANT_VIEW,
-    }
-    keys = {
-        schema.CUSTOMER_VIEW: frame[fspec.customer_key].unique(),
-        schema.MERCHANT_VIEW: frame[fspec.merchant_key].unique(),
-    }
+    views = {v.entity: v.name for v in fspec.views}
+    keys = {v.name: frame[v.join_key].unique() for v in fspec.views}
     with store.pruned_view(
         settings.features_uri, store.scratch_dir(settings), first, last, keys
     ) as view:
@@ -125,15 +123,12 @@ def score_frame(
 
     fspec = schema.feature_spec(spec)
     inputs = model_inputs(pyfunc, fspec)
-    entities = {
-        schema.CUSTOMER_ENTITY: fspec.customer_key,
-        schema.MERCHANT_ENTITY: fspec.merchant_key,
-    }
+    entities = {v.entity: v.join_key for v in fspec.views}
     stamps = feature_stamps(frame, fspec, settings)
     ttl = pd.Timedelta(days=fspec.ttl_days)
     reasons = unscored_reasons(frame, fspec.event_ts, entities, stamps, schema.TIMESTAMP, ttl)
     scored = reasons.isna().to_numpy()
-    as_of = [schema.CUSTOMER_AS_OF, schema.MERCHANT_AS_OF]
+    as_of = schema.as_of_columns(fspec)
     covered = frame.loc[scored].reset_index(drop=True)
     features = (
         historical_features(covered, settings=settings, include_as_of=True)
@@ -142,7 +137,7 @@ def score_frame(
     )
     scores = np.full(len(frame), np.nan)
     scores[scored] = predict(pyfunc, features, inputs)
-    out = frame[[fspec.tx_key, fspec.event_ts, fspec.customer_key, fspec.merchant_key]].copy()
+    out = frame[[fspec.tx_key, fspec.event_ts, *fspec.join_keys]].copy()
     out = out.reset_index(drop=True)
     out["score"] = scores
     out["decision"] = decide(scores, scored, model["threshold"], spec.serving.unscored_decision)
@@ -177,8 +172,9 @@ def score_partition(
     settings = settings or get_settings()
     spec = spec or load_spec(settings.usecase_spec)
     day = date.fromisoformat(day) if isinstance(day, str) else day
-    frame = read_transactions(day, schema.feature_spec(spec), settings)
-    require_feature_tables(day, settings)
+    fspec = schema.feature_spec(spec)
+    frame = read_transactions(day, fspec, settings)
+    require_feature_tables(day, settings, fspec)
     pyfunc = pyfunc or load_model(model, settings.mlflow_tracking_uri)
     scored_at = scored_at or pd.Timestamp.now(tz="UTC")
     out = score_frame(frame, model, pyfunc, spec=spec, settings=settings, scored_at=scored_at)

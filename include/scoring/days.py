@@ -10,7 +10,7 @@ from include import layout
 from include.config import Settings, get_settings
 from include.data import lake
 from include.scoring.errors import NothingToScore, PartitionNotScorable
-from include.spec import TRANSACTIONS_FEED
+from include.spec import load_spec
 
 
 def days_to_score(
@@ -33,14 +33,15 @@ def days_to_score(
     settings = settings or get_settings()
     if days and (start_date or end_date):
         raise ValueError("give either days or a start_date/end_date range, not both")
-    published = set(lake.partitions(settings.lake_uri, TRANSACTIONS_FEED))
+    events = load_spec(settings.usecase_spec).names.events_feed
+    published = set(lake.partitions(settings.lake_uri, events))
     if days:
         wanted = {date.fromisoformat(str(d)) for d in days}
         missing = sorted(d.isoformat() for d in wanted - published)
         if missing:
             raise PartitionNotScorable(
-                f"no validated transactions partition for {missing} under "
-                f"{layout.validated_dir(settings.lake_uri, TRANSACTIONS_FEED)}: ingest them "
+                f"no validated {events} partition for {missing} under "
+                f"{layout.validated_dir(settings.lake_uri, events)}: ingest them "
                 "first, or leave them out of days"
             )
         chosen, where = wanted, "named"
@@ -54,5 +55,5 @@ def days_to_score(
     else:
         chosen, where = set(sorted(published)[-1:]), "in the lake"
     if not chosen:
-        raise NothingToScore(f"no validated transactions partition {where}: nothing to score")
+        raise NothingToScore(f"no validated {events} partition {where}: nothing to score")
     return [d.isoformat() for d in sorted(chosen)]

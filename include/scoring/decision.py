@@ -1,6 +1,6 @@
 """The rules of batch scoring, on frames: no I/O, no model, no Feast (the unit tests' target).
 
-* :func:`unscored_reasons` — which rows lack a customer or merchant feature row at or before
+* :func:`unscored_reasons` — which rows lack a feature row of one of their entities at or before
   their time within the TTL (the rule of Feast's point-in-time join): those rows are not
   scored on made-up values;
 * :func:`decide` — score >= threshold → ``review``, else ``approve``; an unscored row gets the
@@ -22,20 +22,28 @@ MISSING, EXPIRED = "missing", "expired"
 _UTC_NS = "datetime64[ns, UTC]"  # merge_asof needs both sides at the same resolution
 
 
+def _typed_key(values: pd.Series, like: pd.Series) -> np.ndarray:
+    """``values`` as the type of the events' key column ``like``: integer ids stay int64,
+    any other key (a tail number, a code) is compared as text."""
+    if pd.api.types.is_integer_dtype(like):
+        return values.astype("int64").to_numpy()
+    return values.astype(str).to_numpy(dtype=object)
+
+
 def _latest_stamp(
     entity: pd.DataFrame, key: str, event_ts: str, stamps: pd.DataFrame, stamp_col: str
 ) -> pd.Series:
     """Per entity row, the newest stamp of its key at or before its time (NaT: none)."""
     left = pd.DataFrame(
         {
-            key: entity[key].astype("int64").to_numpy(),
+            key: _typed_key(entity[key], entity[key]),
             "_ts": pd.to_datetime(entity[event_ts], utc=True).astype(_UTC_NS).array,
             "_row": np.arange(len(entity)),
         }
     )
     right = pd.DataFrame(
         {
-            key: stamps[key].astype("int64").to_numpy(),
+            key: _typed_key(stamps[key], entity[key]),
             "_ts": pd.to_datetime(stamps[stamp_col], utc=True).astype(_UTC_NS).array,
         }
     )
@@ -64,7 +72,7 @@ def unscored_reasons(
     ``stamps``: entity name → its feature rows' keys and stamps (``stamp_col``), an entity
     absent from it has no rows. A row's entity is *missing* when no feature row is stamped at
     or before the row's time, *expired* when the newest one is older than ``ttl`` (Feast would
-    drop the row, A8). Reasons read ``customer_features_missing``; several are joined by ``,``.
+    drop the row, A8). Reasons read ``<entity>_features_missing``; several are joined by ``,``.
     """
     times = pd.to_datetime(entity[event_ts], utc=True).reset_index(drop=True)
     joined = np.full(len(entity), "", dtype=object)
@@ -72,7 +80,7 @@ def unscored_reasons(
         table = stamps.get(name)
         if table is None:
             table = pd.DataFrame(
-                {key: pd.Series(dtype="int64"), stamp_col: pd.Series(dtype=_UTC_NS)}
+                {key: pd.Series(dtype=entity[key].dtype), stamp_col: pd.Series(dtype=_UTC_NS)}
             )
         as_of = _latest_stamp(entity, key, event_ts, table, stamp_col)
         missing = as_of.isna().to_numpy()

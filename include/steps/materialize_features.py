@@ -18,8 +18,7 @@ from typing import Any
 from include.config import Settings, get_settings
 from include.data import lake
 from include.features import store, tables
-
-FEEDS = ("transactions", "labels")
+from include.spec import load_spec
 
 
 class NoPartitionsToCompute(ValueError):
@@ -43,17 +42,18 @@ def resolve_partitions(
     without a range) the latest partition of each feed.
     """
     settings = settings or get_settings()
+    feeds = list(load_spec(settings.usecase_spec).feeds)
     if start_date or end_date:
         first = date.fromisoformat(start_date or end_date or "")
         last = date.fromisoformat(end_date or start_date or "")
         if last < first:
             raise NoPartitionsToCompute(f"end_date {last} is before start_date {first}")
-        days = {d for feed in FEEDS for d in _existing(settings, feed) if first <= d <= last}
+        days = {d for feed in feeds for d in _existing(settings, feed) if first <= d <= last}
         where = f"between {first} and {last}"
     elif named := {date.fromisoformat(p) for p in event_partitions if p}:
         days, where = named, "in the triggering events"
     else:
-        days = {ds[-1] for feed in FEEDS if (ds := _existing(settings, feed))}
+        days = {ds[-1] for feed in feeds if (ds := _existing(settings, feed))}
         where = "in the lake"
     if not days:
         raise NoPartitionsToCompute(

@@ -21,7 +21,7 @@ from include.config import get_settings
 from include.data import lake
 from include.monitoring import outputs, policy, reference, reports, state, window
 from include.monitoring.errors import NoChampion
-from include.spec import TRANSACTIONS_FEED, load_spec
+from include.spec import load_spec
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def measure(run_day: date, params: dict[str, Any], run_id: str) -> dict[str, Any
         raise NoChampion("no champion yet: nothing to monitor (train_model promotes one)")
     features = list(champ.features)
     current = window.scored(lake_uri, win, spec, features)
-    quarantined = window.quarantined(lake_uri, win)
+    quarantined = window.quarantined(lake_uri, win, list(spec.feeds))
     ref = reference.load(champ, spec)
     log.info(
         "window %s: %d scored rows (%d days, missing %s), reference %d rows, holdout %d",
@@ -75,9 +75,9 @@ def measure(run_day: date, params: dict[str, Any], run_id: str) -> dict[str, Any
         )
     )
     # Warm-up: rolling features are stationary only once their longest window has filled.
-    published = lake.partitions(lake_uri, TRANSACTIONS_FEED)
+    published = lake.partitions(lake_uri, spec.names.events_feed)
     history_start = published[0] if published else win.first
-    warmup_days = max([*spec.features.customer_windows_days, spec.features.merchant_window_days])
+    warmup_days = max(spec.features.windows)
     warm = (ref.data_start - history_start).days >= warmup_days
     folder = layout.drift_report_dir(lake_uri, win.first, win.last)
     report_uris = outputs.write_reports(folder, measured)

@@ -21,7 +21,7 @@ from typing import Any
 from include import layout, storage
 from include.config import REPO_ROOT, get_settings
 from include.data import lake
-from include.spec import LABELS_FEED, TRANSACTIONS_FEED, UseCaseSpec, load_spec
+from include.spec import UseCaseSpec, load_spec
 
 
 class TrainingWindowEmpty(ValueError):
@@ -105,10 +105,10 @@ def build_training_set(
     model, names = spec.model, spec.names
     target, key, event_ts = names.target, names.tx_key, names.event_ts
     until = date.fromisoformat(end) if end else None
-    published = lake.partitions(settings.lake_uri, TRANSACTIONS_FEED)
+    published = lake.partitions(settings.lake_uri, names.events_feed)
     featured = sorted(
         set.intersection(
-            *(set(tables.existing_partitions(settings.features_uri, v)) for v in schema.TABLE_VIEWS)
+            *(set(tables.existing_partitions(settings.features_uri, v.name)) for v in fspec.views)
         )
     )
     days = training_days(published, featured, window_days, until)
@@ -118,7 +118,9 @@ def build_training_set(
             "yet: ingest and materialize first"
         )
     label_days = [
-        d for d in lake.partitions(settings.lake_uri, LABELS_FEED) if until is None or d <= until
+        d
+        for d in lake.partitions(settings.lake_uri, names.labels_feed)
+        if until is None or d <= until
     ]
     if not label_days:
         raise TrainingWindowEmpty("no validated label partition yet: labels arrive days later")
@@ -126,44 +128,54 @@ def build_training_set(
     tx = pd.concat(
         [
             lake.read_partition(
-                settings.lake_uri, TRANSACTIONS_FEED, d, [*entity_columns(fspec), *sensitive]
+                settings.lake_uri,
+                names.events_feed,
+                d,
+                list(dict.fromkeys([*entity_columns(fspec), *sensitive])),
             )
             for d in days
         ],
         ignore_index=True,
     )
     labels = pd.concat(
-        [lake.read_partition(settings.lake_uri, LABELS_FEED, d, [key, target]) for d in label_days]
+        [
+            lake.read_partition(settings.lake_uri, names.labels_feed, d, [key, target])
+            for d in label_days
+        ]
         or [pd.DataFrame(columns=[key, target])],
         ignore_index=True,
     ).drop_duplicates(key, keep="last")
-    # Only matured transactions: before a transaction is `maturity_days` old only its
-    # chargeback can have arrived, so a younger window would over-represent fraud.
+    # Only matured events: before an event is `maturity_days` old only a positive outcome
+    # can have arrived, so a younger window would over-represent the positive class.
     maturity = spec.labels.maturity_days
     cutoff = pd.Timestamp(max(label_days) + timedelta(days=1 - maturity), tz="UTC")
     tx = tx[tx[event_ts] < cutoff]
     entity = tx.merge(labels, on=key, how="inner")
+    entity[target] = model.positives(entity[target])  # 0/1 from here on
     positives = int(entity[target].sum()) if len(entity) else 0
     min_rows, min_pos = model.min_training_rows, model.min_positives
     if len(entity) < min_rows or positives < min_pos or positives == len(entity):
         raise TrainingWindowEmpty(
-            f"{len(entity)} matured labelled transactions ({positives} fraud) in "
+            f"{len(entity)} matured labelled events ({positives} positive) in "
             f"{days[0]}..{days[-1]}; training needs {min_rows} rows with {min_pos} fraud and "
-            "both classes. Genuine transactions are labelled after the spec's maturity_days."
+            "both classes. Negative events are labelled after the spec's maturity_days."
         )
-    for join_key in (fspec.customer_key, fspec.merchant_key):
-        entity[join_key] = entity[join_key].astype("int64")
+    for view in fspec.views:
+        key_values = entity[view.join_key]
+        entity[view.join_key] = (
+            key_values.astype("int64") if view.key_type == "int" else key_values.astype(str)
+        )
     frame = historical_features(entity.sort_values(event_ts, ignore_index=True))
     features = schema.model_features(fspec)
     _check_splittable(frame, features, spec)
     uri = layout.training_set_uri(settings.lake_uri, run_id)
     storage.write_bytes(uri, lake.to_parquet_bytes(frame))
     lineage = {
-        "data_partitions": f"{TRANSACTIONS_FEED}:{days[0]}..{days[-1]}",
-        "label_partitions": f"{LABELS_FEED}:{min(label_days)}..{max(label_days)}",
+        "data_partitions": f"{names.events_feed}:{days[0]}..{days[-1]}",
+        "label_partitions": f"{names.labels_feed}:{min(label_days)}..{max(label_days)}",
         "feature_service": fspec.feature_service,
         "validation_result_ids": ",".join(
-            _validation_ids(settings.lake_uri, TRANSACTIONS_FEED, days)
+            _validation_ids(settings.lake_uri, names.events_feed, days)
         )[:4000],
         "git_commit": _git_commit(),
         "features_event_through": announced or "-",
@@ -197,7 +209,7 @@ def _check_splittable(frame: Any, features: list[str], spec: UseCaseSpec) -> Non
     ):
         if part[columns.target].sum() < 5:
             raise TrainingWindowEmpty(
-                f"the {name} part has {int(part[columns.target].sum())} fraud rows; "
+                f"the {name} part has {int(part[columns.target].sum())} positive rows; "
                 "waiting for more matured labels"
             )
 

@@ -148,7 +148,7 @@ def _run(
     # 4. one-shot preparation, in parallel
     console.say(
         "== preparing: Airflow metadata DB, MLflow store"
-        + (f", landing {land_count} simulated day(s) from {land_first}" if land_count else "")
+        + (f", landing {land_count} day(s) from {land_first}" if land_count else "")
     )
     prep = OneShots(logs)
     prep.start("db-migrate", ["airflow", "db", "migrate"])
@@ -159,11 +159,12 @@ def _run(
             argv += ["--rows", _env("MLOPS_BOOTSTRAP_ROWS")]
         prep.start("reference-days", argv)
     elif land_count:
-        argv = [sys.executable, "-m", "devtools.simulator", "--start", land_first.isoformat()]
-        argv += ["--days", str(land_count), "--feed", "both"]
+        # The spec's source: the simulator, or a recorded dataset replayed day by day.
+        argv = [sys.executable, "-m", "devtools.land", "--start", land_first.isoformat()]
+        argv += ["--days", str(land_count)]
         if _env("MLOPS_BOOTSTRAP_ROWS"):
             argv += ["--rows", _env("MLOPS_BOOTSTRAP_ROWS")]
-        prep.start("simulator", argv)
+        prep.start("first-days", argv)
     prep.wait()
     boot.save(run_dir / "bootstrap.json")
 
@@ -216,7 +217,8 @@ def _run(
     api = AirflowApi(f"http://127.0.0.1:{ui_port}", user, passwords)
     from include.spec import load_spec
 
-    model = load_spec().model
+    spec = load_spec()
+    model = spec.model
     progress = Progress(
         api=api,
         console=console,
@@ -225,6 +227,7 @@ def _run(
         tracking_uri=_env("MLFLOW_TRACKING_URI"),
         model_name=model.registered_name,
         primary_metric=model.primary_metric,
+        feeds={"events": spec.names.events_feed, "labels": spec.names.labels_feed},
         serving_url=f"http://127.0.0.1:{serving_port}",
     )
 

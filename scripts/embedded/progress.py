@@ -17,7 +17,8 @@ from typing import Any
 from scripts.embedded.airflow_api import AirflowApi
 from scripts.embedded.console import Console
 
-INGEST_DAGS = {"transactions": "ingest_transactions", "labels": "ingest_labels"}
+# The ingest DAG of each feed role (dags/ingest_transactions.py, dags/ingest_labels.py).
+INGEST_DAGS = {"events": "ingest_transactions", "labels": "ingest_labels"}
 
 
 @dataclass
@@ -29,6 +30,8 @@ class Progress:
     tracking_uri: str
     model_name: str
     primary_metric: str
+    # The spec's feed names by role (shown on the console): {"events": ..., "labels": ...}.
+    feeds: dict[str, str] = field(default_factory=lambda: {r: r for r in INGEST_DAGS})
     ingest: dict[str, dict[str, int]] = field(default_factory=dict)
     materialized: int = 0
     train_runs: dict[str, str] = field(default_factory=dict)
@@ -72,7 +75,8 @@ class Progress:
 
     # ---------------------------------------------------------------------------- ingest
     def _poll_ingest(self, quiet: bool) -> None:
-        for feed, dag_id in INGEST_DAGS.items():
+        for role, dag_id in INGEST_DAGS.items():
+            feed = self.feeds.get(role, role)
             runs = [
                 r
                 for r in self.api.dag_runs(dag_id)

@@ -303,11 +303,7 @@ def _run(
     # ----------------------------------------------------------------- one-shot preparation
     console.say(
         "== preparing: Airflow metadata DB"
-        + (
-            f", landing {land_count} simulated day(s) from {land_first} into S3"
-            if land_count
-            else ""
-        )
+        + (f", landing {land_count} day(s) from {land_first} into S3" if land_count else "")
     )
     mlflow_auth.write_config()
     airflow_env = profile.component_env("airflow")
@@ -321,11 +317,11 @@ def _run(
             argv += ["--rows", env("MLOPS_BOOTSTRAP_ROWS")]
         prep.start("reference-days", argv, env=airflow_env)
     elif land_count:
-        argv = [sys.executable, "-m", "devtools.simulator", "--start", land_first.isoformat()]
-        argv += ["--days", str(land_count), "--feed", "both"]
+        argv = [sys.executable, "-m", "devtools.land", "--start", land_first.isoformat()]
+        argv += ["--days", str(land_count)]
         if env("MLOPS_BOOTSTRAP_ROWS"):
             argv += ["--rows", env("MLOPS_BOOTSTRAP_ROWS")]
-        prep.start("simulator", argv, env=airflow_env)
+        prep.start("first-days", argv, env=airflow_env)
     prep.wait()
     boot.save(run_dir / "bootstrap.json")
 
@@ -442,7 +438,8 @@ def _run(
     api = AirflowApi(f"http://127.0.0.1:{ports['ui']}", user, passwords)
     from include.spec import load_spec
 
-    model = load_spec().model
+    spec = load_spec()
+    model = spec.model
     progress = Progress(
         api=api,
         console=console,
@@ -451,6 +448,7 @@ def _run(
         tracking_uri=os.environ["MLFLOW_TRACKING_URI"],
         model_name=model.registered_name,
         primary_metric=model.primary_metric,
+        feeds={"events": spec.names.events_feed, "labels": spec.names.labels_feed},
         serving_url=os.environ["MLOPS_SERVING_URL"],
     )
     healthy_once = False

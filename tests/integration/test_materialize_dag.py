@@ -69,6 +69,10 @@ def test_C4_materialize_dag_serves_online_what_training_reads_and_reruns_identic
     data_root, mailbox, dagbag
 ) -> None:
     spec = load_spec()
+    fspec = schema.feature_spec(spec)
+    customer, merchant = (
+        fspec.view(n) for n in ("customer_transaction_stats", "merchant_daily_stats")
+    )
     _ingest_days(spec, dagbag)
     conf = {"start_date": DAYS[0].isoformat(), "end_date": DAYS[-1].isoformat()}
     # when the features DAG runs over the ingested days
@@ -80,25 +84,20 @@ def test_C4_materialize_dag_serves_online_what_training_reads_and_reruns_identic
     (event,) = events
     assert event["partitions"] == [d.isoformat() for d in DAYS]
     assert event["feature_service"] == "fraud_detection_v1"
-    assert event["rows"][DAYS[0].isoformat()][schema.CUSTOMER_VIEW] == 2 * ROWS
+    assert event["rows"][DAYS[0].isoformat()][customer.name] == 2 * ROWS
     tables_before = _tables(data_root / "features")
     assert len(tables_before) == 2 * len(DAYS)
     # C4: online values equal the point-in-time values at the same timestamp
     at = pd.Timestamp(DAYS[-1] + timedelta(days=1), tz="UTC") + pd.Timedelta(minutes=30)
     online, offline = _skew_pairs(data_root, at)
-    fspec = schema.feature_spec(spec)
     for name in schema.model_features(fspec):
         want = [None if pd.isna(v) else v for v in offline[name]]
         assert online[name] == pytest.approx(want, nan_ok=True), name
-    for stamp in (schema.CUSTOMER_AS_OF, schema.MERCHANT_AS_OF):  # the same stored row answered
+    for stamp in (customer.as_of, merchant.as_of):  # the same stored row answered
         assert [training_set.as_timestamp(v) for v in online[stamp]] == [
             v.floor("s") for v in offline[stamp]
         ]
-    assert (
-        offline[schema.MERCHANT_AS_OF]
-        .eq(pd.Timestamp(DAYS[-1] + timedelta(days=1), tz="UTC"))
-        .all()
-    )
+    assert offline[merchant.as_of].eq(pd.Timestamp(DAYS[-1] + timedelta(days=1), tz="UTC")).all()
     # when it runs again: the same tables, byte for byte, and the same online values
     again = run_dag(dagbag, "materialize_features", **conf)
     assert str(again.state) == "success", task_states(again)

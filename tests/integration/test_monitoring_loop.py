@@ -53,6 +53,75 @@ LABEL_DAYS = [TODAY - timedelta(days=8 - i) for i in range(8)]  # labels keep ar
 CONCEPT = 0.9
 
 
+_SHORT_ENTITIES = {
+    "customer": {
+        "join_key": "customer_id",
+        "view": "customer_transaction_stats",
+        "stamps": "per_event",
+        "aggregations": [
+            {"name": "customer_txn_count_{w}d", "function": "count", "windows": [1, 7]},
+            {
+                "name": "customer_amount_mean_{w}d",
+                "function": "mean",
+                "column": "amount",
+                "windows": [1, 7],
+            },
+            {
+                "name": "customer_amount_std_{w}d",
+                "function": "std",
+                "column": "amount",
+                "windows": [1, 7],
+            },
+            {
+                "name": "customer_online_share_{w}d",
+                "function": "ratio",
+                "column": "channel",
+                "equals": "online",
+                "windows": [1, 7],
+            },
+            {
+                "name": "customer_distinct_merchants_{w}d",
+                "function": "distinct_count",
+                "column": "merchant_id",
+                "windows": [7],
+            },
+        ],
+    },
+    "merchant": {
+        "join_key": "merchant_id",
+        "view": "merchant_daily_stats",
+        "stamps": "daily",
+        "aggregations": [
+            {"name": "merchant_txn_count_{w}d", "function": "count", "windows": [7]},
+            {
+                "name": "merchant_fraud_rate_{w}d",
+                "function": "mean",
+                "source": "labels",
+                "column": "is_fraud",
+                "windows": [7],
+            },
+            {
+                "name": "merchant_label_count_{w}d",
+                "function": "count",
+                "source": "labels",
+                "windows": [7],
+            },
+        ],
+    },
+}
+_SHORT_REQUEST = {
+    "view": "transaction_request_stats",
+    "transforms": [
+        {
+            "name": "amount_to_customer_mean_7d",
+            "function": "ratio",
+            "inputs": ["amount", "customer_amount_mean_7d"],
+        },
+        {"name": "hour_of_day", "function": "hour_of_day", "inputs": ["event_timestamp"]},
+    ],
+}
+
+
 def _source(day: date) -> date:
     return SOURCE_START + timedelta(days=(day - STABLE[0]).days)
 
@@ -69,7 +138,10 @@ def monitoring_platform(tmp_path_factory: pytest.TempPathFactory):
         rows=ROWS,
         training_window_days=10,
         spec_overrides={
-            "features": {"customer_windows_days": [1, 7], "merchant_window_days": 7},
+            # Short windows (sections replace the bundled ones key by key): the customer's
+            # aggregations over 1 and 7 days (its distinct merchants over the longest), the
+            # merchant's over 7 days, labels included (>= the label delay: 2 days).
+            "features": {"entities": _SHORT_ENTITIES, "request": _SHORT_REQUEST},
             "monitoring": {
                 "min_positives": 15,
                 "min_labelled_rows": 1000,

@@ -37,7 +37,6 @@ import pytest
 from include.config import get_settings
 from include.data import lake
 from include.features import schema, store, tables, training_set
-from include.spec import TRANSACTIONS_FEED
 from serving import online
 from serving.online import EXPIRED, MISSING, OnlineFeatures, StoreUnavailable
 from tests.conftest import ROOT
@@ -45,6 +44,7 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.e2e
 SAMPLE = 300  # real transactions of the newest day per parity check
 UNKNOWN = 9_999_999  # an id no simulated customer or merchant has
+EVENTS_FEED = "transactions"  # the fraud spec's feed of scored events
 REDIS_URL = os.environ.get("MLOPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
@@ -144,19 +144,33 @@ def test_importing_the_reader_costs_no_feast_and_no_pandas() -> None:
 # ------------------------------------------------------------------ the session platform
 def _newest_transactions(n: int = SAMPLE) -> pd.DataFrame:
     settings = get_settings()
-    day = lake.partitions(settings.lake_uri, TRANSACTIONS_FEED)[-1]
-    tx = lake.read_partition(settings.lake_uri, TRANSACTIONS_FEED, day)
+    day = lake.partitions(settings.lake_uri, EVENTS_FEED)[-1]
+    tx = lake.read_partition(settings.lake_uri, EVENTS_FEED, day)
     return tx.sample(min(n, len(tx)), random_state=7).reset_index(drop=True)
+
+
+def _views(fspec: schema.FeatureSpec) -> tuple[schema.View, schema.View]:
+    """The fraud spec's customer and merchant views (and no other)."""
+    assert [v.entity for v in fspec.views] == ["customer", "merchant"], fspec.views
+    return fspec.view("customer_transaction_stats"), fspec.view("merchant_daily_stats")
+
+
+def _amount(fspec: schema.FeatureSpec) -> str:
+    """The fraud spec's one request field besides keys and time."""
+    (amount,) = fspec.request_fields
+    return amount
 
 
 def _requests(tx: pd.DataFrame) -> list[dict]:
     """Request rows (named by the spec) for the transactions, plus unknown entities."""
     fspec = store.feature_spec_from()
+    customer, merchant = _views(fspec)
+    amount = _amount(fspec)
     rows = [
         {
-            fspec.customer_key: int(r[fspec.customer_key]),
-            fspec.merchant_key: int(r[fspec.merchant_key]),
-            schema.AMOUNT: float(r[schema.AMOUNT]),
+            customer.join_key: int(r[customer.join_key]),
+            merchant.join_key: int(r[merchant.join_key]),
+            amount: float(r[amount]),
             fspec.event_ts: r[fspec.event_ts].to_pydatetime(),
         }
         for _, r in tx.iterrows()
@@ -164,24 +178,22 @@ def _requests(tx: pd.DataFrame) -> list[dict]:
     known = rows[0]
     at = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
     unknown = [
-        {**known, fspec.customer_key: UNKNOWN, fspec.event_ts: at},
-        {**known, fspec.merchant_key: UNKNOWN, fspec.event_ts: at},
-        {**known, fspec.customer_key: UNKNOWN, fspec.merchant_key: UNKNOWN, schema.AMOUNT: 7.0},
+        {**known, customer.join_key: UNKNOWN, fspec.event_ts: at},
+        {**known, merchant.join_key: UNKNOWN, fspec.event_ts: at},
+        {**known, customer.join_key: UNKNOWN, merchant.join_key: UNKNOWN, amount: 7.0},
     ]
     return rows + unknown
 
 
 def _assert_same_as_feast(ours: list[online.Assembled], feast: dict[str, list]) -> None:
     """Value for value (null == NaN) and the same stored rows (the ``*_as_of`` stamps)."""
-    names = schema.model_features(store.feature_spec_from())
+    fspec = store.feature_spec_from()
+    names = schema.model_features(fspec)
     assert all(list(a.values) == names for a in ours)
     for name in names:
         want = np.array([math.nan if v is None else float(v) for v in feast[name]])
         np.testing.assert_array_equal([a.values[name] for a in ours], want, err_msg=name)
-    for entity, column in (
-        (schema.CUSTOMER_ENTITY, schema.CUSTOMER_AS_OF),
-        (schema.MERCHANT_ENTITY, schema.MERCHANT_AS_OF),
-    ):
+    for entity, column in ((v.entity, v.as_of) for v in _views(fspec)):
         got = [a.as_of[entity] and a.as_of[entity].replace(microsecond=0) for a in ours]
         assert got == [training_set.as_timestamp(v) for v in feast[column]], column
 
@@ -215,8 +227,9 @@ def test_C4_lookup_equals_the_training_set_at_the_same_time(platform) -> None:
         np.testing.assert_array_equal(
             [a.values[name] for a in ours], offline[name].astype("float64"), err_msg=name
         )
-    assert [a.as_of["customer"] for a in ours] == list(offline[schema.CUSTOMER_AS_OF].dt.floor("s"))
-    assert [a.as_of["merchant"] for a in ours] == list(offline[schema.MERCHANT_AS_OF])
+    customer, merchant = _views(store.feature_spec_from())
+    assert [a.as_of["customer"] for a in ours] == list(offline[customer.as_of].dt.floor("s"))
+    assert [a.as_of["merchant"] for a in ours] == list(offline[merchant.as_of])
     assert all(a.scorable for a in ours)
 
 
@@ -229,9 +242,10 @@ def test_D3_unknown_entities_are_flagged_missing_never_scored(platform) -> None:
     assert merchant.unscored == {"merchant": MISSING} and merchant.as_of["customer"] is not None
     assert both.unscored == {"customer": MISSING, "merchant": MISSING}
     assert not (customer.scorable or merchant.scorable or both.scorable)
-    customer_cols = [f for f in schema.customer_features(fspec) if f in customer.values]
-    assert all(math.isnan(customer.values[f]) for f in customer_cols)
-    assert math.isnan(customer.values[f"amount_to_customer_mean_{fspec.longest_customer_window}d"])
+    customer_view, _ = _views(fspec)
+    customer_cols = [f for f in customer_view.features if f in customer.values]
+    assert customer_cols and all(math.isnan(customer.values[f]) for f in customer_cols)
+    assert math.isnan(customer.values[f"amount_to_customer_mean_{customer_view.longest_window}d"])
     assert not math.isnan(merchant.values["customer_txn_count_30d"])
     assert math.isnan(merchant.values["merchant_fraud_rate_30d"])
 
@@ -297,12 +311,14 @@ def test_features_are_ordered_as_the_model_asks(platform) -> None:
 
 def test_request_rows_are_checked_before_any_read(platform) -> None:
     fspec = store.feature_spec_from()
+    customer, merchant = _views(fspec)
+    amount = _amount(fspec)
     row = _requests(_newest_transactions(1))[0]
     bad = [
-        ({k: v for k, v in row.items() if k != schema.AMOUNT}, "lacks 'amount'"),
-        ({**row, fspec.customer_key: 12.0}, "integers"),
-        ({**row, fspec.merchant_key: "7"}, "integers"),
-        ({**row, schema.AMOUNT: None}, "not a number"),
+        ({k: v for k, v in row.items() if k != amount}, r"lacks \['amount'\]"),
+        ({**row, customer.join_key: 12.0}, "integers"),
+        ({**row, merchant.join_key: "7"}, "integers"),
+        ({**row, amount: None}, "not a number"),
         ({**row, fspec.event_ts: row[fspec.event_ts].replace(tzinfo=None)}, "tz-aware"),
     ]
     with OnlineFeatures.open() as reader:
@@ -354,14 +370,11 @@ def _own_store(platform, root: Path, tx: pd.DataFrame, stale: dict[str, set[int]
     ``stale`` moved back by the TTL + 2 days), applied and materialized into the store the
     settings name, through Feast and the guarded stores."""
     fspec = store.feature_spec_from()
-    keep = {
-        schema.CUSTOMER_VIEW: (fspec.customer_key, set(tx[fspec.customer_key])),
-        schema.MERCHANT_VIEW: (fspec.merchant_key, set(tx[fspec.merchant_key])),
-    }
+    keep = {v.name: (v.join_key, set(tx[v.join_key])) for v in _views(fspec)}
     shift = pd.Timedelta(days=fspec.ttl_days + 2)
     stamps = []
     for view, (key, ids) in keep.items():
-        stamp_cols = [schema.TIMESTAMP, schema.CUSTOMER_AS_OF, schema.MERCHANT_AS_OF]
+        stamp_cols = [schema.TIMESTAMP, *schema.as_of_columns(fspec)]
         for day in platform.days:
             uri = Path(platform.root / "features" / view / f"date={day}" / "data.parquet")
             if not uri.exists():
@@ -382,7 +395,7 @@ def _redis_keys(tx: pd.DataFrame) -> list[bytes]:
     project = fspec.project.encode()
     return [
         online.serialize_entity_key({key: int(v)}) + project
-        for key in (fspec.customer_key, fspec.merchant_key)
+        for key in (v.join_key for v in _views(fspec))
         for v in tx[key].unique()
     ]
 
@@ -396,14 +409,15 @@ def test_C4_D3_own_store_feast_serves_stale_rows_the_reader_flags_them(
     # given a fresh data root over a few of the platform's entities, some moved back past
     # the TTL, materialized by Feast (through the guarded stores) into SQLite or Redis
     fspec = store.feature_spec_from()
-    tx = _newest_transactions(2000).drop_duplicates(fspec.customer_key).head(30)
+    customer, merchant = _views(fspec)
+    tx = _newest_transactions(2000).drop_duplicates(customer.join_key).head(30)
     root = tmp_path / "data"
     monkeypatch.setenv("MLOPS_DATA_ROOT", str(root))
     monkeypatch.setenv("MLOPS_FEAST_ONLINE_STORE", backend)
     monkeypatch.setenv("MLOPS_REDIS_URL", REDIS_URL)
     stale = {
-        schema.CUSTOMER_VIEW: set(tx[fspec.customer_key].head(5)),
-        schema.MERCHANT_VIEW: set(tx[fspec.merchant_key].iloc[10:12]),
+        customer.name: set(tx[customer.join_key].head(5)),
+        merchant.name: set(tx[merchant.join_key].iloc[10:12]),
     }
     client = None
     if backend == "redis":
@@ -428,8 +442,8 @@ def test_C4_D3_own_store_feast_serves_stale_rows_the_reader_flags_them(
     for i, (a, r) in enumerate(zip(ours, rows, strict=True)):
         want = {}
         for entity, key, view, probe in (
-            ("customer", fspec.customer_key, schema.CUSTOMER_VIEW, "customer_txn_count_30d"),
-            ("merchant", fspec.merchant_key, schema.MERCHANT_VIEW, "merchant_txn_count_7d"),
+            ("customer", customer.join_key, customer.name, "customer_txn_count_30d"),
+            ("merchant", merchant.join_key, merchant.name, "merchant_txn_count_7d"),
         ):
             if r[key] == UNKNOWN:
                 want[entity] = MISSING

@@ -63,6 +63,8 @@ def _expected_scores(day: date) -> tuple[pd.DataFrame, np.ndarray, float]:
 
 def test_D8_scores_match_the_champion_and_a_rerun_replaces_the_partitions(plat, dagbag) -> None:
     days = [plat.days[-2], plat.days[-1]]
+    fspec = schema.feature_spec(load_spec())
+    customer = fspec.view("customer_transaction_stats")
     # when both days are scored by hand
     first = run_dag(dagbag, "score_transactions", days=[str(d) for d in days])
     assert str(first.state) == "success", task_states(first)
@@ -80,8 +82,10 @@ def test_D8_scores_match_the_champion_and_a_rerun_replaces_the_partitions(plat, 
         assert (out["decision"] == np.where(review, "review", "approve")).all()
         assert {"approve"} <= set(out["decision"])  # a real day is mostly approved
         # with the feature values the model saw and the stamps of the rows that answered
-        assert out[schema.CUSTOMER_AS_OF].notna().all() and out[schema.MERCHANT_AS_OF].notna().all()
-        assert (out[schema.CUSTOMER_AS_OF] <= out["event_timestamp"]).all()
+        assert len(fspec.views) == 2  # the customer and the merchant view
+        for view in fspec.views:
+            assert out[view.as_of].notna().all(), view.as_of
+        assert (out[customer.as_of] <= out["event_timestamp"]).all()
 
     # and one predictions event per partition, its extra the partition's summary
     events = sorted(_asset_events("predictions", first), key=lambda e: e["partition"])
@@ -117,9 +121,10 @@ def test_D7_rows_whose_merchant_has_no_feature_row_are_flagged_not_scored(plat, 
     day = plat.days[-1]
     settings = get_settings()
     rows = lake.read_partition(settings.lake_uri, "transactions", day)
+    view = schema.feature_spec(load_spec()).view("merchant_daily_stats")
     merchant = int(rows["merchant_id"].value_counts().index[0])
     # given a merchant whose feature rows are gone from every partition of its table
-    folder = layout.feature_table_dir(settings.features_uri, schema.MERCHANT_VIEW)
+    folder = layout.feature_table_dir(settings.features_uri, view.name)
     for obj in storage.list_objects(folder):
         table = pd.read_parquet(obj.uri)
         storage.write_bytes(obj.uri, lake.to_parquet_bytes(table[table["merchant_id"] != merchant]))
@@ -135,7 +140,7 @@ def test_D7_rows_whose_merchant_has_no_feature_row_are_flagged_not_scored(plat, 
     assert not flagged["scored"].any()
     assert set(flagged["unscored_reason"]) == {"merchant_features_missing"}
     assert set(flagged["decision"]) == {load_spec().serving.unscored_decision}
-    assert flagged["score"].isna().all() and flagged[schema.MERCHANT_AS_OF].isna().all()
+    assert flagged["score"].isna().all() and flagged[view.as_of].isna().all()
     # and every other row is scored as usual
     assert out.loc[~hit, "scored"].all() and out.loc[~hit, "score"].notna().all()
     (event,) = _asset_events("predictions", run)

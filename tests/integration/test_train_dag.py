@@ -48,7 +48,7 @@ def small_spec(data_root, monkeypatch) -> Path:
     # Labels mature in 2 days, so 8 simulated days give ~6 matured days: each part of the time
     # split (train / validation / holdout) then spans a whole day, nights included (fraud
     # clusters at night).
-    raw["labels"] = {"chargeback_delay_days": {"min": 1, "max": 2}, "maturity_days": 2}
+    raw["labels"] = {"delay_days": {"min": 1, "max": 2}, "maturity_days": 2}
     path = data_root.parent / "spec.yaml"
     path.write_text(yaml.safe_dump(raw))
     monkeypatch.setenv("MLOPS_USECASE_SPEC", str(path))

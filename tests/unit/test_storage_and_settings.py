@@ -66,10 +66,11 @@ def test_settings_accept_s3_locations(monkeypatch) -> None:
 def test_spec_errors_name_the_file_and_key(tmp_path) -> None:
     bad = tmp_path / "spec.yaml"
     bad.write_text(
-        "feeds:\n  t:\n    key: id\n    timestamp: ts\n    columns:\n      id: {type: str}\n"
+        "feeds:\n  t:\n    key: id\n    timestamp: ts\n    columns:\n      id: {dtype: str}\n"
     )
-    with pytest.raises(SpecError, match=r"feeds\.t\.columns\.id\.type"):
+    with pytest.raises(SpecError, match=r"feeds\.t\.columns\.id\.dtype: must be one of") as err:
         load_spec(bad)
+    assert str(err.value).startswith(f"{bad}: ")
     with pytest.raises(SpecError, match="not found"):
         load_spec(tmp_path / "missing.yaml")
 

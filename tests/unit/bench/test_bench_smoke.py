@@ -45,8 +45,8 @@ def gx():
 
 
 def _agreement(label, frame_or_bytes, spec, gx, tmp_path: Path):
-    feed = spec.feed(validation.FEED)
-    batch = validation.write_batch(frame_or_bytes, tmp_path / "landing", DAY)
+    feed = spec.events_feed
+    batch = validation.write_batch(frame_or_bytes, feed, tmp_path / "landing", DAY)
     typed = coerce(batch.frame, feed)
     gx_checks, _ = gx.run(batch.frame, typed, feed, DAY)
     pd_checks, _ = validation.pandas_checks(batch.frame, typed, feed, DAY)
@@ -61,7 +61,7 @@ def test_clean_batch_passes_both(spec, clean_frame, gx, tmp_path) -> None:
 
 
 def test_planted_faults_fail_the_same_checks(spec, clean_frame, gx, tmp_path) -> None:
-    feed = spec.feed(validation.FEED)
+    feed = spec.events_feed
     faulted = validation.plant_faults(clean_frame, feed, np.random.default_rng(7))
 
     agreement = _agreement("planted", faulted, spec, gx, tmp_path)
@@ -75,9 +75,11 @@ def test_planted_faults_fail_the_same_checks(spec, clean_frame, gx, tmp_path) ->
 
 def test_boundary_values_are_judged_alike(spec, clean_frame, gx, tmp_path) -> None:
     """Range bounds are inclusive, the event-time window excludes its end: both must agree."""
-    feed = spec.feed(validation.FEED)
+    feed = spec.events_feed
     frame = clean_frame.copy()
-    for i, col in enumerate(c for c in feed.columns if c.min is not None and c.max is not None):
+    for i, col in enumerate(
+        c for c in feed.column_specs if c.min is not None and c.max is not None
+    ):
         frame.loc[2 * i, col.name] = col.min
         frame.loc[2 * i + 1, col.name] = col.max
     earliest, _, end = interval_bounds(feed, DAY)
@@ -95,7 +97,7 @@ def test_boundary_values_are_judged_alike(spec, clean_frame, gx, tmp_path) -> No
 
 @pytest.mark.parametrize("fault", FAULT_NAMES)
 def test_each_catalogue_fault_fails_the_same_checks(spec, clean_frame, gx, tmp_path, fault):
-    feed = spec.feed(validation.FEED)
+    feed = spec.events_feed
     result = FAULTS[fault].apply(clean_frame, feed, np.random.default_rng(3))
 
     agreement = _agreement(fault, result, spec, gx, tmp_path)

@@ -91,8 +91,9 @@ def test_the_threshold_is_the_gates_rule_on_the_holdout(spec, result) -> None:
 
 
 def test_features_are_point_in_time(spec, result) -> None:
-    """Each transaction gets its customer row stamped at its own time and a merchant row
-    stamped at or before it (``historical_features``' guarantees)."""
+    """Each transaction gets the row of a per-event view (customer) stamped at its own time
+    and the row of a daily view (merchant) stamped at or before it
+    (``historical_features``' guarantees)."""
     fspec = schema.feature_spec(spec)
     lake = staleness._SimulatedLake(spec, fspec, SETUP.rows_per_day, SETUP.first_day)
     days = [SETUP.first_day + timedelta(days=i) for i in range(3)]
@@ -105,8 +106,10 @@ def test_features_are_point_in_time(spec, result) -> None:
     )
     assert len(rows) == SETUP.rows_per_day
     ts = rows[fspec.event_ts]
-    assert (rows[schema.CUSTOMER_AS_OF] == ts).all()
-    assert (rows[schema.MERCHANT_AS_OF] <= ts).all()
+    stamps = {view.as_of: view.stamps for view in fspec.views}
+    assert stamps == {"customer_as_of": "per_event", "merchant_as_of": "daily"}
+    assert (rows["customer_as_of"] == ts).all()
+    assert (rows["merchant_as_of"] <= ts).all()
     assert not rows[schema.model_features(fspec)].isna().all().any()
 
 

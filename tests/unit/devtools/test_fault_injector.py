@@ -110,7 +110,7 @@ def test_injector_nulls_below_threshold_stays_inside_the_limit(
     clean = _clean(spec, tmp_path, "transactions")
     share = frame["merchant_category"].isna().mean()
     assert clean["merchant_category"].isna().mean() < share <= 0.5 * 0.02
-    for col in feed.columns:  # every column stays within its limit: the batch must pass
+    for col in feed.column_specs:  # every column stays within its limit: the batch must pass
         assert frame[col.name].isna().mean() <= col.max_null_fraction
 
 
@@ -129,7 +129,7 @@ def test_injector_wrong_types_put_text_in_numeric_columns(
 ) -> None:
     (path,) = _land(spec, tmp_path, feed, "wrong_types")
     frame = _text(path)
-    numeric = [c.name for c in spec.feed(feed).columns if c.type in ("int", "float")]
+    numeric = [c.name for c in spec.feed(feed).column_specs if c.dtype in ("int", "float")]
     bad = {c: frame.loc[pd.to_numeric(frame[c], errors="coerce").isna(), c] for c in numeric}
     if feed == "transactions":
         assert set(bad["amount"]) == {"abc"} and len(bad["amount"]) == 5

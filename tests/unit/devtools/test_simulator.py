@@ -108,13 +108,13 @@ def test_columns_and_dtypes_follow_the_spec(spec: UseCaseSpec) -> None:
     # Then it has the spec's columns in order, the spec's row count and typed columns
     assert list(tx.columns) == feed.column_names
     assert len(tx) == spec.simulator.rows_per_day
-    for col in feed.columns:
+    for col in feed.column_specs:
         dtype = tx[col.name].dtype
-        if col.type == "timestamp":
+        if col.dtype == "timestamp":
             assert isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC"
-        elif col.type == "int":
+        elif col.dtype == "int":
             assert dtype == np.int64
-        elif col.type == "float":
+        elif col.dtype == "float":
             assert dtype == np.float64
         else:
             assert pd.api.types.is_object_dtype(dtype)
@@ -254,7 +254,7 @@ def test_each_transaction_is_labelled_once_with_the_right_delay(spec: UseCaseSpe
     lab = spec.labels
     fraud_delay = delay[ours["is_fraud"] == 1]
     assert len(fraud_delay) > 0
-    assert fraud_delay.between(lab.chargeback_delay_min_days, lab.chargeback_delay_max_days).all()
+    assert fraud_delay.between(lab.delay_days.min, lab.delay_days.max).all()
     assert (delay[ours["is_fraud"] == 0] == spec.labels.maturity_days).all()
 
 

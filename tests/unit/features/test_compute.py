@@ -30,6 +30,20 @@ def fspec() -> schema.FeatureSpec:
     return schema.feature_spec(load_spec(ROOT / "usecase" / "fraud.yaml"))
 
 
+CUSTOMER_VIEW, MERCHANT_VIEW = "customer_transaction_stats", "merchant_daily_stats"
+NO_LABELS = pd.DataFrame(columns=["transaction_id", "label_timestamp", "is_fraud"])
+
+
+def customer_stats(history: pd.DataFrame, target: pd.DataFrame, fspec) -> pd.DataFrame:
+    """The fraud spec's per-event customer view of ``target`` (its day: the first one's)."""
+    day = pd.Timestamp(target["event_timestamp"].min()).date()
+    return compute.view_stats(fspec.view(CUSTOMER_VIEW), history, NO_LABELS, target, day, fspec)
+
+
+def merchant_stats(history, labels, target, day, fspec) -> pd.DataFrame:
+    return compute.view_stats(fspec.view(MERCHANT_VIEW), history, labels, target, day, fspec)
+
+
 def tx(rows: list[tuple]) -> pd.DataFrame:
     """(customer, merchant, time, amount, channel) rows as a validated-transactions frame."""
     frame = pd.DataFrame(rows, columns=["customer_id", "merchant_id", "ts", "amount", "channel"])
@@ -76,16 +90,20 @@ def test_customer_rows_match_a_brute_force_loop_on_random_history(fspec) -> None
     history.loc[history.index[-3:], "customer_id"] = 3
     target = history[history.event_timestamp >= T0 - pd.Timedelta(days=2)]
     # when
-    rows = compute.customer_stats(history, target, fspec)
+    rows = customer_stats(history, target, fspec)
     # then two stamps per target transaction, each equal to the reference over [s - W, s)
-    assert set(rows.columns) == {"customer_id", "event_timestamp", *schema.customer_features(fspec)}
+    assert set(rows.columns) == {
+        "customer_id",
+        "event_timestamp",
+        *fspec.view(CUSTOMER_VIEW).columns,
+    }
     expected_stamps = set(zip(target.customer_id, target.event_timestamp, strict=False)) | {
         (c, t + compute.EPSILON)
         for c, t in zip(target.customer_id, target.event_timestamp, strict=False)
     }
     assert set(zip(rows.customer_id, rows.event_timestamp, strict=False)) == expected_stamps
     for row in rows.itertuples(index=False):
-        for w in fspec.customer_windows_days:
+        for w in (1, 7, 30):
             ref = brute_force(history, row.customer_id, row.event_timestamp, w)
             got = row._asdict()
             assert got[f"customer_txn_count_{w}d"] == ref["count"]
@@ -99,7 +117,7 @@ def test_customer_rows_match_a_brute_force_loop_on_random_history(fspec) -> None
 
 def test_a_customer_row_at_t_excludes_t_and_the_row_just_after_includes_it(fspec) -> None:
     history = tx([(1, 1, T0 - pd.Timedelta(hours=2), 10.0, "pos"), (1, 2, T0, 30.0, "online")])
-    rows = compute.customer_stats(history, history.tail(1), fspec).set_index("event_timestamp")
+    rows = customer_stats(history, history.tail(1), fspec).set_index("event_timestamp")
     at, after = rows.loc[T0], rows.loc[T0 + compute.EPSILON]
     assert at.customer_txn_count_1d == 1 and at.customer_amount_mean_1d == 10.0
     assert after.customer_txn_count_1d == 2 and after.customer_amount_mean_1d == 20.0
@@ -114,8 +132,8 @@ def test_a_planted_future_transaction_is_never_used(fspec) -> None:
         [past, tx([(1, 9, T0 + pd.Timedelta(minutes=1), 9999.0, "online")])], ignore_index=True
     )
     # when the rows of the T0 transaction are computed from each
-    clean = compute.customer_stats(past, past.tail(1), fspec)
-    planted = compute.customer_stats(future, past.tail(1), fspec)
+    clean = customer_stats(past, past.tail(1), fspec)
+    planted = customer_stats(future, past.tail(1), fspec)
     # then they are identical: nothing after a stamp leaks into it
     pd.testing.assert_frame_equal(clean, planted)
     assert planted.customer_amount_mean_30d.max() < 9999.0
@@ -141,8 +159,8 @@ def test_merchant_fraud_rate_uses_only_labels_that_had_arrived(fspec) -> None:
     late = pd.concat([arrived, labels([(ids[1], T0 + pd.Timedelta(hours=1), 0)])])
     target = history.tail(1)
     # when the partition's merchant rows are computed with and without the late label
-    before = compute.merchant_stats(history, arrived, target, DAY, fspec)
-    after = compute.merchant_stats(history, late, target, DAY, fspec)
+    before = merchant_stats(history, arrived, target, DAY, fspec)
+    after = merchant_stats(history, late, target, DAY, fspec)
     # then the row at T0 (first transaction of the day) sees one fraud label of one...
     at_t0 = after.set_index("event_timestamp").loc[T0]
     assert at_t0.merchant_label_count_30d == 1 and at_t0.merchant_fraud_rate_30d == 1.0
@@ -200,7 +218,7 @@ def test_partition_tables_are_replaced_not_appended_and_identical_on_rerun(
     assert paths_after == paths_before
     assert bytes_after == bytes_before
     # the re-run days were replaced (a new file renamed into place), the others left alone
-    views = (schema.CUSTOMER_VIEW, schema.MERCHANT_VIEW)
+    views = (CUSTOMER_VIEW, MERCHANT_VIEW)
     replaced = {f"{v}/date={d.isoformat()}/data.parquet" for v in views for d in rerun}
     assert {p for p in inodes_after if inodes_after[p] != inodes_before[p]} == replaced
     # each partition is exactly one data file, and no temporary file is left behind
@@ -211,8 +229,8 @@ def test_partition_tables_are_replaced_not_appended_and_identical_on_rerun(
     leftovers = [p for p in paths_after if p.endswith(".tmp") or "/." in f"/{p}"]
     assert leftovers == []
     assert len(bytes_after) == len(views) * len(days)
-    assert first[days[0].isoformat()][schema.CUSTOMER_VIEW] == 2 * 300  # t and t + 1 µs
-    assert tables.existing_partitions(str(root), schema.MERCHANT_VIEW) == days
+    assert first[days[0].isoformat()][CUSTOMER_VIEW] == 2 * 300  # t and t + 1 µs
+    assert tables.existing_partitions(str(root), MERCHANT_VIEW) == days
 
 
 def test_partitions_resolve_from_range_events_or_latest(tmp_path: Path, monkeypatch) -> None:
@@ -228,3 +246,149 @@ def test_partitions_resolve_from_range_events_or_latest(tmp_path: Path, monkeypa
     ]
     with pytest.raises(NoPartitionsToCompute):
         resolve_partitions([], "2020-01-01", "2020-01-02")
+
+
+# --------------------------------------------------------------- the generic engine
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def test_the_fraud_views_equal_the_hand_written_implementation_they_replace(fspec) -> None:
+    """Fraud is unchanged by the move to spec-generated features: the tables of a day equal
+    those the hand-written customer/merchant code computed (commit 560df9c, golden/)."""
+    history = pd.read_parquet(GOLDEN / "transactions.parquet")
+    labels_ = pd.read_parquet(GOLDEN / "labels.parquet")
+    day = date(2026, 11, 9)  # the last of the 40 days (golden/make_golden.py.txt)
+    target = history[history.event_timestamp.dt.date == day]
+    for view in fspec.views:
+        got = compute.view_stats(view, history, labels_, target, day, fspec)
+        expected = pd.read_parquet(GOLDEN / f"{view.name}.parquet")
+        assert list(got.columns) == list(expected.columns), view.name
+        pd.testing.assert_frame_equal(got, expected, rtol=1e-9, atol=1e-12)
+
+
+GENERIC = """
+feeds:
+  transactions:
+    role: events
+    key: id
+    timestamp: happened
+    columns:
+      id: {dtype: string}
+      happened: {dtype: timestamp}
+      shop: {dtype: string}
+      price: {dtype: float, nullable: true, max_null_fraction: 0.5}
+      kind: {dtype: string}
+  labels:
+    role: labels
+    key: id
+    timestamp: known_at
+    columns:
+      id: {dtype: string}
+      known_at: {dtype: timestamp}
+      bad: {dtype: int}
+      status: {dtype: string}
+labels: {delay_days: {min: 0, max: 1}, maturity_days: 1}
+features:
+  project: generic
+  feature_service: generic_v1
+  ttl_days: 5
+  entities:
+    shop:
+      join_key: shop
+      view: shop_event_stats
+      aggregations:
+        - {name: "n_{w}d", function: count, windows: [1, 3]}
+        - {name: "sum_{w}d", function: sum, column: price, windows: [1, 3]}
+        - {name: "mean_{w}d", function: mean, column: price, windows: [3]}
+        - {name: "std_{w}d", function: std, column: price, windows: [3]}
+        - {name: "min_{w}d", function: min, column: price, windows: [1, 3]}
+        - {name: "max_{w}d", function: max, column: price, windows: [1, 3]}
+        - {name: "kinds_{w}d", function: distinct_count, column: kind, windows: [3]}
+        - {name: "a_share_{w}d", function: ratio, column: kind, equals: a, windows: [3]}
+        - {name: "bad_rate_{w}d", function: mean, source: labels, column: bad, windows: [3]}
+        - {name: "labels_{w}d", function: count, source: labels, windows: [3]}
+        - {name: "refund_share_{w}d", function: ratio, source: labels, column: status,
+           equals: refund, windows: [3]}
+model:
+  target: bad
+  registered_name: generic_bad
+  split: {train: 0.7, validation: 0.15, holdout: 0.15}
+  primary_metric: pr_auc
+  promotion_margin: 0.0
+  recall_at_fpr: 0.01
+  slice_metric: roc_auc
+  max_slice_gap: 0.1
+  min_slice_rows: 10
+  min_training_rows: 10
+  min_positives: 1
+  candidates: [xgboost]
+  tuning_budget: 1
+"""
+
+
+def _reference(events: pd.DataFrame, lab: pd.DataFrame, shop: str, s: pd.Timestamp, w: int) -> dict:
+    """Plain loops over the shop's events in [s - w, s), and its labels known in it."""
+    mine = events[
+        (events.shop == shop)
+        & (events.happened >= s - pd.Timedelta(days=w))
+        & (events.happened < s)
+    ]
+    price = mine.price.dropna()
+    known = lab.merge(events[["id", "shop"]], on="id")
+    known = known[(known.shop == shop) & (known.known_at >= s - pd.Timedelta(days=w))]
+    known = known[known.known_at < s]
+    return {
+        "n": len(mine),
+        "sum": price.sum() if len(price) else np.nan,
+        "mean": price.mean() if len(price) else np.nan,
+        "std": price.std(ddof=1) if len(price) > 1 else np.nan,
+        "min": price.min() if len(price) else np.nan,
+        "max": price.max() if len(price) else np.nan,
+        "kinds": mine.kind.nunique(),
+        "a_share": (mine.kind == "a").mean() if len(mine) else np.nan,
+        "bad_rate": known.bad.mean() if len(known) else np.nan,
+        "labels": len(known),
+        "refund_share": (known.status == "refund").mean() if len(known) else np.nan,
+    }
+
+
+def test_every_aggregation_on_a_string_keyed_entity_matches_a_plain_loop(tmp_path: Path) -> None:
+    # given a spec nobody here uses (string keys, nullable prices, labels a day late) and
+    # random events with ties and window-edge times
+    path = tmp_path / "generic.yaml"
+    path.write_text(GENERIC)
+    gspec = schema.feature_spec(load_spec(path))
+    view = gspec.view("shop_event_stats")
+    rng = np.random.default_rng(7)
+    n = 500
+    at = T0 - pd.to_timedelta(rng.integers(0, 6 * 86_400, n), unit="s")
+    at = at.append(pd.DatetimeIndex([T0 - pd.Timedelta(days=1), T0, T0]))
+    events = pd.DataFrame(
+        {
+            "id": [f"e{i}" for i in range(len(at))],
+            "happened": at,
+            "shop": rng.choice(["north", "south", "east"], len(at)),
+            "price": np.where(rng.random(len(at)) < 0.2, np.nan, rng.integers(1, 100, len(at))),
+            "kind": rng.choice(["a", "b", "c"], len(at)),
+        }
+    )
+    lab = pd.DataFrame(
+        {
+            "id": events.id,
+            "known_at": events.happened
+            + pd.to_timedelta(rng.integers(1, 86_400, len(at)), unit="s"),
+            "bad": rng.integers(0, 2, len(at)),
+            "status": rng.choice(["refund", "kept", "unknown"], len(at)),
+        }
+    )
+    target = events[events.happened >= T0 - pd.Timedelta(hours=12)]
+    # when the view's rows of the target events are computed
+    rows = compute.view_stats(view, events, lab, target, DAY, gspec)
+    # then each row equals the plain loop over [s - W, s), string keys kept as strings
+    assert rows["shop"].map(type).eq(str).all()
+    assert len(rows) == 2 * len(target.drop_duplicates(["shop", "happened"]))
+    for row in rows.to_dict("records"):
+        for agg in view.aggregates:
+            ref = _reference(events, lab, row["shop"], row["event_timestamp"], agg.window)
+            name = agg.feature.rsplit("_", 1)[0]
+            np.testing.assert_allclose(row[agg.feature], ref[name], rtol=1e-9, err_msg=agg.feature)

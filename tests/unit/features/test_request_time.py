@@ -30,80 +30,105 @@ STAMPS = [
 ]
 
 
-def _frame(amounts, stamps, means, window: int = 30) -> pd.DataFrame:
-    """What Feast hands the on-demand view: request fields plus the customer means."""
+FRAUD = [
+    ("amount_to_customer_mean_30d", "ratio", ("amount", "customer_amount_mean_30d")),
+    ("hour_of_day", "hour_of_day", ("event_timestamp",)),
+]
+EVERY = [
+    *FRAUD,
+    ("weekday", "day_of_week", ("event_timestamp",)),
+    ("log_amount", "log1p", ("amount",)),
+    ("above_mean", "difference", ("amount", "customer_amount_mean_30d")),
+    ("amount_as_is", "value", ("amount",)),
+]
+
+
+def _frame(amounts, stamps, means) -> pd.DataFrame:
+    """What Feast hands the on-demand view: request fields plus stored features."""
     return pd.DataFrame(
         {
             "amount": pd.Series(amounts, dtype="float64"),
             "event_timestamp": pd.to_datetime(pd.Series(stamps), utc=True),
-            "customer_amount_mean_1d": pd.Series([1.0] * len(means), dtype="float64"),
-            f"customer_amount_mean_{window}d": pd.Series(
+            "customer_amount_mean_30d": pd.Series(
                 [math.nan if m is None else m for m in means], dtype="float64"
             ),
-            "customer_amount_mean_7d": pd.Series([2.0] * len(means), dtype="float64"),
         }
     )
 
 
-def test_the_names_are_the_schemas() -> None:
+def test_the_fraud_spec_plans_its_request_features_from_the_registry() -> None:
     fspec = schema.feature_spec(load_spec(ROOT / "usecase" / "fraud.yaml"))
-    window = fspec.longest_customer_window
-    assert list(schema.request_features(fspec)) == [
-        request_time.ratio_feature(window),
-        request_time.HOUR_OF_DAY,
-    ]
-    mean = f"{request_time.MEAN_PREFIX}{window}d"
-    assert schema.customer_features(fspec)[mean] == "float"
-    assert request_time.longest_mean(schema.customer_features(fspec)) == (mean, window)
-    assert (request_time.AMOUNT, request_time.TIMESTAMP) == (schema.AMOUNT, schema.TIMESTAMP)
+    assert [(r.name, r.function, r.inputs) for r in fspec.request] == FRAUD
+    assert schema.request_features(fspec) == {
+        "amount_to_customer_mean_30d": "float",
+        "hour_of_day": "int",
+    }
+    assert fspec.request_fields == {"amount": "float"}
+    assert fspec.view("customer_transaction_stats").columns["customer_amount_mean_30d"] == "float"
 
 
 @pytest.mark.parametrize(
     ("mean", "expected"),
     [(50.0, 2.0), (0.0, None), (-3.0, None), (None, None), (math.nan, None), (math.inf, 0.0)],
 )
-def test_the_ratio_exists_only_where_the_mean_is_positive(mean, expected) -> None:
-    got = request_time.amount_to_mean(100.0, mean)
+def test_the_ratio_exists_only_where_the_denominator_is_positive(mean, expected) -> None:
+    got = request_time.TRANSFORMS["ratio"](100.0, mean)
     assert math.isnan(got) if expected is None else got == expected
 
 
-def test_a_tiny_mean_gives_infinity_not_an_error() -> None:
-    assert request_time.amount_to_mean(50_000.0, 1e-320) == math.inf
+def test_a_tiny_denominator_gives_infinity_not_an_error() -> None:
+    assert request_time.TRANSFORMS["ratio"](50_000.0, 1e-320) == math.inf
 
 
 @pytest.mark.parametrize(
-    ("stamp", "hour"),
-    list(zip(STAMPS, [0, 23, 23, 23, 0, 1], strict=True)),
+    ("stamp", "hour", "weekday"),
+    list(zip(STAMPS, [0, 23, 23, 23, 0, 1], [1, 1, 0, 0, 1, 6], strict=True)),
 )
-def test_the_hour_is_taken_in_utc(stamp, hour) -> None:
+def test_the_hour_and_weekday_are_taken_in_utc(stamp, hour, weekday) -> None:
     assert request_time.hour_of_day(stamp) == hour
+    assert request_time.day_of_week(stamp) == weekday
 
 
 def test_a_naive_time_is_refused_not_guessed() -> None:
+    values = {"amount": 1.0, "event_timestamp": datetime(2026, 12, 1, 10)}
     with pytest.raises(ValueError, match="tz-aware"):
-        request_time.request_stats(1.0, datetime(2026, 12, 1, 10), 5.0, window_days=30)
+        request_time.compute(FRAUD[1:], values)
 
 
 def test_C4_row_and_frame_forms_agree_on_every_edge_case() -> None:
     # given every combination of amount, mean (0, negative, null, NaN, inf, denormal) and time
     cases = [(a, t, m) for a in AMOUNTS for t in STAMPS for m in MEANS]
     amounts, stamps, means = zip(*cases, strict=True)
-    # when both forms compute the request features
-    frame = request_time.request_stats_frame(_frame(amounts, stamps, means))
-    rows = [request_time.request_stats(a, t, m, window_days=30) for a, t, m in cases]
+    # when both forms compute every transform
+    frame = request_time.frame(EVERY, _frame(amounts, stamps, means))
+    rows = [
+        request_time.compute(
+            EVERY, {"amount": a, "event_timestamp": t, "customer_amount_mean_30d": m}
+        )
+        for a, t, m in cases
+    ]
     # then they are equal value for value (NaN == NaN), with the frame's dtypes
-    assert list(frame.columns) == list(rows[0]) == ["amount_to_customer_mean_30d", "hour_of_day"]
-    assert frame["hour_of_day"].dtype == np.int64
-    row_ratio = np.array([r["amount_to_customer_mean_30d"] for r in rows])
-    np.testing.assert_array_equal(frame["amount_to_customer_mean_30d"].to_numpy(), row_ratio)
-    assert frame["hour_of_day"].tolist() == [r["hour_of_day"] for r in rows]
+    assert list(frame.columns) == list(rows[0]) == [name for name, _, _ in EVERY]
+    assert frame["hour_of_day"].dtype == np.int64 and frame["weekday"].dtype == np.int64
+    for name, _, _ in EVERY:
+        np.testing.assert_array_equal(
+            frame[name].to_numpy(dtype="float64"),
+            np.array([r[name] for r in rows], dtype="float64"),
+            err_msg=name,
+        )
 
 
-def test_the_frame_form_keeps_the_index_and_uses_the_longest_window() -> None:
-    inputs = _frame([10.0, 10.0], STAMPS[:2], [4.0, 0.0], window=90).set_index(pd.Index([7, 3]))
-    out = request_time.request_stats_frame(inputs)
+def test_the_feast_function_survives_the_registry_and_keeps_the_index() -> None:
+    """Feast stores the on-demand function with dill and runs it in another process: the
+    closure must carry its transforms, not read a spec."""
+    import dill
+
+    stored = dill.dumps(request_time.frame_function(EVERY), recurse=True)
+    function = dill.loads(stored)
+    inputs = _frame([10.0, 10.0], STAMPS[:2], [4.0, 0.0]).set_index(pd.Index([7, 3]))
+    out = function(inputs)
     assert out.index.tolist() == [7, 3]
-    assert out.columns[0] == "amount_to_customer_mean_90d"
+    assert out.columns.tolist() == [name for name, _, _ in EVERY]
     assert out.iloc[0, 0] == 2.5 and math.isnan(out.iloc[1, 0])
 
 

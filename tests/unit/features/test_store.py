@@ -28,6 +28,9 @@ from tests.conftest import ROOT
 FIRST = date(2026, 11, 18)
 DAYS = [FIRST + timedelta(days=i) for i in range(3)]
 ROWS = 200
+FSPEC = schema.feature_spec(load_spec(ROOT / "usecase" / "fraud.yaml"))
+CUSTOMER = FSPEC.view("customer_transaction_stats")
+MERCHANT = FSPEC.view("merchant_daily_stats")
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +74,9 @@ def _transactions(root: Path) -> pd.DataFrame:
 def _online_as_of(fs, customers: list[int]) -> list:
     rows = [{"customer_id": c, "merchant_id": 1} for c in customers]
     got = fs.get_online_features(
-        features=[f"{schema.CUSTOMER_VIEW}:{schema.CUSTOMER_AS_OF}"], entity_rows=rows
+        features=[f"{CUSTOMER.name}:{CUSTOMER.as_of}"], entity_rows=rows
     ).to_dict()
-    return got[schema.CUSTOMER_AS_OF]
+    return got[CUSTOMER.as_of]
 
 
 def test_feature_store_yaml_matches_the_python_config(feast_root) -> None:
@@ -158,28 +161,24 @@ def test_A7_a_late_row_inside_a_materialized_window_reaches_the_online_store(fea
     fs = store.feature_store()
     late_day = DAYS[-1] + timedelta(days=1)
     features_uri = str(feast_root / "features")
-    row = pd.read_parquet(
-        layout.feature_table_uri(features_uri, schema.CUSTOMER_VIEW, DAYS[-1])
-    ).tail(1)
+    row = pd.read_parquet(layout.feature_table_uri(features_uri, CUSTOMER.name, DAYS[-1])).tail(1)
     customer = int(row["customer_id"].iloc[0])
     current = pd.Timestamp(_online_as_of(fs, [customer])[0])
     stamp = max(current, pd.Timestamp(_utc(DAYS[-1], 0))) + pd.Timedelta(seconds=30)
-    row["event_timestamp"] = row[schema.CUSTOMER_AS_OF] = stamp
+    row["event_timestamp"] = row[CUSTOMER.as_of] = stamp
     row["customer_txn_count_1d"] = 4242
-    tables.write_table(row, features_uri, schema.CUSTOMER_VIEW, late_day)
+    tables.write_table(row, features_uri, CUSTOMER.name, late_day)
     try:
         # when the late partition is materialized with its look-back window
         pipeline.materialize_partitions([late_day.isoformat()])
         # then the online value moved forward to the late row
         got = fs.get_online_features(
-            features=[f"{schema.CUSTOMER_VIEW}:customer_txn_count_1d"],
+            features=[f"{CUSTOMER.name}:customer_txn_count_1d"],
             entity_rows=[{"customer_id": customer}],
         ).to_dict()
         assert got["customer_txn_count_1d"] == [4242]
     finally:
-        shutil.rmtree(
-            Path(layout.feature_table_uri(features_uri, schema.CUSTOMER_VIEW, late_day)).parent
-        )
+        shutil.rmtree(Path(layout.feature_table_uri(features_uri, CUSTOMER.name, late_day)).parent)
 
 
 def _entities(root: Path, n: int = 50) -> pd.DataFrame:
@@ -195,8 +194,8 @@ def test_historical_features_one_row_per_entity_row_in_order_without_leakage(fea
     out = training_set.historical_features(entity_df, include_as_of=True)
     assert len(out) == len(entity_df)
     pd.testing.assert_frame_equal(out[entity_df.columns], entity_df)
-    assert (out[schema.CUSTOMER_AS_OF] == out["event_timestamp"]).all()  # the row at t itself
-    assert (out[schema.MERCHANT_AS_OF] <= out["event_timestamp"]).all()
+    assert (out[CUSTOMER.as_of] == out["event_timestamp"]).all()  # the row at t itself
+    assert (out[MERCHANT.as_of] <= out["event_timestamp"]).all()
     assert out["customer_txn_count_30d"].notna().all()
     assert out["hour_of_day"].tolist() == out["event_timestamp"].dt.hour.tolist()
     assert (
@@ -258,13 +257,13 @@ def test_A7_redis_guard_keeps_newest_and_rewrites_equal_stamps(feast_root, monke
         monkeypatch.setenv("MLOPS_REDIS_URL", f"redis://127.0.0.1:{port}/0")
         _wait_for_port(port, proc)
         fs = store.feature_store()
-        view = fs.get_feature_view(schema.CUSTOMER_VIEW)
+        view = fs.get_feature_view(CUSTOMER.name)
         fs._get_provider().online_store.update(fs.config, [], [view], [], [], False)
         newer = _row(7, _utc(DAYS[-1], 12), count=2)
-        fs.write_to_online_store(schema.CUSTOMER_VIEW, newer)
-        fs.write_to_online_store(schema.CUSTOMER_VIEW, _row(7, _utc(DAYS[0], 12), count=1))
+        fs.write_to_online_store(CUSTOMER.name, newer)
+        fs.write_to_online_store(CUSTOMER.name, _row(7, _utc(DAYS[0], 12), count=1))
         assert _count(fs, 7) == 2  # the older row was refused
-        fs.write_to_online_store(schema.CUSTOMER_VIEW, _row(7, _utc(DAYS[-1], 12), count=3))
+        fs.write_to_online_store(CUSTOMER.name, _row(7, _utc(DAYS[-1], 12), count=3))
         assert _count(fs, 7) == 3  # an equal stamp (a recomputed partition) is rewritten
     finally:
         proc.terminate()
@@ -272,15 +271,15 @@ def test_A7_redis_guard_keeps_newest_and_rewrites_equal_stamps(feast_root, monke
 
 
 def _row(customer: int, ts: datetime, count: int) -> pd.DataFrame:
-    cols = schema.customer_features(store.feature_spec_from())
-    row = {name: (count if kind == "int" else 1.0) for name, kind in cols.items()}
-    row.update({"customer_id": customer, "event_timestamp": ts, schema.CUSTOMER_AS_OF: ts})
+    view = store.feature_spec_from().view(CUSTOMER.name)
+    row = {name: (count if kind == "int" else 1.0) for name, kind in view.columns.items()}
+    row.update({"customer_id": customer, "event_timestamp": ts, view.as_of: ts})
     return pd.DataFrame([row])
 
 
 def _count(fs, customer: int) -> int:
     got = fs.get_online_features(
-        features=[f"{schema.CUSTOMER_VIEW}:customer_txn_count_1d"],
+        features=[f"{CUSTOMER.name}:customer_txn_count_1d"],
         entity_rows=[{"customer_id": customer}],
     ).to_dict()
     return got["customer_txn_count_1d"][0]
@@ -293,15 +292,15 @@ def test_the_checks_behind_the_helper_fail_on_stale_or_future_rows() -> None:
         {
             "__entity_row": [0, 1],
             "event_timestamp": [t, t],
-            schema.CUSTOMER_AS_OF: [t, t],
-            schema.MERCHANT_AS_OF: [t, t],
+            CUSTOMER.as_of: [t, t],
+            MERCHANT.as_of: [t, t],
         }
     )
     answer = expected.copy()
-    training_set._check_as_of(answer, expected)  # the right rows pass
-    stale = answer.assign(**{schema.CUSTOMER_AS_OF: [t, t - pd.Timedelta(hours=1)]})
+    training_set._check_as_of(answer, expected, FSPEC)  # the right rows pass
+    stale = answer.assign(**{CUSTOMER.as_of: [t, t - pd.Timedelta(hours=1)]})
     with pytest.raises(training_set.FeatureRowsStale):
-        training_set._check_as_of(stale, expected)
-    future = answer.assign(**{schema.MERCHANT_AS_OF: [t, t + pd.Timedelta(seconds=1)]})
+        training_set._check_as_of(stale, expected, FSPEC)
+    future = answer.assign(**{MERCHANT.as_of: [t, t + pd.Timedelta(seconds=1)]})
     with pytest.raises(training_set.FeatureLeakage):
-        training_set._check_no_leakage(future)
+        training_set._check_no_leakage(future, FSPEC)

@@ -194,7 +194,7 @@ def test_a_skew_mail_names_the_features_and_does_not_retrain() -> None:
 
     assert mail.subject == "SKEW customer_amount_mean_30d (2026-11-17..2026-11-19)"
     assert (
-        "1 features differ online vs offline for the same 812 transactions (wasserstein >= 0.05):"
+        "1 features differ online vs offline for the same 812 events (wasserstein >= 0.05):"
     ) in mail.text
     assert "customer_amount_mean_30d: 0.97" in mail.text
     assert "No retrain" in mail.text and "online feature path" in mail.text

@@ -70,7 +70,10 @@ def test_an_unknown_key_is_refused_by_name(tmp_path, raw) -> None:
     section = {**raw["monitoring"], "drift_treshold": 0.2}
     path = _write(tmp_path, raw, section)
 
-    with pytest.raises(SpecError, match=r"monitoring has unknown keys \['drift_treshold'\]") as err:
+    with pytest.raises(
+        SpecError,
+        match=r"monitoring\.drift_treshold: unknown key \(did you mean 'drift_threshold'\?\)",
+    ) as err:
         load_spec(path)
 
     assert str(err.value).startswith(f"{path}: ")
@@ -80,7 +83,7 @@ def test_an_unknown_key_is_refused_by_name(tmp_path, raw) -> None:
 def test_an_unknown_drift_method_is_refused(tmp_path, raw, method) -> None:
     path = _write(tmp_path, raw, {**raw["monitoring"], "drift_method": method})
 
-    with pytest.raises(SpecError, match=r"monitoring\.drift_method must be one of") as err:
+    with pytest.raises(SpecError, match=r"monitoring\.drift_method: must be one of") as err:
         load_spec(path)
 
     assert repr(method) in str(err.value)
@@ -89,14 +92,22 @@ def test_an_unknown_drift_method_is_refused(tmp_path, raw, method) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("window_days", 0, r"monitoring\.window_days must be >= 1"),
-        ("min_sample_rows", 2.5, r"monitoring\.min_sample_rows must be a whole number"),
-        ("drift_threshold", 0, r"monitoring\.drift_threshold must be > 0"),
-        ("drift_share", 1.5, r"monitoring\.drift_share must be <= 1"),
-        ("max_rows", 10, r"monitoring\.max_rows must be >= 100"),
-        ("max_pr_auc_drop", -0.1, r"monitoring\.max_pr_auc_drop must be >= 0"),
-        ("retrain_cooldown_hours", "3d", r"monitoring\.retrain_cooldown_hours must be a number"),
-        ("max_failed_retrains", True, r"monitoring\.max_failed_retrains must be a whole number"),
+        ("window_days", 0, r"monitoring\.window_days: must be greater than or equal to 1"),
+        ("min_sample_rows", 2.5, r"monitoring\.min_sample_rows: must be a whole number"),
+        ("drift_threshold", 0, r"monitoring\.drift_threshold: must be greater than 0"),
+        ("drift_share", 1.5, r"monitoring\.drift_share: must be less than or equal to 1"),
+        ("max_rows", 10, r"monitoring\.max_rows: must be greater than or equal to 100"),
+        (
+            "max_pr_auc_drop",
+            -0.1,
+            r"monitoring\.max_pr_auc_drop: must be greater than or equal to 0",
+        ),
+        (
+            "retrain_cooldown_hours",
+            "3d",
+            r"monitoring\.retrain_cooldown_hours: must be a number",
+        ),
+        ("max_failed_retrains", True, r"monitoring\.max_failed_retrains: must be a whole number"),
     ],
 )
 def test_a_value_out_of_range_names_the_key(tmp_path, raw, key, value, message) -> None:
@@ -107,5 +118,5 @@ def test_a_value_out_of_range_names_the_key(tmp_path, raw, key, value, message) 
 
 
 def test_the_section_must_be_a_mapping(tmp_path, raw) -> None:
-    with pytest.raises(SpecError, match=r"monitoring must be a mapping, got list"):
+    with pytest.raises(SpecError, match=r"monitoring: expected a mapping, got \[\'wasserstein\'\]"):
         load_spec(_write(tmp_path, raw, ["wasserstein"]))

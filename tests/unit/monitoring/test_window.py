@@ -22,11 +22,13 @@ from include.data import lake
 from include.features import schema
 from include.monitoring import window
 from include.monitoring.errors import MonitoringInputInvalid
-from include.spec import LABELS_FEED, TRANSACTIONS_FEED, UseCaseSpec, load_spec
+from include.spec import UseCaseSpec, load_spec
 from tests.conftest import ROOT
 
 D1, D2, D3 = date(2026, 11, 17), date(2026, 11, 18), date(2026, 11, 19)
 WIN = window.Window(D1, D3)
+_NAMES = load_spec(ROOT / "usecase" / "fraud.yaml").names
+EVENTS_FEED, LABELS_FEED = _NAMES.events_feed, _NAMES.labels_feed  # transactions, labels
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +72,8 @@ def _predictions(
     )
     for f in features:
         frame[f] = np.where(scored, rng.random(n) * 10, np.nan)
-    frame[schema.CUSTOMER_AS_OF] = frame[names.event_ts]
-    frame[schema.MERCHANT_AS_OF] = frame[names.event_ts]
+    for as_of in schema.as_of_columns(schema.feature_spec(spec)):  # customer_, merchant_as_of
+        frame[as_of] = frame[names.event_ts]
     return frame
 
 
@@ -329,21 +331,21 @@ def test_quarantined_lists_days_quarantined_and_never_published(lake_uri, spec) 
         frame = pd.DataFrame({spec.names.tx_key: ["x"]})
         storage.write_bytes(layout.partition_uri(lake_uri, feed, day), lake.to_parquet_bytes(frame))
 
-    quarantine(TRANSACTIONS_FEED, D1, "scheduled__2026-11-18T00:00:00+00:00")
-    publish(TRANSACTIONS_FEED, D1)  # fixed and re-landed: not a hole any more
-    quarantine(TRANSACTIONS_FEED, D2, "scheduled__2026-11-19T00:00:00+00:00")
+    quarantine(EVENTS_FEED, D1, "scheduled__2026-11-18T00:00:00+00:00")
+    publish(EVENTS_FEED, D1)  # fixed and re-landed: not a hole any more
+    quarantine(EVENTS_FEED, D2, "scheduled__2026-11-19T00:00:00+00:00")
     quarantine(LABELS_FEED, D3, "manual__x")
     quarantine(LABELS_FEED, D3 + timedelta(days=1), "manual__y")  # outside the window
     Path(layout.quarantine_day_dir(lake_uri, LABELS_FEED, D1)).mkdir(parents=True)  # empty
 
-    got = window.quarantined(lake_uri, WIN)
+    got = window.quarantined(lake_uri, WIN, [EVENTS_FEED, LABELS_FEED])
 
-    assert got == {TRANSACTIONS_FEED: ["2026-11-18"], LABELS_FEED: ["2026-11-19"]}
-    assert window.quarantined(lake_uri, window.Window(D1, D1)) == {}
+    assert got == {EVENTS_FEED: ["2026-11-18"], LABELS_FEED: ["2026-11-19"]}
+    assert window.quarantined(lake_uri, window.Window(D1, D1), [EVENTS_FEED, LABELS_FEED]) == {}
 
 
 def test_nothing_quarantined_is_an_empty_answer(lake_uri) -> None:
-    assert window.quarantined(lake_uri, WIN) == {}
+    assert window.quarantined(lake_uri, WIN, [EVENTS_FEED, LABELS_FEED]) == {}
 
 
 def test_window_days_cross_a_month_end() -> None:

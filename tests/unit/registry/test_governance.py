@@ -155,14 +155,22 @@ def test_bundled_spec_asks_on_drift_retrains_and_grown_slice_gaps(base_spec) -> 
 
 def test_spec_loader_names_an_unknown_condition(tmp_path) -> None:
     with pytest.raises(
-        SpecError, match=r"model\.approval\.required_when names unknown .*'drfit'.*always"
+        SpecError,
+        match=r"model\.approval\.required_when\[0\]: must be one of 'always', .*got 'drfit'",
     ):
         load_spec(_spec_with(tmp_path, {"required_when": ["drfit"]}))
-    with pytest.raises(SpecError, match=r"model\.approval\.required_when must be a list"):
+    with pytest.raises(
+        SpecError, match=r"model\.approval\.required_when: must be a list, got 'always'"
+    ):
         load_spec(_spec_with(tmp_path, {"required_when": "always"}))
-    with pytest.raises(SpecError, match=r"model\.approval\.on_timeout must be one of"):
+    with pytest.raises(
+        SpecError, match=r"model\.approval\.on_timeout: must be one of 'reject' or 'approve'"
+    ):
         load_spec(_spec_with(tmp_path, {"on_timeout": "maybe"}))
-    with pytest.raises(SpecError, match=r"model\.approval has unknown keys"):
+    with pytest.raises(
+        SpecError,
+        match=r"model\.approval\.requried_when: unknown key \(did you mean 'required_when'\?\)",
+    ):
         load_spec(_spec_with(tmp_path, {"requried_when": []}))
     never = load_spec(_spec_with(tmp_path, {"required_when": [], "on_timeout": "approve"}))
     assert (

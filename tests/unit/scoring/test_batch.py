@@ -36,6 +36,9 @@ from tests.conftest import ROOT
 DAY = date(2026, 10, 25)
 T0 = pd.Timestamp("2026-10-25 09:00", tz="UTC")
 MODEL = ScoringModel(name="fraud_is_fraud", version="3", model_uri="models:/x/3", threshold=0.5)
+FSPEC = schema.feature_spec(load_spec(ROOT / "usecase" / "fraud.yaml"))
+CUSTOMER = FSPEC.view("customer_transaction_stats")
+MERCHANT = FSPEC.view("merchant_daily_stats")
 
 
 @pytest.fixture
@@ -145,9 +148,9 @@ def test_an_empty_published_partition_is_refused(data_root, spec) -> None:
         batch.read_transactions(date(2026, 10, 26), fspec, get_settings())
 
 
-def test_D11_a_day_without_feature_tables_is_refused_with_the_way_out(data_root) -> None:
+def test_D11_a_day_without_feature_tables_is_refused_with_the_way_out(data_root, spec) -> None:
     with pytest.raises(FeaturesNotComputed, match="materialize_features with start_date=2026"):
-        batch.require_feature_tables(DAY, get_settings())
+        batch.require_feature_tables(DAY, get_settings(), schema.feature_spec(spec))
 
 
 # ---------------------------------------------------------------------- score_frame
@@ -172,8 +175,8 @@ def _fake_features(features: list[str]):
         out = entity.reset_index(drop=True).copy()
         for i, col in enumerate(features):
             out[col] = np.arange(len(out), dtype="int64") * 3 + i  # counts come back as ints
-        out[schema.CUSTOMER_AS_OF] = out["event_timestamp"]
-        out[schema.MERCHANT_AS_OF] = out["event_timestamp"] - pd.Timedelta(hours=1)
+        out[CUSTOMER.as_of] = out["event_timestamp"]
+        out[MERCHANT.as_of] = out["event_timestamp"] - pd.Timedelta(hours=1)
         return out
 
     return historical_features
@@ -221,7 +224,7 @@ def test_D7_only_rows_with_features_reach_the_model_and_the_rest_keep_no_values(
     unscored = out[~out["scored"]]
     assert unscored["score"].isna().all()
     assert unscored[features].isna().all().all()
-    assert unscored[[schema.CUSTOMER_AS_OF, schema.MERCHANT_AS_OF]].isna().all().all()
+    assert unscored[[CUSTOMER.as_of, MERCHANT.as_of]].isna().all().all()
     assert unscored["unscored_reason"].tolist() == [
         "customer_features_missing",
         "merchant_features_missing",
@@ -230,8 +233,8 @@ def test_D7_only_rows_with_features_reach_the_model_and_the_rest_keep_no_values(
     # the version, its threshold and the time travel with every row
     assert set(out["model_version"]) == {"3"} and set(out["model_name"]) == {"fraud_is_fraud"}
     assert set(out["threshold"]) == {0.5} and set(out["scored_at"]) == {scored_at}
-    assert str(out[schema.CUSTOMER_AS_OF].dtype) == "datetime64[ns, UTC]"
-    assert out.loc[0, schema.MERCHANT_AS_OF] == T0 - pd.Timedelta(hours=1)
+    assert str(out[CUSTOMER.as_of].dtype) == "datetime64[ns, UTC]"
+    assert out.loc[0, MERCHANT.as_of] == T0 - pd.Timedelta(hours=1)
 
 
 def test_D7_a_day_where_nothing_has_features_calls_neither_feast_nor_the_model(

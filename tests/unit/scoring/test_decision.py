@@ -132,3 +132,19 @@ def test_stamps_of_another_resolution_or_zone_are_compared_as_instants() -> None
     }
 
     assert _reasons(entity, stamps) == [None]
+
+
+def test_D7_text_join_keys_are_compared_as_text_not_cast_to_numbers() -> None:
+    """A tail number or an airport code keys an entity as well as an integer id does."""
+    times = pd.to_datetime(["2026-11-20 10:00"] * 3, utc=True)
+    flights = pd.DataFrame({"tailnum": ["N14228", "N24211", "007"], "ts": times})
+    stamps = pd.DataFrame(
+        {
+            "tailnum": ["N14228", "7"],  # "7" is not "007": text keys are not numbers
+            "stamp": pd.to_datetime(["2026-11-20 09:00", "2026-11-20 09:00"], utc=True),
+        }
+    )
+    reasons = unscored_reasons(
+        flights, "ts", {"aircraft": "tailnum"}, {"aircraft": stamps}, "stamp", pd.Timedelta(days=1)
+    )
+    assert reasons.tolist() == [None, "aircraft_features_missing", "aircraft_features_missing"]
