@@ -50,7 +50,7 @@ COPY --chown=airflow:0 dags/ dags/
 COPY --chown=airflow:0 plugins/ plugins/
 COPY --chown=airflow:0 feature_repo/ feature_repo/
 COPY --chown=airflow:0 usecase/ usecase/
-# The scoring service (compose's `serving`: bentoml serve serving.service:FraudService); DAG
+# The scoring service (compose's `serving`: bentoml serve serving.service:ScoringService); DAG
 # tasks import it too when they package a model version.
 COPY --chown=airflow:0 serving/ serving/
 # The MLflow service writes its basic-auth config with scripts/production/mlflow_auth.py.

@@ -12,15 +12,24 @@ Part of airflow-mlops. Trigger by hand with `batch_date` to (re)ingest a given d
 Rules: `usecase/fraud.yaml` (`feeds.labels`, `labels`).
 """
 
-from include.orchestration.assets import LABELS_FEED, VALIDATED_LABELS
+from include.config import UseCase
+from include.orchestration.assets import assets_of
 from include.orchestration.ingest_dag import build_ingest_dag
+from include.orchestration.usecases import build_per_usecase
 
-dag = build_ingest_dag(
-    dag_id="ingest_labels",
-    feed=LABELS_FEED,
-    asset=VALIDATED_LABELS,
-    doc_md=__doc__,
-)
+
+def build(usecase: UseCase):  # noqa: ANN201 (a DAG)
+    assets = assets_of(usecase)
+    return build_ingest_dag(
+        usecase=usecase,
+        dag_id=f"ingest_{assets.labels_feed}",
+        feed=assets.labels_feed,
+        asset=assets.validated_labels,
+        doc_md=__doc__,
+    )
+
+
+dag = build_per_usecase(build, globals())
 
 if __name__ == "__main__":
     dag.test()

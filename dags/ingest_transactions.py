@@ -16,15 +16,24 @@ partition. Part of airflow-mlops. Settings: `.env.example`; rules: `usecase/frau
 (`feeds.transactions`).
 """
 
-from include.orchestration.assets import EVENTS_FEED, VALIDATED_TRANSACTIONS
+from include.config import UseCase
+from include.orchestration.assets import assets_of
 from include.orchestration.ingest_dag import build_ingest_dag
+from include.orchestration.usecases import build_per_usecase
 
-dag = build_ingest_dag(
-    dag_id="ingest_transactions",
-    feed=EVENTS_FEED,
-    asset=VALIDATED_TRANSACTIONS,
-    doc_md=__doc__,
-)
+
+def build(usecase: UseCase):  # noqa: ANN201 (a DAG)
+    assets = assets_of(usecase)
+    return build_ingest_dag(
+        usecase=usecase,
+        dag_id=f"ingest_{assets.events_feed}",
+        feed=assets.events_feed,
+        asset=assets.validated_events,
+        doc_md=__doc__,
+    )
+
+
+dag = build_per_usecase(build, globals())
 
 if __name__ == "__main__":
     dag.test()

@@ -24,78 +24,86 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import Metadata, Param, dag, task
+from airflow.sdk import Metadata, Param, task
+from airflow.sdk import dag as airflow_dag
 
+from include.config import UseCase
 from include.orchestration.alerts import default_args
-from include.orchestration.assets import FEATURES, VALIDATED_LABELS, VALIDATED_TRANSACTIONS
+from include.orchestration.assets import assets_of
+from include.orchestration.usecases import build_per_usecase, usecase_tags
 
 _DAY = {"type": ["null", "string"], "format": "date"}
 
 
-@dag(
-    dag_id="materialize_features",
-    schedule=VALIDATED_TRANSACTIONS | VALIDATED_LABELS,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,  # two runs would race on the same partitions and online rows
-    default_args=default_args(),
-    tags=["features", "feast"],
-    doc_md=__doc__,
-    params={
-        "start_date": Param(None, **_DAY, description="Recompute from this day (YYYY-MM-DD)."),
-        "end_date": Param(None, **_DAY, description="…to this day; empty = start_date only."),
-    },
-)
-def materialize_features() -> None:
-    @task
-    def resolve_partitions(params: dict[str, Any] | None = None, **context: Any) -> list[str]:
-        from include.steps.materialize_features import resolve_partitions as resolve
+def build(usecase: UseCase):  # noqa: ANN201 (a DAG)
+    assets = assets_of(usecase)
 
-        events = context.get("triggering_asset_events") or {}
-        named = [
-            str(event.extra["partition"])
-            for asset in (VALIDATED_TRANSACTIONS, VALIDATED_LABELS)
-            for event in (events.get(asset, []))
-            if (event.extra or {}).get("partition")
-        ]
-        params = params or {}
-        return resolve(named, params.get("start_date"), params.get("end_date"))
+    @airflow_dag(
+        dag_id=usecase.qualify("materialize_features"),
+        schedule=assets.validated_events | assets.validated_labels,
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        max_active_runs=1,  # two runs would race on the same partitions and online rows
+        default_args=default_args(usecase),
+        tags=["features", "feast", *usecase_tags(usecase)],
+        doc_md=__doc__,
+        params={
+            "start_date": Param(None, **_DAY, description="Recompute from this day (YYYY-MM-DD)."),
+            "end_date": Param(None, **_DAY, description="…to this day; empty = start_date only."),
+        },
+    )
+    def materialize_features() -> None:
+        @task
+        def resolve_partitions(params: dict[str, Any] | None = None, **context: Any) -> list[str]:
+            from include.steps.materialize_features import resolve_partitions as resolve
 
-    @task
-    def compute_feature_tables(days: list[str]) -> dict[str, Any]:
-        from include.steps.materialize_features import compute_tables
+            events = context.get("triggering_asset_events") or {}
+            named = [
+                str(event.extra["partition"])
+                for asset in (assets.validated_events, assets.validated_labels)
+                for event in (events.get(asset, []))
+                if (event.extra or {}).get("partition")
+            ]
+            params = params or {}
+            return resolve(named, params.get("start_date"), params.get("end_date"))
 
-        return compute_tables(days)
+        @task
+        def compute_feature_tables(days: list[str]) -> dict[str, Any]:
+            from include.steps.materialize_features import compute_tables
 
-    @task
-    def apply_feature_definitions() -> dict[str, Any]:
-        from include.steps.materialize_features import apply_definitions
+            return compute_tables(days)
 
-        return apply_definitions()
+        @task
+        def apply_feature_definitions() -> dict[str, Any]:
+            from include.steps.materialize_features import apply_definitions
 
-    @task
-    def materialize_online(days: list[str]) -> dict[str, Any]:
-        from include.steps.materialize_features import materialize_partitions
+            return apply_definitions()
 
-        return materialize_partitions(days)
+        @task
+        def materialize_online(days: list[str]) -> dict[str, Any]:
+            from include.steps.materialize_features import materialize_partitions
 
-    @task(outlets=[FEATURES])
-    def publish_features(days: list[str], rows: dict[str, Any], materialized: dict[str, Any]):  # noqa: ANN202 (generator task)
-        from include.steps.materialize_features import features_event
+            return materialize_partitions(days)
 
-        extra = features_event(days, rows, materialized)
-        yield Metadata(FEATURES, extra)
-        return extra
+        @task(outlets=[assets.features])
+        def publish_features(days: list[str], rows: dict[str, Any], materialized: dict[str, Any]):  # noqa: ANN202 (generator task)
+            from include.steps.materialize_features import features_event
 
-    days = resolve_partitions()
-    rows = compute_feature_tables(days)
-    applied = apply_feature_definitions()
-    materialized = materialize_online(days)
-    [rows, applied] >> materialized
-    publish_features(days, rows, materialized)
+            extra = features_event(days, rows, materialized)
+            yield Metadata(assets.features, extra)
+            return extra
+
+        days = resolve_partitions()
+        rows = compute_feature_tables(days)
+        applied = apply_feature_definitions()
+        materialized = materialize_online(days)
+        [rows, applied] >> materialized
+        publish_features(days, rows, materialized)
+
+    return materialize_features()
 
 
-dag = materialize_features()
+dag = build_per_usecase(build, globals())
 
 if __name__ == "__main__":
     dag.test()

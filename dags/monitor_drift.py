@@ -29,10 +29,13 @@ from typing import Any
 
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import Metadata, Param, dag, task
+from airflow.sdk import Metadata, Param, task
+from airflow.sdk import dag as airflow_dag
 
+from include.config import UseCase
 from include.orchestration.alerts import default_args
-from include.orchestration.assets import DRIFT_REPORTS
+from include.orchestration.assets import assets_of
+from include.orchestration.usecases import build_per_usecase, usecase_tags
 
 _DECISION = "ti.xcom_pull(task_ids='decide')"
 # The run's summary on its drift_reports Asset event (the UI shows it with the run).
@@ -50,102 +53,108 @@ SUMMARY_KEYS = (
 )
 
 
-@dag(
-    dag_id="monitor_drift",
-    schedule="30 3 * * *",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,  # the dedup state and the history have one writer
-    render_template_as_native_obj=True,  # the trigger's conf is decide's dict, typed
-    default_args=default_args(),
-    tags=["monitoring", "evidently", "drift"],
-    doc_md=__doc__,
-    params={
-        "start": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            description="First day of the window (YYYY-MM-DD); empty = window_days before end.",
-        ),
-        "end": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            description="Last day of the window; empty = the day before the run.",
-        ),
-        "window_days": Param(
-            None,
-            type=["null", "integer"],
-            minimum=1,
-            maximum=90,
-            description="Days in the window when start is empty; empty = the spec's.",
-        ),
-    },
-)
-def monitor_drift() -> None:
-    @task
-    def measure(params: dict[str, Any] | None = None, **context: Any) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
+def build(usecase: UseCase):  # noqa: ANN201 (a DAG)
+    assets = assets_of(usecase)
 
-        from include.monitoring.errors import NoChampion
-        from include.steps.monitor_drift import measure as run
-
-        when = context.get("data_interval_end") or context.get("logical_date")
-        run_day = (when or pendulum.now("UTC")).date()
-        try:
-            summary = run(run_day, params or {}, context["run_id"])
-        except NoChampion as exc:  # a young deployment: nothing to monitor yet, no alert
-            raise AirflowSkipException(str(exc)) from exc
-        from include.orchestration.evidence import push_evidence
-
-        push_evidence(summary.get("report_uri"), context=context)  # the task's "Evidence" link
-        return summary
-
-    @task
-    def decide(summary: dict, **context: Any) -> dict:
-        from include.steps.monitor_drift import decide as run
-
-        return run(summary, context["run_id"])
-
-    @task
-    def notify(summary: dict, decision: dict) -> list[str]:
-        from include.steps.monitor_drift import notify as run
-
-        return run(summary, decision)
-
-    @task.branch
-    def retrain_or_not(decision: dict) -> str | None:
-        return "trigger_retrain" if decision["retrain"] else None
-
-    trigger_retrain = TriggerDagRunOperator(
-        task_id="trigger_retrain",
-        trigger_dag_id="train_model",
-        trigger_run_id="{{ " + _DECISION + "['trigger_run_id'] }}",
-        conf="{{ " + _DECISION + "['trigger_conf'] }}",  # reason + the retrain window
-        skip_when_already_exists=True,  # a retried task does not retrain twice
-        retries=2,
+    @airflow_dag(
+        dag_id=usecase.qualify("monitor_drift"),
+        schedule="30 3 * * *",
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        max_active_runs=1,  # the dedup state and the history have one writer
+        render_template_as_native_obj=True,  # the trigger's conf is decide's dict, typed
+        default_args=default_args(usecase),
+        tags=["monitoring", "evidently", "drift", *usecase_tags(usecase)],
+        doc_md=__doc__,
+        params={
+            "start": Param(
+                None,
+                type=["null", "string"],
+                format="date",
+                description="First day of the window (YYYY-MM-DD); empty = window_days before end.",
+            ),
+            "end": Param(
+                None,
+                type=["null", "string"],
+                format="date",
+                description="Last day of the window; empty = the day before the run.",
+            ),
+            "window_days": Param(
+                None,
+                type=["null", "integer"],
+                minimum=1,
+                maximum=90,
+                description="Days in the window when start is empty; empty = the spec's.",
+            ),
+        },
     )
+    def monitor_drift() -> None:
+        @task
+        def measure(params: dict[str, Any] | None = None, **context: Any) -> dict:
+            from airflow.sdk.exceptions import AirflowSkipException
 
-    # After the mails and the trigger (skipped when no retrain), never after a skipped measure.
-    @task(trigger_rule="none_failed_min_one_success", outlets=[DRIFT_REPORTS])
-    def record(summary: dict, decision: dict):  # noqa: ANN202 (generator task)
-        from include.steps.monitor_drift import record as run
+            from include.monitoring.errors import NoChampion
+            from include.steps.monitor_drift import measure as run
 
-        row = run(summary, decision)
-        yield Metadata(
-            DRIFT_REPORTS, {k: row[k] for k in SUMMARY_KEYS} | {"verdicts": decision["verdicts"]}
+            when = context.get("data_interval_end") or context.get("logical_date")
+            run_day = (when or pendulum.now("UTC")).date()
+            try:
+                summary = run(run_day, params or {}, context["run_id"])
+            except NoChampion as exc:  # a young deployment: nothing to monitor yet, no alert
+                raise AirflowSkipException(str(exc)) from exc
+            from include.orchestration.evidence import push_evidence
+
+            push_evidence(summary.get("report_uri"), context=context)  # the task's "Evidence" link
+            return summary
+
+        @task
+        def decide(summary: dict, **context: Any) -> dict:
+            from include.steps.monitor_drift import decide as run
+
+            return run(summary, context["run_id"])
+
+        @task
+        def notify(summary: dict, decision: dict) -> list[str]:
+            from include.steps.monitor_drift import notify as run
+
+            return run(summary, decision)
+
+        @task.branch
+        def retrain_or_not(decision: dict) -> str | None:
+            return "trigger_retrain" if decision["retrain"] else None
+
+        trigger_retrain = TriggerDagRunOperator(
+            task_id="trigger_retrain",
+            trigger_dag_id=usecase.qualify("train_model"),
+            trigger_run_id="{{ " + _DECISION + "['trigger_run_id'] }}",
+            conf="{{ " + _DECISION + "['trigger_conf'] }}",  # reason + the retrain window
+            skip_when_already_exists=True,  # a retried task does not retrain twice
+            retries=2,
         )
-        return row
 
-    summary = measure()
-    decision = decide(summary)
-    mails = notify(summary, decision)
-    branch = retrain_or_not(decision)
-    branch >> trigger_retrain
-    [mails, trigger_retrain] >> record(summary, decision)
+        # After the mails and the trigger (skipped when no retrain), never after a skipped measure.
+        @task(trigger_rule="none_failed_min_one_success", outlets=[assets.drift_reports])
+        def record(summary: dict, decision: dict):  # noqa: ANN202 (generator task)
+            from include.steps.monitor_drift import record as run
+
+            row = run(summary, decision)
+            yield Metadata(
+                assets.drift_reports,
+                {k: row[k] for k in SUMMARY_KEYS} | {"verdicts": decision["verdicts"]},
+            )
+            return row
+
+        summary = measure()
+        decision = decide(summary)
+        mails = notify(summary, decision)
+        branch = retrain_or_not(decision)
+        branch >> trigger_retrain
+        [mails, trigger_retrain] >> record(summary, decision)
+
+    return monitor_drift()
 
 
-dag = monitor_drift()
+dag = build_per_usecase(build, globals())
 
 if __name__ == "__main__":
     dag.test()

@@ -32,77 +32,85 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import Metadata, Param, dag, task
+from airflow.sdk import Metadata, Param, task
+from airflow.sdk import dag as airflow_dag
 
+from include.config import UseCase
 from include.orchestration.alerts import default_args
-from include.orchestration.assets import CHAMPION_MODEL, FEATURES, PREDICTIONS
+from include.orchestration.assets import assets_of
+from include.orchestration.usecases import build_per_usecase, usecase_tags
 
 _DAY = {"type": ["null", "string"], "format": "date"}
 
 
-@dag(
-    dag_id="score_transactions",
-    schedule=FEATURES | CHAMPION_MODEL,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,  # two runs re-scoring the same day would only race to the same file
-    default_args=default_args(),
-    tags=["scoring", "predictions", "mlflow", "feast"],
-    doc_md=__doc__,
-    params={
-        "days": Param(
-            [],
-            type="array",
-            items={"type": "string", "format": "date"},
-            description="Days to (re)score (YYYY-MM-DD); empty = the range, or the events.",
-        ),
-        "start_date": Param(None, **_DAY, description="Re-score from this day (YYYY-MM-DD)."),
-        "end_date": Param(None, **_DAY, description="…to this day; empty = start_date only."),
-    },
-)
-def score_transactions() -> None:
-    @task
-    def resolve_days(params: dict[str, Any] | None = None, **context: Any) -> list[str]:
-        from airflow.sdk.exceptions import AirflowSkipException
+def build(usecase: UseCase):  # noqa: ANN201 (a DAG)
+    assets = assets_of(usecase)
 
-        from include.scoring.days import days_to_score
-        from include.scoring.errors import NothingToScore
+    @airflow_dag(
+        dag_id=usecase.qualify(f"score_{assets.events_feed}"),
+        schedule=assets.features | assets.champion_model,
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        max_active_runs=1,  # two runs re-scoring the same day would only race to the same file
+        default_args=default_args(usecase),
+        tags=["scoring", "predictions", "mlflow", "feast", *usecase_tags(usecase)],
+        doc_md=__doc__,
+        params={
+            "days": Param(
+                [],
+                type="array",
+                items={"type": "string", "format": "date"},
+                description="Days to (re)score (YYYY-MM-DD); empty = the range, or the events.",
+            ),
+            "start_date": Param(None, **_DAY, description="Re-score from this day (YYYY-MM-DD)."),
+            "end_date": Param(None, **_DAY, description="…to this day; empty = start_date only."),
+        },
+    )
+    def score_transactions() -> None:
+        @task
+        def resolve_days(params: dict[str, Any] | None = None, **context: Any) -> list[str]:
+            from airflow.sdk.exceptions import AirflowSkipException
 
-        events = (context.get("triggering_asset_events") or {}).get(FEATURES, [])
-        named = [p for e in events for p in (e.extra or {}).get("partitions", []) if p]
-        params = params or {}
-        try:
-            return days_to_score(
-                named, params.get("days"), params.get("start_date"), params.get("end_date")
-            )
-        except NothingToScore as exc:  # a labels-only day or a young lake: not a failure
-            raise AirflowSkipException(str(exc)) from exc
+            from include.scoring.days import days_to_score
+            from include.scoring.errors import NothingToScore
 
-    @task
-    def resolve_model() -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowSkipException
+            events = (context.get("triggering_asset_events") or {}).get(assets.features, [])
+            named = [p for e in events for p in (e.extra or {}).get("partitions", []) if p]
+            params = params or {}
+            try:
+                return days_to_score(
+                    named, params.get("days"), params.get("start_date"), params.get("end_date")
+                )
+            except NothingToScore as exc:  # a labels-only day or a young lake: not a failure
+                raise AirflowSkipException(str(exc)) from exc
 
-        from include.scoring.errors import NothingToScore
-        from include.scoring.model import scoring_model
+        @task
+        def resolve_model() -> dict[str, Any]:
+            from airflow.sdk.exceptions import AirflowSkipException
 
-        try:
-            return dict(scoring_model())
-        except NothingToScore as exc:  # no champion yet: nothing to score with, no alert
-            raise AirflowSkipException(str(exc)) from exc
+            from include.scoring.errors import NothingToScore
+            from include.scoring.model import scoring_model
 
-    @task(outlets=[PREDICTIONS], max_active_tis_per_dagrun=2)
-    def score_partition(day: str, model: dict[str, Any]):  # noqa: ANN202 (generator task)
-        from include.scoring.batch import score_partition as score
-        from include.scoring.model import ScoringModel
+            try:
+                return dict(scoring_model())
+            except NothingToScore as exc:  # no champion yet: nothing to score with, no alert
+                raise AirflowSkipException(str(exc)) from exc
 
-        summary = score(day, ScoringModel(**model))
-        yield Metadata(PREDICTIONS, dict(summary))
-        return dict(summary)
+        @task(outlets=[assets.predictions], max_active_tis_per_dagrun=2)
+        def score_partition(day: str, model: dict[str, Any]):  # noqa: ANN202 (generator task)
+            from include.scoring.batch import score_partition as score
+            from include.scoring.model import ScoringModel
 
-    score_partition.partial(model=resolve_model()).expand(day=resolve_days())
+            summary = score(day, ScoringModel(**model))
+            yield Metadata(assets.predictions, dict(summary))
+            return dict(summary)
+
+        score_partition.partial(model=resolve_model()).expand(day=resolve_days())
+
+    return score_transactions()
 
 
-dag = score_transactions()
+dag = build_per_usecase(build, globals())
 
 if __name__ == "__main__":
     dag.test()

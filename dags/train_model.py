@@ -36,186 +36,197 @@ from typing import Any
 
 import pendulum
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import Metadata, Param, dag, task
+from airflow.sdk import Metadata, Param, task
+from airflow.sdk import dag as airflow_dag
 
+from include.config import UseCase
 from include.orchestration.alerts import default_args
-from include.orchestration.assets import CHAMPION_MODEL, FEATURES
+from include.orchestration.assets import assets_of
+from include.orchestration.usecases import build_per_usecase, usecase_tags
 from include.spec import CANDIDATE_FAMILIES, load_spec
 
-# The approval task needs its timeout and default answer as arguments (cheap: YAML only).
-APPROVAL = load_spec().model.approval
 
+def build(usecase: UseCase):  # noqa: ANN201 (a DAG)
+    assets = assets_of(usecase)
+    # The approval task needs its timeout and default answer as arguments (cheap: YAML only).
+    approval = load_spec(usecase.spec).model.approval
 
-@dag(
-    dag_id="train_model",
-    schedule=[FEATURES],
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,  # promotions are serialized by a lock too; one run at a time is clearer
-    default_args=default_args(),
-    tags=["training", "mlflow", "registry"],
-    doc_md=__doc__,
-    params={
-        "training_window_days": Param(
-            28,
-            type="integer",
-            minimum=1,
-            maximum=365,
-            description="Days of labelled events to train on.",
-        ),
-        "candidates": Param(
-            [],
-            type="array",
-            items={"type": "string", "enum": list(CANDIDATE_FAMILIES)},
-            description="Model families to train; empty = the spec's candidates.",
-        ),
-        "tuning_budget": Param(
-            None,
-            type=["null", "integer"],
-            minimum=1,
-            maximum=50,
-            description="Configs per family; empty = the spec's budget.",
-        ),
-        "end_date": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            description="Last partition to train on (YYYY-MM-DD); empty = newest with features.",
-        ),
-        "reason": Param("", type="string", description="Why (set by monitoring triggers)."),
-    },
-)
-def train_model() -> None:
-    @task
-    def build_training_set(params: dict[str, Any] | None = None, **context: Any) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from include.steps.train_model import TrainingWindowEmpty, ready_through
-        from include.steps.train_model import build_training_set as build
-
-        params = params or {}
-        if params.get("reason"):
-            print(f"retraining because: {params['reason']}")
-        # The window holds only partitions whose features are materialized now (one published
-        # meanwhile has none yet). The triggering events' newest partition is a lower bound
-        # of that, not a limit: Airflow may attach fewer of the queued events to a run.
-        events = (context.get("triggering_asset_events") or {}).get(FEATURES, [])
-        announced = ready_through([e.extra for e in events])
-        print(f"triggering features events name partitions up to {announced or '-'}")
-        try:
-            return build(
-                int(params.get("training_window_days") or 28),
-                context["run_id"],
-                params.get("end_date") or None,
-                announced=announced,
-            )
-        except TrainingWindowEmpty as exc:  # a young deployment, not a failure: no alert
-            raise AirflowSkipException(str(exc)) from exc
-
-    @task(execution_timeout=pendulum.duration(hours=2))
-    def train_candidates(training_set: dict, params: dict[str, Any] | None = None) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from include.steps.train_model import TrainingSetUnchanged, train
-
-        params = params or {}
-        try:
-            return train(
-                training_set,
-                families=params.get("candidates"),
-                tuning_budget=params.get("tuning_budget"),
-            )
-        except TrainingSetUnchanged as exc:  # the champion's own data: skip, no mail
-            raise AirflowSkipException(str(exc)) from exc
-
-    @task
-    def evaluate_and_promote(training: dict, params: dict[str, Any] | None = None) -> dict:
-        from include.steps.train_model import gate
-
-        return gate(training, str((params or {}).get("reason") or ""))
-
-    @task.branch
-    def route_decision(result: dict) -> str:
-        from include.steps.train_model import route
-
-        return route(result)
-
-    @task(outlets=[CHAMPION_MODEL], inlets=[CHAMPION_MODEL])
-    def publish_champion(result: dict, *, inlet_events: Any = None):  # noqa: ANN202 (generator task)
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from include.steps.train_model import already_announced
-
-        # Exactly one event per promotion: a retried or cleared run finds its own event.
-        if already_announced([e.extra for e in inlet_events[CHAMPION_MODEL]], result):
-            raise AirflowSkipException(f"v{result['version']} was announced already")
-        extra = {k: result[k] for k in ("model", "version", "alias", "run_ids", "report_uri")}
-        yield Metadata(CHAMPION_MODEL, extra)
-        return extra
-
-    @task
-    def report_rejection(result: dict, **context: Any) -> str:
-        from include.notify import send_alert
-        from include.orchestration.alerts import rejection_alert
-        from include.registry.alerts import claim_rejection_mail
-
-        # The same cause (failed checks vs the same champion) is mailed once per cooldown;
-        # a retrain monitoring asked for always reports (monitoring dedups its own triggers).
-        reason = str((context.get("params") or {}).get("reason") or "")
-        monitoring = reason.startswith("monitoring")
-        if not claim_rejection_mail(result) and not monitoring:
-            return f"champion v{result.get('champion_version')} kept; mail suppressed (cooldown)"
-        send_alert(rejection_alert(context, result))
-        return f"champion v{result.get('champion_version')} kept: {result['reason']}"
-
-    @task
-    def request_approval(result: dict, **context: Any) -> dict:
-        from include.steps.train_model import request_approval as ask
-
-        ti = context["ti"]
-        return ask(result, ti.dag_id, ti.run_id, "approve_promotion")
-
-    approve_promotion = ApprovalOperator(
-        task_id="approve_promotion",
-        subject="{{ ti.xcom_pull(task_ids='request_approval')['subject'] }}",
-        body="{{ ti.xcom_pull(task_ids='request_approval')['body'] }}",
-        defaults=[APPROVAL.timeout_answer],
-        # A plain timedelta: the task runner sends it to its supervisor with msgpack, which
-        # refuses pendulum's Duration (the task then fails instead of awaiting input).
-        response_timeout=timedelta(hours=APPROVAL.timeout_hours),
-        params={"comment": Param("", type="string", description="Why (kept on the version).")},
+    @airflow_dag(
+        dag_id=usecase.qualify("train_model"),
+        schedule=[assets.features],
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        max_active_runs=1,  # promotions are serialized by a lock too; one run at a time is clearer
+        default_args=default_args(usecase),
+        tags=["training", "mlflow", "registry", *usecase_tags(usecase)],
+        doc_md=__doc__,
+        params={
+            "training_window_days": Param(
+                28,
+                type="integer",
+                minimum=1,
+                maximum=365,
+                description="Days of labelled events to train on.",
+            ),
+            "candidates": Param(
+                [],
+                type="array",
+                items={"type": "string", "enum": list(CANDIDATE_FAMILIES)},
+                description="Model families to train; empty = the spec's candidates.",
+            ),
+            "tuning_budget": Param(
+                None,
+                type=["null", "integer"],
+                minimum=1,
+                maximum=50,
+                description="Configs per family; empty = the spec's budget.",
+            ),
+            "end_date": Param(
+                None,
+                type=["null", "string"],
+                format="date",
+                description=(
+                    "Last partition to train on (YYYY-MM-DD); empty = newest with features."
+                ),
+            ),
+            "reason": Param("", type="string", description="Why (set by monitoring triggers)."),
+        },
     )
+    def train_model() -> None:
+        @task
+        def build_training_set(params: dict[str, Any] | None = None, **context: Any) -> dict:
+            from airflow.sdk.exceptions import AirflowSkipException
 
-    @task
-    def promote_approved(result: dict, **context: Any) -> dict:
-        from include.steps.train_model import promote_approved as promote
+            from include.steps.train_model import TrainingWindowEmpty, ready_through
+            from include.steps.train_model import build_training_set as build
 
-        return promote(result, context["ti"].xcom_pull(task_ids="approve_promotion"))
+            params = params or {}
+            if params.get("reason"):
+                print(f"retraining because: {params['reason']}")
+            # The window holds only partitions whose features are materialized now (one published
+            # meanwhile has none yet). The triggering events' newest partition is a lower bound
+            # of that, not a limit: Airflow may attach fewer of the queued events to a run.
+            events = (context.get("triggering_asset_events") or {}).get(assets.features, [])
+            announced = ready_through([e.extra for e in events])
+            print(f"triggering features events name partitions up to {announced or '-'}")
+            try:
+                return build(
+                    int(params.get("training_window_days") or 28),
+                    context["run_id"],
+                    params.get("end_date") or None,
+                    announced=announced,
+                )
+            except TrainingWindowEmpty as exc:  # a young deployment, not a failure: no alert
+                raise AirflowSkipException(str(exc)) from exc
 
-    # Runs after Approve and after Reject (which skips promote_approved and what follows);
-    # skips itself when nobody was asked.
-    @task(trigger_rule="none_failed_min_one_success")
-    def record_approval(result: dict, **context: Any) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
+        @task(execution_timeout=pendulum.duration(hours=2))
+        def train_candidates(training_set: dict, params: dict[str, Any] | None = None) -> dict:
+            from airflow.sdk.exceptions import AirflowSkipException
 
-        from include.steps.train_model import record_approval as record
+            from include.steps.train_model import TrainingSetUnchanged, train
 
-        ti = context["ti"]
-        rec = record(result, ti.xcom_pull(task_ids="approve_promotion"), ti.run_id)
-        if rec is None:
-            raise AirflowSkipException("no approval was requested")
-        return rec
+            params = params or {}
+            try:
+                return train(
+                    training_set,
+                    families=params.get("candidates"),
+                    tuning_budget=params.get("tuning_budget"),
+                )
+            except TrainingSetUnchanged as exc:  # the champion's own data: skip, no mail
+                raise AirflowSkipException(str(exc)) from exc
 
-    result = evaluate_and_promote(train_candidates(build_training_set()))
-    asked = request_approval(result)
-    route_decision(result) >> [publish_champion(result), report_rejection(result), asked]
-    approved = promote_approved(result)
-    published = publish_champion.override(task_id="publish_approved")(approved)
-    asked >> approve_promotion >> approved
-    published >> record_approval(result)
+        @task
+        def evaluate_and_promote(training: dict, params: dict[str, Any] | None = None) -> dict:
+            from include.steps.train_model import gate
+
+            return gate(training, str((params or {}).get("reason") or ""))
+
+        @task.branch
+        def route_decision(result: dict) -> str:
+            from include.steps.train_model import route
+
+            return route(result)
+
+        @task(outlets=[assets.champion_model], inlets=[assets.champion_model])
+        def publish_champion(result: dict, *, inlet_events: Any = None):  # noqa: ANN202 (generator task)
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            from include.steps.train_model import already_announced
+
+            # Exactly one event per promotion: a retried or cleared run finds its own event.
+            if already_announced([e.extra for e in inlet_events[assets.champion_model]], result):
+                raise AirflowSkipException(f"v{result['version']} was announced already")
+            extra = {k: result[k] for k in ("model", "version", "alias", "run_ids", "report_uri")}
+            yield Metadata(assets.champion_model, extra)
+            return extra
+
+        @task
+        def report_rejection(result: dict, **context: Any) -> str:
+            from include.notify import send_alert
+            from include.orchestration.alerts import rejection_alert
+            from include.registry.alerts import claim_rejection_mail
+
+            # The same cause (failed checks vs the same champion) is mailed once per cooldown;
+            # a retrain monitoring asked for always reports (monitoring dedups its own triggers).
+            reason = str((context.get("params") or {}).get("reason") or "")
+            monitoring = reason.startswith("monitoring")
+            if not claim_rejection_mail(result) and not monitoring:
+                return (
+                    f"champion v{result.get('champion_version')} kept; mail suppressed (cooldown)"
+                )
+            send_alert(rejection_alert(context, result))
+            return f"champion v{result.get('champion_version')} kept: {result['reason']}"
+
+        @task
+        def request_approval(result: dict, **context: Any) -> dict:
+            from include.steps.train_model import request_approval as ask
+
+            ti = context["ti"]
+            return ask(result, ti.dag_id, ti.run_id, "approve_promotion")
+
+        approve_promotion = ApprovalOperator(
+            task_id="approve_promotion",
+            subject="{{ ti.xcom_pull(task_ids='request_approval')['subject'] }}",
+            body="{{ ti.xcom_pull(task_ids='request_approval')['body'] }}",
+            defaults=[approval.timeout_answer],
+            # A plain timedelta: the task runner sends it to its supervisor with msgpack, which
+            # refuses pendulum's Duration (the task then fails instead of awaiting input).
+            response_timeout=timedelta(hours=approval.timeout_hours),
+            params={"comment": Param("", type="string", description="Why (kept on the version).")},
+        )
+
+        @task
+        def promote_approved(result: dict, **context: Any) -> dict:
+            from include.steps.train_model import promote_approved as promote
+
+            return promote(result, context["ti"].xcom_pull(task_ids="approve_promotion"))
+
+        # Runs after Approve and after Reject (which skips promote_approved and what follows);
+        # skips itself when nobody was asked.
+        @task(trigger_rule="none_failed_min_one_success")
+        def record_approval(result: dict, **context: Any) -> dict:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            from include.steps.train_model import record_approval as record
+
+            ti = context["ti"]
+            rec = record(result, ti.xcom_pull(task_ids="approve_promotion"), ti.run_id)
+            if rec is None:
+                raise AirflowSkipException("no approval was requested")
+            return rec
+
+        result = evaluate_and_promote(train_candidates(build_training_set()))
+        asked = request_approval(result)
+        route_decision(result) >> [publish_champion(result), report_rejection(result), asked]
+        approved = promote_approved(result)
+        published = publish_champion.override(task_id="publish_approved")(approved)
+        asked >> approve_promotion >> approved
+        published >> record_approval(result)
+
+    return train_model()
 
 
-dag = train_model()
+dag = build_per_usecase(build, globals())
 
 if __name__ == "__main__":
     dag.test()

@@ -13,7 +13,7 @@ nothing here imports Feast, Airflow or the training code.
 * :mod:`.capture` — prediction capture to the lake, off the request path;
 * :mod:`.pointer` — the deployment pointer: which version the stable service serves;
 * :mod:`.auth` — the bearer token;
-* :mod:`.service` — the BentoML service (``FraudService``);
+* :mod:`.service` — the BentoML service (``ScoringService``);
 * :mod:`.bento` — one Bento per model version (``build``) and ``bentoml_home()``.
 
 Environment (all optional): ``MLOPS_SERVING_MODEL`` (a BentoML model tag: serve exactly

@@ -36,8 +36,17 @@ from collections.abc import Iterable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SERVICE = "serving.service:FraudService"
-BENTO_NAME = "fraud_service"
+SERVICE = "serving.service:ScoringService"
+
+
+def bento_name() -> str:
+    """The Bento's name: the use case's (``<use case>_service``), so that two use cases'
+    versions never share a tag."""
+    from include.config import current_usecase
+
+    return f"{current_usecase().name}_service"
+
+
 SPEC_IN_BENTO = "usecase/spec.yaml"  # include.config's carried spec
 # Distributions the service imports itself (BentoML pins itself; checked against the lock);
 # the model adds its own (its MLflow requirements.txt): mlflow, numpy, pandas, xgboost.
@@ -230,7 +239,7 @@ def build(model_tag: str, *, version: str | int) -> str:
     from include.config import get_settings
     from serving.model import METADATA_FILE, MODEL_DIR
 
-    tag = f"{BENTO_NAME}:v{version}"
+    tag = f"{bento_name()}:v{version}"
     try:
         existing = bentoml.bentos.get(tag)
     except bentoml.exceptions.NotFound:
@@ -270,7 +279,7 @@ def build(model_tag: str, *, version: str | int) -> str:
         try:
             bento = bentoml.bentos.build(
                 SERVICE,
-                name=BENTO_NAME,
+                name=bento_name(),
                 version=f"v{version}",
                 build_ctx=str(ctx),
                 include=["serving/*.py", "include/**/*.py", SPEC_IN_BENTO],

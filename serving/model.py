@@ -46,7 +46,7 @@ import numpy as np
 from serving import pointer
 
 # A child of BentoML's logger: in the server its handlers and format apply.
-log = logging.getLogger("bentoml.fraud_service.model")
+log = logging.getLogger("bentoml.scoring_service.model")
 
 MODEL_DIR = "mlflow"
 METADATA_FILE = "serving.json"

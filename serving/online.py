@@ -578,7 +578,7 @@ def store_name(settings: Settings | None = None) -> str:
 
 
 def _sqlite_path(settings: Settings) -> Path:
-    return settings.data_root / "feast" / "online.db"  # include.features.store's path
+    return settings.feast_dir / "online.db"  # include.features.store's path
 
 
 def _views(fspec: FeatureSpec) -> tuple[_View, ...]:

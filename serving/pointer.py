@@ -1,6 +1,7 @@
 """The deployment pointer: which model version the stable scoring service should serve.
 
-A small JSON file (``MLOPS_SERVING_POINTER``, default ``<data_root>/serving/deployment.json``)::
+A small JSON file (``MLOPS_SERVING_POINTER``, default ``<data_root>/serving/deployment.json``;
+with several use cases ``<data_root>/serving/<use case>/deployment.json``)::
 
     {"model_tag": "fraud_is_fraud:v7", "version": "7", "bento_tag": "fraud_service:v7",
      "deployed_at": "2026-12-01T10:00:00+00:00", "dag_run_id": "manual__...",
@@ -48,7 +49,7 @@ def pointer_path() -> Path:
         return Path(configured)
     from include.config import get_settings
 
-    return get_settings().data_root / "serving" / "deployment.json"
+    return get_settings().serving_dir / "deployment.json"
 
 
 def parse(raw: bytes | str, where: str = "pointer") -> Pointer:

@@ -25,7 +25,7 @@ packages) pins one. Otherwise a watcher thread follows the deployment pointer
 and swaps; a failed load keeps the old version serving and is shown by ``/status``. With
 neither, the service is alive but not ready (``/readyz`` 503, ``/predict`` 503 with a hint).
 
-Endpoints: ``/predict``; BentoML's ``/livez``, ``/readyz`` (:meth:`FraudService.__is_ready__`:
+Endpoints: ``/predict``; BentoML's ``/livez``, ``/readyz`` (:meth:`ScoringService.__is_ready__`:
 a model is loaded and the online store is open and answering its probe) and ``/metrics``
 (plus ours, below); ``GET /status`` (open): active model, pointer, last load error, the
 online store's state, capture counters, uptime.
@@ -66,7 +66,7 @@ from serving import auth, capture, contract, pointer
 from serving import model as served
 
 # A child of BentoML's logger: its handlers and format apply in the server.
-log = logging.getLogger("bentoml.fraud_service")
+log = logging.getLogger("bentoml.scoring_service")
 # One transaction per request: XGBoost's OpenMP threads cost more than they save (single-row
 # predict p99 ~45 ms with 2 threads on a busy 2-core host, ~9 ms with one). Set before
 # xgboost is imported (the model loads in __init__); the environment may say otherwise.
@@ -149,7 +149,7 @@ def _bento_pin() -> str | None:
     a container applies the Bento's; the environment wins in both)."""
     if MODEL_ENV in os.environ:
         return os.environ[MODEL_ENV].strip() or None
-    bento = getattr(FraudService, "bento", None)
+    bento = getattr(ScoringService, "bento", None)
     for env in getattr(getattr(bento, "info", None), "envs", None) or []:
         if getattr(env, "name", None) == MODEL_ENV and getattr(env, "value", None):
             return str(env.value)
@@ -293,7 +293,7 @@ status_app = Starlette(routes=[Route("/status", _status, methods=["GET"])])
 
 # ----------------------------------------------------------------------------- service
 @bentoml.service(
-    name="fraud_service",
+    name="scoring_service",
     traffic={"timeout": REQUEST_TIMEOUT_S, "max_concurrency": SPEC.serving.max_concurrency},
     workers=1,
     threads=THREADS,
@@ -301,7 +301,7 @@ status_app = Starlette(routes=[Route("/status", _status, methods=["GET"])])
     # (every request, off the request path) say more, and the log line costs ~0.3 ms.
     logging={"access": {"enabled": False}},
 )
-class FraudService:
+class ScoringService:
     """Scores card transactions for fraud with the deployed model version."""
 
     def __init__(self) -> None:
@@ -449,7 +449,8 @@ class FraudService:
         active = self.models.active
         since = self.online_down_since
         return {
-            "service": "fraud_service",
+            "service": "scoring_service",
+            "usecase": get_settings().usecase.name,
             "ready": self.__is_ready__(),
             "model": active.describe() if active else None,
             **self.models.status(),
@@ -609,5 +610,5 @@ class FraudService:
             )
 
 
-FraudService.add_asgi_middleware(RequestGuard)
-FraudService.mount_asgi_app(status_app, path="/", name="status")
+ScoringService.add_asgi_middleware(RequestGuard)
+ScoringService.mount_asgi_app(status_app, path="/", name="status")

@@ -31,7 +31,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -70,6 +70,19 @@ def _login_url(request: Request) -> str | None:
         return None
 
 
+async def usecase_of_request(request: Request) -> None:
+    """The use case a request is for: ``/uc/<name>/...`` (several use cases), else
+    ``?usecase=<name>``, else the first; 404 for one the platform does not run. Set for this
+    request only (its task's context; the sync routes' threads copy it)."""
+    from include.config import UseCaseUnknown, enter_usecase
+
+    name = request.path_params.get("usecase") or request.query_params.get("usecase")
+    try:
+        enter_usecase(name)
+    except UseCaseUnknown as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
 def _lake_uri() -> str:
     from include.config import get_settings
 
@@ -84,6 +97,9 @@ def create_app() -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
+    # Every page twice: the console's own (one use case, or the first) and each use case's
+    # under /uc/<name>/ (include.console.links.usecase_path).
+    pages_router = APIRouter(dependencies=[Depends(usecase_of_request)])
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -103,16 +119,16 @@ def create_app() -> FastAPI:
             body += f"<p>{pages.link('Sign in to Airflow', login)} and come back.</p>"
         return HTMLResponse(pages.page(f"{exc.status_code}", body), status_code=exc.status_code)
 
-    @app.get("/", response_class=HTMLResponse)
+    @pages_router.get("/", response_class=HTMLResponse)
     def home() -> str:
         return views.home_page()
 
-    @app.get("/lake/", response_class=HTMLResponse)
+    @pages_router.get("/lake/", response_class=HTMLResponse)
     def lake_root() -> str:
         rows = [(pages.link(a + "/", f"{a}/"), "") for a in SERVED_AREAS]
         return pages.page("Lake", pages.table(("area", ""), rows))
 
-    @app.get("/lake/{path:path}")
+    @pages_router.get("/lake/{path:path}")
     def lake_path(path: str) -> Response:
         try:
             target = lake.resolve(path, _lake_uri())
@@ -127,7 +143,7 @@ def create_app() -> FastAPI:
             return RedirectResponse(f"{target.parts[-1]}/", status_code=307)
         return HTMLResponse(views.listing_page(target, entries))
 
-    @app.get("/assets/{path:path}")
+    @pages_router.get("/assets/{path:path}")
     def asset(path: str) -> Response:
         file = _asset_file(path)
         if file is None:
@@ -136,29 +152,29 @@ def create_app() -> FastAPI:
         response.headers["Cache-Control"] = "private, max-age=86400"
         return response
 
-    @app.get("/deployments", response_class=HTMLResponse)
+    @pages_router.get("/deployments", response_class=HTMLResponse)
     def deployments_page() -> str:
         return views.deployments_page(views.deployment_records(_lake_uri()))
 
-    @app.get("/api/deployments")
+    @pages_router.get("/api/deployments")
     def deployments_json() -> list[dict[str, Any]]:
         return [r for _, r in views.deployment_records(_lake_uri())]
 
-    @app.get("/inventory", response_class=HTMLResponse)
+    @pages_router.get("/inventory", response_class=HTMLResponse)
     def inventory_page() -> Response:
         data = views.load_inventory()
         if isinstance(data, views.Unavailable):
             return HTMLResponse(views.unavailable_page("Model inventory", data), 503)
         return HTMLResponse(views.inventory_page(data))
 
-    @app.get("/api/inventory")
+    @pages_router.get("/api/inventory")
     def inventory_json() -> Response:
         data = views.load_inventory()
         if isinstance(data, views.Unavailable):
             return JSONResponse({"detail": data.reason}, status_code=503)
         return JSONResponse(json.loads(json.dumps(data, default=str)))
 
-    @app.get("/lineage", response_class=HTMLResponse)
+    @pages_router.get("/lineage", response_class=HTMLResponse)
     def lineage_page(
         prediction_id: str | None = None, transaction_id: str | None = None
     ) -> Response:
@@ -169,7 +185,7 @@ def create_app() -> FastAPI:
             return HTMLResponse(views.unavailable_page("Lineage", data), 503)
         return HTMLResponse(views.lineage_page(data))
 
-    @app.get("/api/lineage")
+    @pages_router.get("/api/lineage")
     def lineage_json(
         prediction_id: str | None = None, transaction_id: str | None = None
     ) -> Response:
@@ -180,6 +196,8 @@ def create_app() -> FastAPI:
             return JSONResponse({"detail": data.reason}, status_code=503)
         return JSONResponse(json.loads(json.dumps(data, default=str)))
 
+    app.include_router(pages_router)
+    app.include_router(pages_router, prefix="/uc/{usecase}")
     return app
 
 

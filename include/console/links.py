@@ -38,9 +38,19 @@ def console_base() -> str:
     return _DEFAULT_BASE
 
 
+def usecase_path(path: str = "") -> str:
+    """A console path of the current use case: with several, each has its own pages under
+    ``uc/<name>/`` (``uc/flights/inventory``); with one, the console's own (``inventory``)."""
+    from include.config import current_usecase
+
+    uc = current_usecase()
+    return f"uc/{uc.name}/{path.lstrip('/')}" if uc.scoped else path.lstrip("/")
+
+
 def console_url(path: str = "") -> str:
-    """A console page: ``console_url("inventory")`` -> ``<base>/mlops/inventory``."""
-    return f"{console_base()}{CONSOLE_PREFIX}/{path.lstrip('/')}"
+    """A console page of the current use case: ``console_url("inventory")`` ->
+    ``<base>/mlops/inventory`` (several use cases: ``<base>/mlops/uc/<name>/inventory``)."""
+    return f"{console_base()}{CONSOLE_PREFIX}/{usecase_path(path)}"
 
 
 def _q(part: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from include.console.links import CONSOLE_PREFIX
+from include.console.links import CONSOLE_PREFIX, usecase_path
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1f24;
@@ -51,12 +51,31 @@ def link(text: Any, url: str | None) -> str:
 
 
 def route(path: str) -> str:
-    """A console route as a path on the UI's origin (pages are served there)."""
-    return f"{CONSOLE_PREFIX}/{path.lstrip('/')}"
+    """A console route of the current use case as a path on the UI's origin (pages are
+    served there; several use cases: each its own, include.console.links.usecase_path)."""
+    return f"{CONSOLE_PREFIX}/{usecase_path(path)}"
+
+
+def _usecase_nav() -> tuple[str, str]:
+    """With several use cases: the one shown (for the title) and links to the others'
+    console (the same page kind is not assumed to exist there: their home)."""
+    from include.config import current_usecase, usecases
+
+    every, uc = usecases(), current_usecase()
+    if not uc.scoped:
+        return "", ""
+    others = "".join(
+        f'<a href="{esc(CONSOLE_PREFIX)}/uc/{esc(o.name)}/">{esc(o.name)}</a>'
+        for o in every
+        if o.name != uc.name
+    )
+    return uc.name, f'<span style="float:right">use case <b>{esc(uc.name)}</b> · {others}</span>'
 
 
 def page(title: str, body: str) -> str:
-    nav = "".join(f'<a href="{esc(route(p))}">{esc(t)}</a>' for t, p in _NAV)
+    usecase, switch = _usecase_nav()
+    title = f"{title} · {usecase}" if usecase else title
+    nav = switch + "".join(f'<a href="{esc(route(p))}">{esc(t)}</a>' for t, p in _NAV)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'

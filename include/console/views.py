@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from include import storage
+from include.config import current_usecase
 from include.console import links
 from include.console.lake import Entry, Target
 from include.console.pages import esc, fields, link, message, page, plain, route, table
@@ -73,7 +74,24 @@ def home_page() -> str:
         (link("Promotion reports", route("lake/reports/promotion/")), "challenger vs champion"),
         (link("Quarantine", route("lake/quarantine/")), "batches that failed validation"),
     ]
-    return page("MLOps console", table(("page", "what"), rows))
+    body = table(("page", "what"), rows)
+    from include.config import usecases
+
+    if len(every := usecases()) > 1:  # several use cases: each its own pages
+        from include.console.links import CONSOLE_PREFIX
+
+        cases = [(link(u.name, f"{CONSOLE_PREFIX}/uc/{u.name}/"), _description(u)) for u in every]
+        body += "<h2>Use cases</h2>" + table(("use case", "what"), cases)
+    return page("MLOps console", body)
+
+
+def _description(usecase: Any) -> str:
+    try:
+        from include.spec import load_spec
+
+        return load_spec(usecase.spec).description
+    except Exception as exc:  # noqa: BLE001 (a broken spec still lists its use case)
+        return f"spec not readable: {exc}"
 
 
 # ---------------------------------------------------------------------------- listing
@@ -118,6 +136,7 @@ def deployment_records(lake_uri: str) -> list[tuple[str, dict[str, Any]]]:
 
 def deployments_page(records: list[tuple[str, dict[str, Any]]]) -> str:
     rows = []
+    deploy_dag = current_usecase().qualify("deploy_model")
     for name, r in records:
         run_id = r.get("dag_run_id")
         rows.append(
@@ -128,7 +147,7 @@ def deployments_page(records: list[tuple[str, dict[str, Any]]]) -> str:
                 f'<span class="tag {esc(r.get("outcome"))}">{esc(r.get("outcome"))}</span>',
                 esc(r.get("previous_version")),
                 esc(r.get("bento_tag")),
-                link(run_id, links.run_url("deploy_model", run_id)) if run_id else "",
+                link(run_id, links.run_url(deploy_dag, run_id)) if run_id else "",
                 esc(plain(r.get("detail") or "")),
                 link("JSON", route(f"lake/deployments/{name}")),
             )

@@ -15,11 +15,11 @@ def deployment_failed(
     now = model.get("version")
     serving_line = f"v{now} still serves {url} (unchanged)" if now else f"nothing serves {url} yet"
     target = f"v{version}" if version else "the champion"
-    retry = "airflow dags trigger deploy_model" + (
+    retry = f"airflow dags trigger {ctx.dag_id}" + (
         f' --conf \'{{"version": "{version}"}}\'' if version else ""
     )
     rollback = (
-        f'airflow dags trigger deploy_model --conf \'{{"version": "{now}"}}\'' if now else "-"
+        f'airflow dags trigger {ctx.dag_id} --conf \'{{"version": "{now}"}}\'' if now else "-"
     )
     subject = f"DEPLOY FAILED {target} at {ctx.task_id}: {serving_line}"
     steps = [

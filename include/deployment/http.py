@@ -1,7 +1,8 @@
 """Talking to a running scoring service: the stable address or a candidate.
 
 Settings: ``MLOPS_SERVING_URL`` (the stable address clients use; default
-``http://127.0.0.1:$MLOPS_SERVING_PORT``, port 3000) and the bearer token of
+``http://127.0.0.1:$MLOPS_SERVING_PORT``, port 3000; with several use cases, each its own:
+``include.config.Settings.serving_url``) and the bearer token of
 ``serving.auth``. Metrics are read from the service's own ``/metrics`` (Prometheus text).
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,10 +20,9 @@ PREDICT = "/predict"
 
 def stable_url() -> str:
     """The address clients use; it never changes across deployments."""
-    url = os.environ.get("MLOPS_SERVING_URL", "").strip()
-    if url:
-        return url.rstrip("/")
-    return f"http://127.0.0.1:{os.environ.get('MLOPS_SERVING_PORT', '3000').strip() or '3000'}"
+    from include.config import get_settings
+
+    return get_settings().serving_url
 
 
 class ServiceUnreachable(RuntimeError):

@@ -67,7 +67,7 @@ def online_store_config(settings: Settings) -> dict[str, Any]:
     from include.features.online_store import REDIS_TYPE, SQLITE_TYPE
 
     if settings.feast_online_store == "sqlite":
-        return {"type": SQLITE_TYPE, "path": str(settings.data_root / "feast" / "online.db")}
+        return {"type": SQLITE_TYPE, "path": str(settings.feast_dir / "online.db")}
     if settings.feast_online_store == "redis":
         return {
             "type": REDIS_TYPE,
@@ -119,7 +119,7 @@ def repo_config(settings: Settings | None = None, *, repo_path: Path | None = No
 
 def scratch_dir(settings: Settings) -> Path:
     """Local scratch space for pruned views (a cache: deleting it loses nothing)."""
-    return settings.data_root / "feast" / "tmp"
+    return settings.feast_dir / "tmp"
 
 
 def feature_store(settings: Settings | None = None, *, repo_path: Path | None = None) -> Any:
@@ -127,7 +127,7 @@ def feature_store(settings: Settings | None = None, *, repo_path: Path | None = 
     from feast import FeatureStore
 
     settings = settings or get_settings()
-    (settings.data_root / "feast").mkdir(parents=True, exist_ok=True)
+    settings.feast_dir.mkdir(parents=True, exist_ok=True)
     return FeatureStore(config=repo_config(settings, repo_path=repo_path))
 
 

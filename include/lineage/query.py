@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from include import layout, storage
-from include.config import get_settings
+from include.config import current_usecase, get_settings
 from include.spec import UseCaseSpec, load_spec
 
 Step = dict[str, Any]
@@ -180,7 +180,7 @@ def _run_step(client: Any, run_id: str, tags: Mapping[str, str]) -> Step | None:
     exp = run.info.experiment_id
     links = [
         _link("MLflow run", f"{_mlflow_ui()}/#/experiments/{exp}/runs/{run_id}"),
-        _link("Airflow run", _airflow_run("train_model", dag_run)),
+        _link("Airflow run", _airflow_run(current_usecase().qualify("train_model"), dag_run)),
     ]
     return _step("training_run", f"Training run {run.info.run_name or run_id}", fields, links)
 

@@ -29,6 +29,15 @@ def recipients() -> list[str]:
     return list(settings.alert_recipients or load_spec(settings.usecase_spec).alerts.recipients)
 
 
+def subject_prefix(prefix: str) -> str:
+    """The spec's subject prefix; with several use cases, followed by ``[<use case>]``
+    unless it names the use case already (one inbox, every use case's mails)."""
+    usecase = get_settings().usecase
+    if usecase is None or not usecase.scoped or usecase.name in prefix:
+        return prefix
+    return f"{prefix} [{usecase.name}]"
+
+
 def send_alert(alert: Alert) -> bool:
     """Mail ``alert`` to the recipients, its subject prefixed; never raises.
 
@@ -37,7 +46,7 @@ def send_alert(alert: Alert) -> bool:
 
     settings = get_settings()
     spec = load_spec(settings.usecase_spec).alerts
-    mail = replace(alert, subject=f"{spec.subject_prefix} {alert.subject}")
+    mail = replace(alert, subject=f"{subject_prefix(spec.subject_prefix)} {alert.subject}")
     sender, to = spec.from_email, recipients()
     try:
         from airflow.providers.smtp.hooks.smtp import SmtpHook

@@ -12,13 +12,14 @@ This module only turns an Airflow context into the Airflow-free :class:`TaskCont
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 from typing import Any
 
 from airflow.sdk.bases.notifier import BaseNotifier
 
-from include.config import get_settings
+from include.config import UseCase, activate, get_settings
 from include.notify import Alert, TaskContext, send_alert, task_failure
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,15 @@ class AlertNotifier(BaseNotifier):
 
     template_fields = ()
 
+    def __init__(self, usecase: str | None = None) -> None:
+        super().__init__()
+        self.usecase = usecase  # the DAG's use case: its spec, mail prefix and storage
+
     def notify(self, context: Any) -> None:
         from include.quality.alerts import batch_quarantined, quarantine_summary
 
+        if self.usecase:
+            activate(self.usecase)
         ctx = task_context(context)
         summary = quarantine_summary(context.get("exception"))
         send_alert(batch_quarantined(ctx, summary) if summary else task_failure(ctx))
@@ -49,6 +56,8 @@ class DeployAlertNotifier(AlertNotifier):
         from include.deployment.alerts import deployment_failed
         from include.deployment.http import ServiceUnreachable, stable_url, status
 
+        if self.usecase:
+            activate(self.usecase)
         ctx = task_context(context)
         ti = context["ti"]
         target = _xcom(ti, "resolve_version") or {}
@@ -105,8 +114,14 @@ def rejection_alert(context: Any, result: dict[str, Any]) -> Alert:
     return promotion_rejected(task_context(context), result, reason)
 
 
-def default_args(**overrides: Any) -> dict[str, Any]:
-    """Defaults every DAG uses: an owner, retries, bounded run time, the failure alert."""
+def _activate(usecase: str, context: Any) -> None:
+    activate(usecase)
+
+
+def default_args(usecase: UseCase | None = None, **overrides: Any) -> dict[str, Any]:
+    """Defaults every DAG uses: an owner, retries, bounded run time, the failure alert, and
+    (``usecase``) each task working for the DAG's use case: before it runs, its process
+    takes that use case's settings and spec (``include.config.activate``)."""
     args: dict[str, Any] = {
         "owner": "mlops",
         "retries": 2,
@@ -114,7 +129,9 @@ def default_args(**overrides: Any) -> dict[str, Any]:
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
         "execution_timeout": timedelta(hours=1),
-        "on_failure_callback": AlertNotifier(),
+        "on_failure_callback": AlertNotifier(usecase.name if usecase else None),
     }
+    if usecase is not None:
+        args["on_execute_callback"] = functools.partial(_activate, usecase.name)
     args.update(overrides)
     return args

@@ -3,114 +3,100 @@
     raw (landing) → validated → features → model → deployed / predictions → reports
 
 Each producing task puts what the consumer needs (partition, row counts, URIs) in the
-event's ``extra``.
+event's ``extra``. Every use case has its own (:func:`assets_of`): with several, each Asset's
+name carries the use case's (``flights.features``) and its URI the use case's storage.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
+
 from airflow.sdk import Asset
 
 from include import layout, storage
-from include.config import get_settings
+from include.config import UseCase, current_usecase, get_settings
 
 
 def _uri(location: str) -> str:
     return location if storage.is_s3(location) else f"file://{location}"
 
 
-def validated(feed: str) -> Asset:
-    """The validated zone of a feed: date-partitioned Parquet, one event per partition."""
-    settings = get_settings()
-    return Asset(
-        name=f"validated_{feed}",
-        uri=_uri(layout.validated_dir(settings.lake_uri, feed)),
-        group="validated",
-    )
+@dataclass(frozen=True)
+class UseCaseAssets:
+    """One use case's Assets and the names of its feeds (the spec names them)."""
+
+    usecase: UseCase
+    events_feed: str  # the events to score
+    labels_feed: str  # their outcomes
+    validated_events: Asset  # the validated zone of a feed: one event per partition
+    validated_labels: Asset
+    # The feature store's offline tables + online store: one event per materialize run
+    # (extra: partitions, rows per view, feature service, materialized window).
+    features: Asset
+    # The registered model's champion alias: one event per promotion
+    # (extra: model name, version, alias, run ids) for the packaging stage.
+    champion_model: Asset
+    # What serves production: one event per deployment or rollback (extra: version,
+    # Bento tag, outcome, previous version): the history of the serving address.
+    deployed_model: Asset
+    # Batch scores of validated events: one event per scored partition
+    # (extra: partition day, rows, model name and version, URI) for monitoring.
+    predictions: Asset
+    # Monitoring's reports: one event per ``monitor_drift`` run (extra: window, champion,
+    # decision and its reason, verdicts, the report's URI).
+    drift_reports: Asset
 
 
-def _feed_names() -> tuple[str, str]:
+@cache
+def _assets(usecase: UseCase) -> UseCaseAssets:
     from include.spec import load_spec
 
-    names = load_spec(get_settings().usecase_spec).names
-    return names.events_feed, names.labels_feed
+    settings = get_settings(usecase.name)
+    spec = load_spec(usecase.spec)
+    names, model = spec.names, spec.model
+    registry = f"mlflow://registry/{model.registered_name}"
 
+    def asset(base: str, uri: str, group: str) -> Asset:
+        return Asset(name=usecase.qualify(base), uri=uri, group=group)
 
-# The use case's feeds (the spec names them): events to score, and their outcomes.
-EVENTS_FEED, LABELS_FEED = _feed_names()
-VALIDATED_TRANSACTIONS = validated(EVENTS_FEED)
-VALIDATED_LABELS = validated(LABELS_FEED)
+    def validated(feed: str) -> Asset:
+        uri = _uri(layout.validated_dir(settings.lake_uri, feed))
+        return asset(f"validated_{feed}", uri, "validated")
 
-
-def features() -> Asset:
-    """The feature store's offline tables + online store: one event per materialize run
-    (extra: partitions, rows per view, feature service, materialized window)."""
-    settings = get_settings()
-    return Asset(
-        name="features",
-        uri=_uri(settings.features_uri),
-        group="features",
+    return UseCaseAssets(
+        usecase=usecase,
+        events_feed=names.events_feed,
+        labels_feed=names.labels_feed,
+        validated_events=validated(names.events_feed),
+        validated_labels=validated(names.labels_feed),
+        features=asset("features", _uri(settings.features_uri), "features"),
+        champion_model=asset("champion_model", f"{registry}/{model.champion_alias}", "model"),
+        deployed_model=asset(
+            "deployed_model", f"{registry}/{spec.serving.deployed_alias}", "model"
+        ),
+        predictions=asset(
+            "predictions", _uri(storage.join(settings.lake_uri, "predictions")), "predictions"
+        ),
+        drift_reports=asset(
+            "drift_reports", _uri(storage.join(settings.lake_uri, "reports", "drift")), "reports"
+        ),
     )
 
 
-FEATURES = features()
+def assets_of(usecase: UseCase | None = None) -> UseCaseAssets:
+    """The Assets of ``usecase`` (default: the current one). Read at parse time: cheap, the
+    spec's YAML only."""
+    return _assets(usecase or current_usecase())
 
 
-def champion_model() -> Asset:
-    """The registered model's champion alias: one event per promotion
-    (extra: model name, version, alias, run ids) for the packaging stage."""
-    from include.spec import load_spec
-
-    model = load_spec(get_settings().usecase_spec).model
-    return Asset(
-        name="champion_model",
-        uri=f"mlflow://registry/{model.registered_name}/{model.champion_alias}",
-        group="model",
-    )
-
-
-CHAMPION_MODEL = champion_model()
-
-
-def predictions() -> Asset:
-    """Batch scores of validated transactions: one event per scored partition
-    (extra: partition day, rows, model name and version, URI) for monitoring."""
-    settings = get_settings()
-    return Asset(
-        name="predictions",
-        uri=_uri(storage.join(settings.lake_uri, "predictions")),
-        group="predictions",
-    )
-
-
-PREDICTIONS = predictions()
-
-
-def deployed_model() -> Asset:
-    """What serves production: one event per deployment or rollback (extra: version,
-    Bento tag, outcome, previous version) — the history of the serving address."""
-    from include.spec import load_spec
-
-    spec = load_spec(get_settings().usecase_spec)
-    return Asset(
-        name="deployed_model",
-        uri=f"mlflow://registry/{spec.model.registered_name}/{spec.serving.deployed_alias}",
-        group="model",
-    )
-
-
-DEPLOYED_MODEL = deployed_model()
-
-
-def drift_reports() -> Asset:
-    """Monitoring's reports: one event per ``monitor_drift`` run (extra: window, champion,
-    decision and its reason, verdicts, the report's URI): each run's summary, linked from the
-    run in the UI (the Asset event of its ``record`` task)."""
-    settings = get_settings()
-    return Asset(
-        name="drift_reports",
-        uri=_uri(storage.join(settings.lake_uri, "reports", "drift")),
-        group="reports",
-    )
-
-
-DRIFT_REPORTS = drift_reports()
+# The first use case's, for code that names one Asset (tests, tools).
+_FIRST = assets_of()
+EVENTS_FEED, LABELS_FEED = _FIRST.events_feed, _FIRST.labels_feed
+VALIDATED_TRANSACTIONS = _FIRST.validated_events
+VALIDATED_LABELS = _FIRST.validated_labels
+FEATURES = _FIRST.features
+CHAMPION_MODEL = _FIRST.champion_model
+DEPLOYED_MODEL = _FIRST.deployed_model
+PREDICTIONS = _FIRST.predictions
+DRIFT_REPORTS = _FIRST.drift_reports

@@ -23,15 +23,19 @@ from airflow.sdk import (
     task,
 )
 
-from include.config import get_settings
+from include.config import UseCase, get_settings
 from include.orchestration.alerts import default_args
+from include.orchestration.usecases import usecase_tags
 
 
-def build_ingest_dag(*, dag_id: str, feed: str, asset: Asset, doc_md: str | None) -> DAG:
-    settings = get_settings()
+def build_ingest_dag(
+    *, usecase: UseCase, dag_id: str, feed: str, asset: Asset, doc_md: str | None
+) -> DAG:
+    """The ingest DAG of ``usecase``'s ``feed`` (``dag_id`` qualified with the use case)."""
+    settings = get_settings(usecase.name)
 
     @dag(
-        dag_id=dag_id,
+        dag_id=usecase.qualify(dag_id),
         # Interval timetable: the run of [D, D+1) starts after D ends and ingests day D.
         schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
         start_date=pendulum.parse(settings.ingest_start_date, tz="UTC"),
@@ -40,8 +44,8 @@ def build_ingest_dag(*, dag_id: str, feed: str, asset: Asset, doc_md: str | None
         # Either way `airflow backfill create` fills a chosen range.
         catchup=settings.ingest_catchup,
         max_active_runs=1,  # the re-delivery check compares with neighbouring partitions
-        default_args=default_args(),
-        tags=["ingest", "data-quality", feed],
+        default_args=default_args(usecase),
+        tags=["ingest", "data-quality", feed, *usecase_tags(usecase)],
         doc_md=doc_md,
         params={
             "batch_date": Param(

@@ -72,6 +72,10 @@ def _run(
     smtp_port = int(_env("MLOPS_SMTP_PORT", "2525"))
     pg_port = int(_env("MLOPS_PG_PORT", "54320"))
     serving_port = int(_env("MLOPS_SERVING_PORT", "3000"))
+    from include.config import usecases
+
+    # Several use cases (MLOPS_USECASES): one scoring service each, on consecutive ports.
+    platform_usecases = usecases()
     embedded_pg = _env("MLOPS_EMBEDDED_POSTGRES", "true").lower() in ("1", "true", "yes")
     user = _env("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "mlops:admin").split(":")[0]
     passwords = airflow_home / "simple_auth_manager_passwords.json.generated"
@@ -81,7 +85,14 @@ def _run(
     ports = {
         "web UI (MLOPS_UI_PORT)": ui_port,
         "mail sink (MLOPS_SMTP_PORT)": smtp_port,
-        "scoring service (MLOPS_SERVING_PORT)": serving_port,
+        **{
+            (
+                f"scoring service of {uc.name} (MLOPS_SERVING_PORT + {uc.index})"
+                if uc.scoped
+                else "scoring service (MLOPS_SERVING_PORT)"
+            ): serving_port + uc.index
+            for uc in platform_usecases
+        },
         "task log server (AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT)": int(
             _env("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "8793")
         ),
@@ -159,12 +170,15 @@ def _run(
             argv += ["--rows", _env("MLOPS_BOOTSTRAP_ROWS")]
         prep.start("reference-days", argv)
     elif land_count:
-        # The spec's source: the simulator, or a recorded dataset replayed day by day.
+        # The spec's source: the simulator, or a recorded dataset replayed day by day; each
+        # use case its own, into its own landing zone.
         argv = [sys.executable, "-m", "devtools.land", "--start", land_first.isoformat()]
         argv += ["--days", str(land_count)]
         if _env("MLOPS_BOOTSTRAP_ROWS"):
             argv += ["--rows", _env("MLOPS_BOOTSTRAP_ROWS")]
-        prep.start("first-days", argv)
+        for uc in platform_usecases:
+            name = f"first-days-{uc.name}" if uc.scoped else "first-days"
+            prep.start(name, argv, env={**os.environ, "MLOPS_USECASE": uc.name})
     prep.wait()
     boot.save(run_dir / "bootstrap.json")
 
@@ -197,44 +211,54 @@ def _run(
     )
 
     # The scoring service: up from the start, ready once a deployment points it at a model
-    # (deploy_model runs on the first champion); it swaps versions without restarting.
-    supervisor.start(
-        Component(
-            "serving",
-            [
-                str(Path(sys.executable).with_name("bentoml")),
-                "serve",
-                "serving.service:FraudService",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(serving_port),
-            ],
-            logs / "serving.log",
+    # (deploy_model runs on the first champion); it swaps versions without restarting. One
+    # per use case: each deploys, rolls back, pauses and restarts without touching another.
+    from include.config import get_settings
+
+    for uc in platform_usecases:
+        name = f"serving-{uc.name}" if uc.scoped else "serving"
+        supervisor.start(
+            Component(
+                name,
+                [
+                    str(Path(sys.executable).with_name("bentoml")),
+                    "serve",
+                    "serving.service:ScoringService",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(serving_port + uc.index),
+                ],
+                logs / f"{name}.log",
+                env={**os.environ, "MLOPS_USECASE": uc.name},
+            )
         )
-    )
 
     api = AirflowApi(f"http://127.0.0.1:{ui_port}", user, passwords)
     from include.spec import load_spec
 
-    spec = load_spec()
-    model = spec.model
-    progress = Progress(
-        api=api,
-        console=console,
-        first_day=date.fromisoformat(boot.first_day),
-        last_day=date.fromisoformat(boot.landed_through),
-        tracking_uri=_env("MLFLOW_TRACKING_URI"),
-        model_name=model.registered_name,
-        primary_metric=model.primary_metric,
-        feeds={"events": spec.names.events_feed, "labels": spec.names.labels_feed},
-        serving_url=f"http://127.0.0.1:{serving_port}",
-    )
+    progresses = []
+    for uc in platform_usecases:
+        spec = load_spec(uc.spec)
+        progresses.append(
+            Progress(
+                api=api,
+                console=console,
+                first_day=date.fromisoformat(boot.first_day),
+                last_day=date.fromisoformat(boot.landed_through),
+                tracking_uri=_env("MLFLOW_TRACKING_URI"),
+                model_name=spec.model.registered_name,
+                primary_metric=spec.model.primary_metric,
+                feeds={"events": spec.names.events_feed, "labels": spec.names.labels_feed},
+                serving_url=get_settings(uc.name).serving_url,
+                usecase=uc.name if uc.scoped else None,
+            )
+        )
 
     # 6. watch
     healthy_once = False
     unhealthy_since: float | None = None
-    poller = ProgressPoller(progress)
+    poller = ProgressPoller(progresses)
     while True:
         health = api.health()
         supervisor.check(health)
@@ -252,6 +276,11 @@ def _run(
                 "ui": ui_port,
                 "smtp": smtp_port,
                 "serving": serving_port,
+                **(
+                    {f"serving.{p.usecase}": p.serving_url for p in progresses}
+                    if len(progresses) > 1
+                    else {}
+                ),
                 "postgres": pg_port if embedded_pg else None,
             },
         )
@@ -259,8 +288,9 @@ def _run(
             healthy_once = True
             status["ui_up_s"] = round(console.elapsed(), 1)
             if previous is not None:
-                progress.resume_summary()
-            _banner(console, ui_port, user, passwords, data, logs, serving_port)
+                for one in progresses:
+                    one.resume_summary()
+            _banner(console, ui_port, user, passwords, data, logs, progresses)
         elif healthy_once and not all_ok and unhealthy_since is None:
             unhealthy_since = time.monotonic()
             bad = {
@@ -289,10 +319,13 @@ def _banner(
     passwords: Path,
     data: Path,
     logs: Path,
-    serving_port: int,
+    progresses: list[Progress],
 ) -> None:
     from serving.auth import token_path
 
+    scoring = "\n                  ".join(
+        f"{p.serving_url}/predict" + (f"  ({p.usecase})" if p.usecase else "") for p in progresses
+    )
     console.say(
         f"""== airflow-mlops is running (all components healthy)
     Airflow UI    http://localhost:{port}   login: {user}
@@ -300,7 +333,8 @@ def _banner(
     Alert mails   {_env("MLOPS_MAIL_SINK_DIR", str(data / "mail"))}/*.eml
     Data          {data}  (landing/, lake/validated, lake/quarantine, lake/reports)
     Logs          {logs}  (one per component; make-run.log is this terminal)
-    Scoring API   http://127.0.0.1:{serving_port}/predict  (ready once a champion is deployed)
+    Scoring API   {scoring}
+                  (ready once a champion is deployed)
                   bearer token: in {token_path()}
     MLflow UI     make mlflow-ui  (in a second terminal)
   Progress of the first cycle follows. Ctrl-C stops every process started here."""

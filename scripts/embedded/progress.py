@@ -17,8 +17,8 @@ from typing import Any
 from scripts.embedded.airflow_api import AirflowApi
 from scripts.embedded.console import Console
 
-# The ingest DAG of each feed role (dags/ingest_transactions.py, dags/ingest_labels.py).
-INGEST_DAGS = {"events": "ingest_transactions", "labels": "ingest_labels"}
+# The feed roles, each with its ingest DAG ``ingest_<feed>`` (dags/ingest_*.py).
+ROLES = ("events", "labels")
 
 
 @dataclass
@@ -31,7 +31,9 @@ class Progress:
     model_name: str
     primary_metric: str
     # The spec's feed names by role (shown on the console): {"events": ..., "labels": ...}.
-    feeds: dict[str, str] = field(default_factory=lambda: {r: r for r in INGEST_DAGS})
+    feeds: dict[str, str] = field(default_factory=lambda: {r: r for r in ROLES})
+    # With several use cases: this one's name (its DAG ids' prefix and its lines' label).
+    usecase: str | None = None
     ingest: dict[str, dict[str, int]] = field(default_factory=dict)
     materialized: int = 0
     train_runs: dict[str, str] = field(default_factory=dict)
@@ -45,6 +47,19 @@ class Progress:
     _quarantine_checked: set[str] = field(default_factory=set)
     _quarantined: dict[str, int] = field(default_factory=dict)
 
+    def dag(self, base: str) -> str:
+        """This use case's DAG id of ``base`` (include.config.UseCase.qualify)."""
+        return f"{self.usecase}.{base}" if self.usecase else base
+
+    def _say(self, line: str) -> None:
+        if self.usecase:  # "   days ingested" -> "   [flights] days ingested"
+            body = line.lstrip(" ")
+            marker = line[: len(line) - len(body)]
+            if body.startswith(("== ", "!! ")):
+                marker, body = body[:3], body[3:]
+            line = f"{marker}[{self.usecase}] {body}"
+        self.console.say(line)
+
     @property
     def expected_days(self) -> int:
         return (self.last_day - self.first_day).days + 1
@@ -56,12 +71,12 @@ class Progress:
             f"{feed} {c.get('success', 0)}/{self.expected_days} days"
             for feed, c in self.ingest.items()
         ]
-        self.console.say(f"   already ingested: {', '.join(parts) or 'nothing yet'}")
+        self._say(f"   already ingested: {', '.join(parts) or 'nothing yet'}")
         if self.champion:
-            self.console.say(f"   champion: {self._describe(self.champion)}")
+            self._say(f"   champion: {self._describe(self.champion)}")
         if self.deployed:
             where = f"{self.model_name} v{self.deployed} at {self.serving_url}"
-            self.console.say(f"   serving: {where}")
+            self._say(f"   serving: {where}")
 
     def poll(self, *, quiet: bool = False) -> None:
         try:
@@ -71,12 +86,13 @@ class Progress:
             self._poll_deploy(quiet)
         except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
             if not quiet:
-                self.console.say(f"   (progress not readable right now: {exc})")
+                self._say(f"   (progress not readable right now: {exc})")
 
     # ---------------------------------------------------------------------------- ingest
     def _poll_ingest(self, quiet: bool) -> None:
-        for role, dag_id in INGEST_DAGS.items():
+        for role in ROLES:
             feed = self.feeds.get(role, role)
+            dag_id = self.dag(f"ingest_{feed}")
             runs = [
                 r
                 for r in self.api.dag_runs(dag_id)
@@ -94,7 +110,7 @@ class Progress:
                     self._quarantined[feed] = self._quarantined.get(feed, 0) + 1
                 if not quiet:
                     what = "quarantined (see the alert mail)" if state == "failed" else "failed"
-                    self.console.say(f"!! {feed} {r['logical_date'][:10]} {what}")
+                    self._say(f"!! {feed} {r['logical_date'][:10]} {what}")
             now = {"success": success, "failed": len(failed_runs), "runs": len(runs)}
             before = self.ingest.get(feed, {})
             changed = (success, len(failed_runs)) != (before.get("success"), before.get("failed"))
@@ -103,29 +119,29 @@ class Progress:
                 if failed_runs:
                     quarantined = self._quarantined.get(feed, 0)
                     extra = f" ({quarantined} quarantined, {len(failed_runs)} failed)"
-                self.console.say(f"   days ingested, {feed}: {success}/{self.expected_days}{extra}")
+                self._say(f"   days ingested, {feed}: {success}/{self.expected_days}{extra}")
             self.ingest[feed] = now
 
     def all_ingested(self) -> bool:
         return all(
             c.get("success", 0) + c.get("failed", 0) >= self.expected_days
             for c in self.ingest.values()
-        ) and len(self.ingest) == len(INGEST_DAGS)
+        ) and len(self.ingest) == len(ROLES)
 
     # ----------------------------------------------------------------------- features
     def _poll_materialize(self, quiet: bool) -> None:
-        runs = self.api.dag_runs("materialize_features")
+        runs = self.api.dag_runs(self.dag("materialize_features"))
         ok = sum(r["state"] == "success" for r in runs)
         if ok != self.materialized and not quiet:
             if self.materialized == 0:
-                self.console.say("   features materialized (Feast offline tables + online store)")
+                self._say("   features materialized (Feast offline tables + online store)")
             else:
-                self.console.say(f"   features materialized again ({ok} runs)")
+                self._say(f"   features materialized again ({ok} runs)")
         self.materialized = ok
 
     # ----------------------------------------------------------------------- training
     def _poll_training(self, quiet: bool) -> None:
-        for r in self.api.dag_runs("train_model"):
+        for r in self.api.dag_runs(self.dag("train_model")):
             run_id, state = r["dag_run_id"], r["state"]
             before = self.train_runs.get(run_id)
             if before == state:
@@ -134,20 +150,20 @@ class Progress:
             if quiet:
                 continue
             if state == "running" and before is None:
-                self.console.say(f"   training started ({run_id})")
+                self._say(f"   training started ({run_id})")
             elif state in ("success", "failed"):
                 if before is None:
-                    self.console.say(f"   training started ({run_id})")
+                    self._say(f"   training started ({run_id})")
                 self._report_outcome(run_id, state)
         self._poll_registry(quiet)
 
     def _report_outcome(self, run_id: str, state: str) -> None:
         if state == "failed":
-            self.console.say(f"!! training {run_id} failed: see its log in the Airflow UI")
+            self._say(f"!! training {run_id} failed: see its log in the Airflow UI")
             return
-        built = self.api.task_state("train_model", run_id, "build_training_set")
+        built = self.api.task_state(self.dag("train_model"), run_id, "build_training_set")
         if built == "skipped":
-            self.console.say(
+            self._say(
                 "   training skipped: the labelled window is not ready yet (labels mature "
                 "after a few days; see build_training_set's log)"
             )
@@ -164,29 +180,29 @@ class Progress:
             if quiet:
                 continue
             if decided == "promoted":
-                self.console.say(f"   champion registered: {self._describe(v)}")
+                self._say(f"   champion registered: {self._describe(v)}")
                 if self.first_champion_s is None:
                     self.first_champion_s = self.console.elapsed()
                     s = int(self.first_champion_s)
-                    self.console.say(
+                    self._say(
                         f"== first champion after {s // 60} min {s % 60:02d} s: {self._describe(v)}"
                     )
             elif decided == "awaiting_approval":  # the gate passed; a person decides
                 why = v["tags"].get("approval.required_because", "model.approval")
-                self.console.say(
+                self._say(
                     f"   {self.model_name} v{v['version']} awaits approval ({why}): "
                     "Airflow UI, Required actions"
                 )
             else:
                 reason = v["tags"].get("gate.reason", "no reason recorded")
-                self.console.say(f"   {self.model_name} v{v['version']} {decided}: {reason}")
+                self._say(f"   {self.model_name} v{v['version']} {decided}: {reason}")
         champions = [v for v in versions if "champion" in v["aliases"]]
         if champions:
             self.champion = champions[0]
 
     # ----------------------------------------------------------------------- serving
     def _poll_deploy(self, quiet: bool) -> None:
-        for r in self.api.dag_runs("deploy_model"):
+        for r in self.api.dag_runs(self.dag("deploy_model")):
             run_id, state = r["dag_run_id"], r["state"]
             before = self.deploy_runs.get(run_id)
             if before == state:
@@ -195,9 +211,9 @@ class Progress:
             if quiet:
                 continue
             if state == "running" and before is None:
-                self.console.say(f"   deployment started ({run_id}): Bento, checks, switch")
+                self._say(f"   deployment started ({run_id}): Bento, checks, switch")
             elif state == "failed":
-                self.console.say(
+                self._say(
                     f"!! deployment {run_id} failed: the previous version keeps serving; "
                     "see the alert mail and the run's log"
                 )
@@ -206,11 +222,11 @@ class Progress:
             self.deployed = version
             if quiet:
                 return
-            self.console.say(f"   {self.model_name} v{version} serves {self.serving_url}")
+            self._say(f"   {self.model_name} v{version} serves {self.serving_url}")
             if self.first_deployed_s is None:
                 self.first_deployed_s = self.console.elapsed()
                 s = int(self.first_deployed_s)
-                self.console.say(
+                self._say(
                     f"== first cycle complete after {s // 60} min {s % 60:02d} s: "
                     f"v{version} deployed at {self.serving_url} (see the README's curl line)"
                 )
@@ -271,10 +287,11 @@ class ProgressPoller:
     retries, the service), each with a timeout of seconds to tens of seconds, and a watchdog
     pass that waited on them had delayed the restart of a dead component (fault B2)."""
 
-    def __init__(self, progress: Progress, every_s: float = 5.0) -> None:
+    def __init__(self, progress: Progress | list[Progress], every_s: float = 5.0) -> None:
         import threading
 
-        self.progress = progress
+        self.progresses = progress if isinstance(progress, list) else [progress]
+        self.progress = self.progresses[0]
         self.every_s = every_s
         self._lock = threading.Lock()
         self._snapshot: dict[str, Any] | None = None
@@ -293,8 +310,11 @@ class ProgressPoller:
 
         while True:  # a daemon thread: it ends with the supervisor
             try:
-                self.progress.poll()
+                for progress in self.progresses:
+                    progress.poll()
                 snap = self.progress.snapshot()
+                if len(self.progresses) > 1:  # the first's at the top, as with one use case
+                    snap["usecases"] = {p.usecase: p.snapshot() for p in self.progresses}
             except Exception as exc:  # noqa: BLE001 - progress is a view; it never stops a run
                 self.progress.console.say(f"   (progress not readable right now: {exc!r})")
                 snap = None

@@ -417,7 +417,7 @@ def _run(
             [
                 str(venv_bin / "bentoml"),
                 "serve",
-                "serving.service:FraudService",
+                "serving.service:ScoringService",
                 "--host",
                 "127.0.0.1",
                 "--port",

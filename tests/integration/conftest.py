@@ -74,7 +74,7 @@ def platform(trained_platform, monkeypatch):
 @contextlib.contextmanager
 def stable_service(port: int, log: Path, timeout_s: float = 120) -> Iterator[str]:
     """The stable scoring service, started from the source as ``make run`` starts it
-    (``bentoml serve serving.service:FraudService``) with this test's environment; yields
+    (``bentoml serve serving.service:ScoringService``) with this test's environment; yields
     its URL once ``/status`` answers, stops the process group after."""
     import httpx
 
@@ -82,7 +82,7 @@ def stable_service(port: int, log: Path, timeout_s: float = 120) -> Iterator[str
 
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [bentoml_cli(), "serve", "serving.service:FraudService"]
+            [bentoml_cli(), "serve", "serving.service:ScoringService"]
             + ["--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},

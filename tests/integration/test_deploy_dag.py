@@ -1,7 +1,7 @@
 """Tier 3: ``deploy_model`` end to end against a real stable scoring service.
 
 A copy of the trained platform (tests/platform.py), the stable service started from the
-source as ``make run`` starts it (``bentoml serve serving.service:FraudService``), and the
+source as ``make run`` starts it (``bentoml serve serving.service:ScoringService``), and the
 DAG run with ``dag.test()``: it builds the Bento, serves it privately for the checks,
 switches the stable service and watches it. Then: a version switch under continuous
 requests (D6: zero non-2xx), a rollback by Param, and a forced failing pre-traffic check

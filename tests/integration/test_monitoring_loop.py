@@ -163,11 +163,11 @@ def _forget_packages() -> None:
     from bentoml.exceptions import NotFound
 
     from include.spec import load_spec
-    from serving.bento import BENTO_NAME
+    from serving.bento import bento_name
 
     # Run alone (a fresh session store), there is nothing to forget: BentoML says NotFound.
     try:
-        for bento in bentoml.bentos.list(BENTO_NAME):
+        for bento in bentoml.bentos.list(bento_name()):
             bentoml.bentos.delete(bento.tag)
     except NotFound:
         pass

@@ -9,7 +9,7 @@ spec's.
    and materialized; the spec's candidates train and the gate promotes a first champion
    whose holdout beats the constant baseline (the model learns from real data).
 2. ``deploy_model`` packages and deploys it; the service scores a flight of the last day.
-3. ``score_transactions`` scores the last days; ``monitor_drift`` judges the window (a real
+3. ``score_flights`` scores the last days; ``monitor_drift`` judges the window (a real
    verdict: the window has enough rows).
 """
 
@@ -49,10 +49,10 @@ def _forget_packages() -> None:
     from bentoml.exceptions import NotFound
 
     from include.spec import load_spec
-    from serving.bento import BENTO_NAME
+    from serving.bento import bento_name
 
     for listing, delete in (
-        (lambda: bentoml.bentos.list(BENTO_NAME), bentoml.bentos.delete),
+        (lambda: bentoml.bentos.list(bento_name()), bentoml.bentos.delete),
         (lambda: bentoml.models.list(load_spec().model.registered_name), bentoml.models.delete),
     ):
         try:
@@ -133,7 +133,7 @@ def test_the_flights_use_case_deploys_scores_and_is_monitored(flights_env, dagba
     window = DAYS[-3:]
     scored = run_dag(
         dagbag,
-        "score_transactions",
+        "score_flights",
         start_date=window[0].isoformat(),
         end_date=window[-1].isoformat(),
     )

@@ -169,7 +169,7 @@ def test_D5_a_streamed_body_is_cut_at_the_limit(guard) -> None:
 def test_D4_beyond_max_concurrency_bentoml_answers_429_at_once(guard) -> None:
     from bentoml._internal.server.http.traffic import MaxConcurrencyMiddleware
 
-    assert svc_module.FraudService.config["traffic"]["max_concurrency"] == (
+    assert svc_module.ScoringService.config["traffic"]["max_concurrency"] == (
         SPEC.serving.max_concurrency
     )
     release = asyncio.Event()
@@ -243,14 +243,14 @@ def fake_model(
 
 @pytest.fixture
 def service(monkeypatch, data_root):
-    """A FraudService in this process, pinned to a fake model, with a fake store."""
+    """A ScoringService in this process, pinned to a fake model, with a fake store."""
     store = FakeOnline()
     monkeypatch.setenv("MLOPS_SERVING_TOKEN", TOKEN)
     monkeypatch.setenv("MLOPS_SERVING_MODEL", "fraud_is_fraud:v3")
     monkeypatch.setenv("MLOPS_SERVING_CAPTURE", "true")
     monkeypatch.setattr(online.OnlineFeatures, "open", classmethod(lambda cls, *a, **k: store))
     monkeypatch.setattr(served, "load", fake_model)
-    instance = svc_module.FraudService()
+    instance = svc_module.ScoringService()
     instance.store = store
     yield instance
     instance.shutdown()
@@ -364,7 +364,7 @@ def test_no_model_deployed_is_alive_not_ready_and_503_with_a_hint(monkeypatch, d
     monkeypatch.setattr(
         online.OnlineFeatures, "open", classmethod(lambda cls, *a, **k: FakeOnline())
     )
-    instance = svc_module.FraudService()
+    instance = svc_module.ScoringService()
     try:
         assert not instance.__is_ready__()
         resp = predict(instance, tx(1))
@@ -387,7 +387,7 @@ def test_a_pinned_model_that_fails_to_load_leaves_the_service_alive_saying_why(
         online.OnlineFeatures, "open", classmethod(lambda cls, *a, **k: FakeOnline())
     )
     monkeypatch.setattr(served, "load", broken)
-    instance = svc_module.FraudService()
+    instance = svc_module.ScoringService()
     try:
         assert not instance.__is_ready__()
         status = instance.status()
@@ -403,7 +403,7 @@ def test_the_service_refuses_to_start_without_a_token(monkeypatch, data_root) ->
 
     monkeypatch.delenv("MLOPS_SERVING_TOKEN", raising=False)
     with pytest.raises(TokenMissing):
-        svc_module.FraudService()
+        svc_module.ScoringService()
 
 
 # ------------------------------------------------- the store down, for real (B9)
@@ -461,7 +461,7 @@ def test_B9_redis_down_not_ready_503_and_recovers(monkeypatch, data_root, redis_
     monkeypatch.setattr(
         served, "load", lambda tag: fake_model(tag, score=lambda x: np.full(len(x), 0.25))
     )
-    service = svc_module.FraudService()
+    service = svc_module.ScoringService()
     try:
         assert type(service.online.store).__name__ == "RedisStore"
         assert service.__is_ready__()
