@@ -50,7 +50,10 @@ def build(usecase: UseCase):  # noqa: ANN201 (a DAG)
         start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
         catchup=False,
         max_active_runs=1,  # one deployment at a time: the pointer has one writer
-        default_args=default_args(usecase, on_failure_callback=DeployAlertNotifier()),
+        default_args=default_args(
+            usecase,
+            on_failure_callback=DeployAlertNotifier(usecase.name if usecase.scoped else None),
+        ),
         tags=["serving", "bentoml", "deployment", *usecase_tags(usecase)],
         doc_md=__doc__,
         params={

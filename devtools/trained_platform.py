@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -48,18 +49,27 @@ class Platform:
         }
 
 
-def small_spec(path: Path) -> Path:
-    """The bundled spec with thresholds for a small window (as in the train DAG test)."""
-    raw = yaml.safe_load((ROOT / "usecase" / "fraud.yaml").read_text())
-    raw["model"].update(
-        min_training_rows=500,
-        min_positives=20,
-        tuning_budget=1,
-        candidates=["xgboost"],
-        min_slice_rows=100_000,
-        minimums={"pr_auc": 0.05, "roc_auc": 0.6},
-    )
-    raw["labels"] = {"delay_days": {"min": 1, "max": 2}, "maturity_days": 2}
+# A model budget a few days of data can meet (tests, benchmarks, small platforms).
+SMALL_MODEL = {
+    "min_training_rows": 500,
+    "min_positives": 20,
+    "tuning_budget": 1,
+    "candidates": ["xgboost"],
+    "min_slice_rows": 100_000,
+}
+
+
+def small_spec(path: Path, source: Path | None = None, **sections: dict[str, Any]) -> Path:
+    """A spec (default: the bundled fraud one, with thresholds for a small window, as in the
+    train DAG test) with a small model budget, written to ``path``; ``sections`` update
+    the sections of the same name (``model={...}``, ``serving={...}``)."""
+    raw = yaml.safe_load((source or ROOT / "usecase" / "fraud.yaml").read_text())
+    raw["model"].update(SMALL_MODEL)
+    if source is None:
+        raw["model"]["minimums"] = {"pr_auc": 0.05, "roc_auc": 0.6}
+        raw["labels"] = {"delay_days": {"min": 1, "max": 2}, "maturity_days": 2}
+    for name, values in sections.items():
+        raw.setdefault(name, {}).update(values)
     path.write_text(yaml.safe_dump(raw))
     return path
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# Several use cases in one platform (include.config.usecases): a comma-separated list of spec
-# names (``usecase/<name>.yaml``) or paths. Unset or one entry: one use case, unscoped.
+# The use cases of the platform (include.config.usecases): a comma-separated list of spec
+# names (``usecase/<name>.yaml``) or paths, each scoped. Unset: one use case, unscoped.
 USECASES_ENV = "MLOPS_USECASES"
 # The use case a process works for (a task sets it first: include.orchestration.alerts).
 USECASE_ENV = "MLOPS_USECASE"
@@ -40,8 +40,10 @@ class UseCaseUnknown(ValueError):
 @dataclass(frozen=True)
 class UseCase:
     """One use case of the platform: its name (the spec file's stem), its spec file, and
-    whether it shares the platform with others (``scoped``): then its storage roots, DAG ids,
-    Asset names, feature store, serving pointer and console pages carry its name."""
+    whether it is one of the listed ones (``scoped``, ``MLOPS_USECASES``): then its storage
+    roots, DAG ids, Asset names, feature store, serving pointer and console pages carry its
+    name, whether it runs alone or beside others, so that adding or removing another one
+    never moves it."""
 
     name: str
     spec: Path
@@ -67,7 +69,8 @@ def usecases() -> tuple[UseCase, ...]:
     """The use cases this platform runs, in ``MLOPS_USECASES`` order (cheap: no file read).
 
     Unset, the one spec of ``MLOPS_USECASE_SPEC`` (default: the bundled fraud use case),
-    unscoped: its DAG ids and storage roots are the platform's own. Several: each scoped.
+    unscoped: its DAG ids and storage roots are the platform's own. Listed (one or more):
+    each scoped, alone or not.
     """
     entries = [e.strip() for e in os.environ.get(USECASES_ENV, "").split(",") if e.strip()]
     if not entries:
@@ -84,7 +87,7 @@ def usecases() -> tuple[UseCase, ...]:
             )
         if any(u.name == name for u in found):
             raise UseCaseUnknown(f"{USECASES_ENV}: {name!r} is listed twice")
-        found.append(UseCase(name=name, spec=spec, scoped=len(entries) > 1, index=index))
+        found.append(UseCase(name=name, spec=spec, scoped=True, index=index))
     return tuple(found)
 
 

@@ -129,9 +129,9 @@ def default_args(usecase: UseCase | None = None, **overrides: Any) -> dict[str, 
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
         "execution_timeout": timedelta(hours=1),
-        "on_failure_callback": AlertNotifier(usecase.name if usecase else None),
+        "on_failure_callback": AlertNotifier(usecase.name if usecase and usecase.scoped else None),
     }
-    if usecase is not None:
+    if usecase is not None and usecase.scoped:  # unscoped: the platform's only one
         args["on_execute_callback"] = functools.partial(_activate, usecase.name)
     args.update(overrides)
     return args

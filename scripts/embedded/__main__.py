@@ -74,8 +74,17 @@ def _run(
     serving_port = int(_env("MLOPS_SERVING_PORT", "3000"))
     from include.config import usecases
 
-    # Several use cases (MLOPS_USECASES): one scoring service each, on consecutive ports.
+    # Listed use cases (MLOPS_USECASES): one scoring service each, at its settings' address
+    # (consecutive ports from MLOPS_SERVING_PORT, or MLOPS_SERVING_URL_<NAME>).
     platform_usecases = usecases()
+    from urllib.parse import urlsplit
+
+    from include.config import get_settings
+
+    serving_ports = {
+        uc.name: urlsplit(get_settings(uc.name).serving_url).port or serving_port + uc.index
+        for uc in platform_usecases
+    }
     embedded_pg = _env("MLOPS_EMBEDDED_POSTGRES", "true").lower() in ("1", "true", "yes")
     user = _env("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "mlops:admin").split(":")[0]
     passwords = airflow_home / "simple_auth_manager_passwords.json.generated"
@@ -90,7 +99,7 @@ def _run(
                 f"scoring service of {uc.name} (MLOPS_SERVING_PORT + {uc.index})"
                 if uc.scoped
                 else "scoring service (MLOPS_SERVING_PORT)"
-            ): serving_port + uc.index
+            ): serving_ports[uc.name]
             for uc in platform_usecases
         },
         "task log server (AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT)": int(
@@ -164,21 +173,19 @@ def _run(
     prep = OneShots(logs)
     prep.start("db-migrate", ["airflow", "db", "migrate"])
     prep.start("mlflow-init", [sys.executable, "-m", "scripts.embedded.mlflow_init"])
-    if land_count and reference:
-        argv = [sys.executable, "-m", "devtools.trained_platform", "--land"]
-        if _env("MLOPS_BOOTSTRAP_ROWS"):
-            argv += ["--rows", _env("MLOPS_BOOTSTRAP_ROWS")]
-        prep.start("reference-days", argv)
-    elif land_count:
+    for uc in platform_usecases if land_count else ():
+        env = {**os.environ, "MLOPS_USECASE": uc.name}
+        suffix = f"-{uc.name}" if uc.scoped else ""
+        rows = ["--rows", _env("MLOPS_BOOTSTRAP_ROWS")] if _env("MLOPS_BOOTSTRAP_ROWS") else []
+        if reference and uc.index == 0:  # the reference days (tests, benchmarks): the first's
+            argv = [sys.executable, "-m", "devtools.trained_platform", "--land", *rows]
+            prep.start(f"reference-days{suffix}", argv, env=env)
+            continue
         # The spec's source: the simulator, or a recorded dataset replayed day by day; each
         # use case its own, into its own landing zone.
         argv = [sys.executable, "-m", "devtools.land", "--start", land_first.isoformat()]
-        argv += ["--days", str(land_count)]
-        if _env("MLOPS_BOOTSTRAP_ROWS"):
-            argv += ["--rows", _env("MLOPS_BOOTSTRAP_ROWS")]
-        for uc in platform_usecases:
-            name = f"first-days-{uc.name}" if uc.scoped else "first-days"
-            prep.start(name, argv, env={**os.environ, "MLOPS_USECASE": uc.name})
+        argv += ["--days", str(land_count), *rows]
+        prep.start(f"first-days{suffix}", argv, env=env)
     prep.wait()
     boot.save(run_dir / "bootstrap.json")
 
@@ -213,8 +220,6 @@ def _run(
     # The scoring service: up from the start, ready once a deployment points it at a model
     # (deploy_model runs on the first champion); it swaps versions without restarting. One
     # per use case: each deploys, rolls back, pauses and restarts without touching another.
-    from include.config import get_settings
-
     for uc in platform_usecases:
         name = f"serving-{uc.name}" if uc.scoped else "serving"
         supervisor.start(
@@ -227,7 +232,7 @@ def _run(
                     "--host",
                     "127.0.0.1",
                     "--port",
-                    str(serving_port + uc.index),
+                    str(serving_ports[uc.name]),
                 ],
                 logs / f"{name}.log",
                 env={**os.environ, "MLOPS_USECASE": uc.name},
@@ -276,11 +281,8 @@ def _run(
                 "ui": ui_port,
                 "smtp": smtp_port,
                 "serving": serving_port,
-                **(
-                    {f"serving.{p.usecase}": p.serving_url for p in progresses}
-                    if len(progresses) > 1
-                    else {}
-                ),
+                # Listed use cases: each one's scoring address.
+                **{f"serving.{p.usecase}": p.serving_url for p in progresses if p.usecase},
                 "postgres": pg_port if embedded_pg else None,
             },
         )

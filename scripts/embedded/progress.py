@@ -313,7 +313,7 @@ class ProgressPoller:
                 for progress in self.progresses:
                     progress.poll()
                 snap = self.progress.snapshot()
-                if len(self.progresses) > 1:  # the first's at the top, as with one use case
+                if self.progress.usecase:  # listed use cases: each; the first's at the top
                     snap["usecases"] = {p.usecase: p.snapshot() for p in self.progresses}
             except Exception as exc:  # noqa: BLE001 - progress is a view; it never stops a run
                 self.progress.console.say(f"   (progress not readable right now: {exc!r})")

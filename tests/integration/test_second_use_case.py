@@ -96,9 +96,10 @@ def test_the_flights_model_learns_from_real_data_and_every_batch_is_published(fl
 
 
 @pytest.mark.timeout(1200)
-def test_the_flights_use_case_deploys_scores_and_is_monitored(flights_env, dagbag) -> None:
+def test_the_flights_use_case_deploys_scores_and_is_monitored(flights_env, airflow_db) -> None:
     import httpx
     import pandas as pd
+    from airflow.dag_processing.dagbag import DagBag
 
     from include import layout
     from include.config import get_settings
@@ -107,6 +108,8 @@ def test_the_flights_use_case_deploys_scores_and_is_monitored(flights_env, dagba
     from serving import contract
 
     plat, url, token = flights_env
+    # The DAGs of this use case (the session's bag holds the default one's: other feeds).
+    dagbag = DagBag(dag_folder=str(ROOT / "dags"))
     spec = load_spec()
     assert spec.name == "flights_delay" and spec.names.events_feed == "flights"
 

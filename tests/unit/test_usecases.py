@@ -39,7 +39,7 @@ def both(monkeypatch: pytest.MonkeyPatch, data_root: Path) -> Path:
     return data_root
 
 
-def test_one_use_case_keeps_the_platform_roots_and_ids(
+def test_the_default_use_case_keeps_the_platform_roots_and_ids(
     monkeypatch: pytest.MonkeyPatch, data_root: Path
 ) -> None:
     monkeypatch.delenv("MLOPS_USECASES", raising=False)
@@ -51,10 +51,17 @@ def test_one_use_case_keeps_the_platform_roots_and_ids(
     assert settings.feast_dir == data_root / "feast"
     assert settings.serving_dir == data_root / "serving"
     assert only.qualify("train_model") == "train_model"
-    # One entry in MLOPS_USECASES is one use case too: plain roots, its own spec.
-    monkeypatch.setenv("MLOPS_USECASES", "flights")
-    assert get_settings().lake_uri == str(data_root / "lake")
-    assert get_settings().usecase_spec == ROOT / "usecase" / "flights.yaml"
+
+
+def test_a_listed_use_case_keeps_its_place_when_another_goes(both: Path, monkeypatch) -> None:
+    """Removing a use case from the list leaves the other one's data, ids and address."""
+    before = get_settings("fraud"), current_usecase("fraud")
+    monkeypatch.setenv("MLOPS_USECASES", "fraud")
+    after = get_settings("fraud"), current_usecase("fraud")
+    assert after[0].lake_uri == before[0].lake_uri == str(both / "lake" / "fraud")
+    assert after[0].serving_url == before[0].serving_url
+    assert after[1].qualify("train_model") == before[1].qualify("train_model")
+    assert after[1].qualify("train_model") == "fraud.train_model"
 
 
 def test_each_use_case_has_its_own_roots_spec_and_serving_address(both: Path) -> None:
