@@ -19,7 +19,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The use cases of the platform (include.config.usecases): a comma-separated list of spec
-# names (``usecase/<name>.yaml``) or paths, each scoped. Unset: one use case, unscoped.
+# names (``usecase/<name>.yaml``), paths, or ``name=path``, each scoped. Unset: one use case,
+# unscoped.
 USECASES_ENV = "MLOPS_USECASES"
 # The use case a process works for (a task sets it first: include.orchestration.alerts).
 USECASE_ENV = "MLOPS_USECASE"
@@ -78,8 +79,10 @@ def usecases() -> tuple[UseCase, ...]:
         return (UseCase(name=_stem(spec), spec=spec),)
     found: list[UseCase] = []
     for index, entry in enumerate(entries):
-        spec = _spec_path(entry)
-        name = spec.stem
+        # "name=path" names a spec file whose stem is not the use case's (a Bento's spec).
+        named, _, path = entry.rpartition("=")
+        spec = _spec_path(path)
+        name = named.strip() or spec.stem
         if not _NAME.match(name):
             raise UseCaseUnknown(
                 f"{USECASES_ENV}: {entry!r}: a use case's name (its spec file's stem) must be "

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from include.config import current_usecase
 from include.deployment.http import ServiceUnreachable, wait_ready
 
 
@@ -62,6 +63,12 @@ def serve(
     }
     env.pop("MLOPS_SERVING_POINTER", None)  # pinned: the Bento serves the model it packages
     env.pop("MLOPS_USECASE_SPEC", None)  # and the spec it carries (serving/bento.py)
+    from serving.bento import SPEC_IN_BENTO
+
+    usecase = current_usecase()
+    if usecase.scoped:  # the same use case (its stores), with the spec the Bento carries
+        env["MLOPS_USECASES"] = f"{usecase.name}={SPEC_IN_BENTO}"
+        env["MLOPS_USECASE"] = usecase.name
     home = tempfile.mkdtemp(prefix="mlops-candidate-")
     env["BENTOML_HOME"] = _private_home(Path(home))
     log_dir.mkdir(parents=True, exist_ok=True)

@@ -122,6 +122,14 @@ def test_a_wrong_list_is_refused_in_words(monkeypatch, listed: str, message: str
         usecases()
 
 
+def test_a_use_case_can_be_named_apart_from_its_file(monkeypatch, data_root: Path) -> None:
+    """``name=path``: a Bento's candidate keeps its use case's stores with the spec it carries."""
+    monkeypatch.setenv("MLOPS_USECASES", "flights=usecase/spec.yaml")
+    (uc,) = usecases()
+    assert (uc.name, uc.spec, uc.scoped) == ("flights", ROOT / "usecase" / "spec.yaml", True)
+    assert get_settings("flights").lake_uri == str(data_root / "lake" / "flights")
+
+
 def test_a_use_case_the_platform_does_not_run_is_refused(both: Path) -> None:
     with pytest.raises(UseCaseUnknown, match=r"'payments' is not one of .*fraud, flights"):
         get_settings("payments")
