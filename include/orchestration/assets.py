@@ -91,12 +91,5 @@ def assets_of(usecase: UseCase | None = None) -> UseCaseAssets:
 
 
 # The first use case's, for code that names one Asset (tests, tools).
-_FIRST = assets_of()
-EVENTS_FEED, LABELS_FEED = _FIRST.events_feed, _FIRST.labels_feed
-VALIDATED_TRANSACTIONS = _FIRST.validated_events
-VALIDATED_LABELS = _FIRST.validated_labels
-FEATURES = _FIRST.features
-CHAMPION_MODEL = _FIRST.champion_model
-DEPLOYED_MODEL = _FIRST.deployed_model
-PREDICTIONS = _FIRST.predictions
-DRIFT_REPORTS = _FIRST.drift_reports
+FEATURES = assets_of().features
+CHAMPION_MODEL = assets_of().champion_model

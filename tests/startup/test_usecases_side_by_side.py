@@ -1,18 +1,27 @@
-"""Two use cases in one real ``make run``: fraud (simulated) and flights (recorded data).
+"""The real start-up: ``make run`` as a person runs it, with two use cases side by side, stopped
+as Ctrl-C stops it, started again with one of them removed.
 
-Given ``MLOPS_USECASES=<fraud>,<flights>`` on an empty data directory and a few small days,
-when ``make run`` starts, then each use case ingests its own feeds, trains, and its champion
-is served by its own scoring service, which scores a row of that use case's own lake; no name
-collides: each use case's data, feature store and serving pointer are in its own folders
-(nothing at the platform's plain roots), each has its own registered model and champion, and
-every mail names its use case. When the platform restarts with fraud alone, then fraud goes
-on where it was (same DAGs, same champion at the same address, no day landed again) and
-flights' data stays.
+Same script, same embedded PostgreSQL and the same processes as ``make run``; only the data
+directory (scratch), the ports (free ones), the bootstrap (4 small days) and the specs' model
+budgets (small) differ. The use cases: fraud (simulated) and flights (recorded data).
+
+Given ``MLOPS_USECASES=<fraud>,<flights>`` and an empty data directory, when ``make run``
+starts (its output piped through ``tee``), then each use case ingests its own feeds, trains,
+and its champion is served by its own scoring service, which scores a row of that use case's
+own lake; no name collides: each use case's data, feature store and serving pointer are in
+its own folders (nothing at the platform's plain roots), each has its own registered model,
+champion and Feast project, and every mail names its use case; after Ctrl-C no process and
+no port is left. When it starts again with fraud alone, then it says it is resuming, lands
+no day again, creates no second run for any day, keeps the login, serves the same fraud
+champion at the same address, flights' DAGs are gone and its data stays; and when its
+scheduler is killed, the watchdog reports it and brings it back.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +29,15 @@ import pytest
 
 from devtools.trained_platform import small_spec
 from scripts.embedded.airflow_api import AirflowApi
-from scripts.embedded.trial import EmbeddedRun
+from scripts.embedded.supervisor import pid_alive
+from scripts.embedded.trial import EmbeddedRun, port_open
 from tests.conftest import ROOT
 from tests.platform_logs import keep_if_failed
 
 pytestmark = pytest.mark.startup
 
 NAMES = ("fraud", "flights")
-DAYS = 5  # flights' labels mature in 2 days, the small fraud spec's in 2: 3 days to learn
+DAYS = 4  # flights' labels mature in 2 days, the small fraud spec's in 2: 2 days to learn
 
 
 @pytest.fixture
@@ -41,6 +51,7 @@ def platform(tmp_path: Path):
     )
     listed = f"{small_spec(specs / 'fraud.yaml')},{flights}"
     run = EmbeddedRun(tmp_path / "data", days=DAYS, rows=2000, extra_env={"MLOPS_USECASES": listed})
+    run.specs = {n: specs / f"{n}.yaml" for n in NAMES}
     try:
         yield run
     finally:
@@ -77,21 +88,60 @@ def _request_row(data: Path, name: str, spec_path: Path) -> dict[str, Any]:
     return row
 
 
-def test_two_use_cases_serve_side_by_side_without_collision(
+def _runs(run: EmbeddedRun, dag_ids: tuple[str, ...]) -> dict[str, list[str]]:
+    api = _api(run)
+    return {
+        dag: sorted(r["logical_date"] or r["dag_run_id"] for r in api.dag_runs(dag))
+        for dag in dag_ids
+    }
+
+
+def _landed(root: Path) -> dict[str, float]:
+    return {str(p.relative_to(root)): p.stat().st_mtime for p in root.glob("landing/*/*/*/*")}
+
+
+def _stop_and_check_clean(run: EmbeddedRun) -> None:
+    pids = {k: v for k, v in (run.status().get("pids") or {}).items() if v}
+    assert set(pids) >= {"postgres", "scheduler", "dag-processor", "triggerer", "api-server"}
+    assert run.ctrl_c() in (0, -2, 130), run.text()[-3000:]  # make re-raises SIGINT
+    assert run.status().get("exit_code") == 0, run.status()
+    left = {name: pid for name, pid in pids.items() if pid_alive(pid)}
+    assert not left, f"processes left after Ctrl-C: {left}"
+    held = {name: port for name, port in run.ports.items() if port_open(port)}
+    assert not held, f"ports still held after Ctrl-C: {held}"
+    assert run.status().get("phase") == "stopped"
+
+
+FRAUD_INGEST = ("fraud.ingest_transactions", "fraud.ingest_labels")
+
+
+@pytest.mark.timeout(2400)
+def test_two_use_cases_serve_side_by_side_then_one_is_removed(
     platform: EmbeddedRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import httpx
 
     run, data = platform, platform.data_root
-    run.start(tmp_path / "make-run.log")
+    # --- first start on an empty data directory, its output piped through tee (a Ctrl-C
+    # kills tee first: the stop must still happen)
+    run.start(tmp_path / "make-run.log", through_tee=True)
     status = run.wait_for("both use cases' champions served", _served, timeout_s=1800)
+    assert set(status["restarts"].values()) == {0}, status["restarts"]
     text = run.text()
+    assert "is running (all components healthy)" in text
+    assert f"[fraud] days ingested, transactions: {DAYS}/{DAYS}" in text
+    assert f"[flights] days ingested, flights: {DAYS}/{DAYS}" in text
     for name in NAMES:
-        assert f"[{name}] days ingested" in text and f"[{name}] champion registered" in text
+        assert f"[{name}] champion registered" in text
+    runs_before = _runs(run, FRAUD_INGEST)
+    for dag in FRAUD_INGEST:
+        assert len(runs_before[dag]) == DAYS, runs_before  # one run per landed day
+    login = (data / "airflow" / "simple_auth_manager_passwords.json.generated").read_text()
+    boot = json.loads((data / "run" / "bootstrap.json").read_text())
 
     # Each use case's service serves its own model and scores its own events.
     token = (data / "serving" / "token").read_text().strip()
-    specs = {n: tmp_path / "specs" / f"{n}.yaml" for n in NAMES}
+    specs = run.specs
     models = {}
     for name in NAMES:
         url = status["ports"][f"serving.{name}"]
@@ -152,10 +202,11 @@ def test_two_use_cases_serve_side_by_side_without_collision(
         )
         assert sum(f"[{n}]" in subject or f" {n}]" in subject for n in NAMES) == 1, subject
 
-    # Fraud alone again: flights is removed, fraud goes on where it was.
+    # --- Ctrl-C, then fraud alone: flights is removed, fraud goes on where it was.
     fraud_before = status["progress"]["usecases"]["fraud"]["deployed"]
     fraud_url = status["ports"]["serving.fraud"]
-    assert run.ctrl_c() in (0, -2, 130), run.text()[-3000:]
+    landed = {k: v for k, v in _landed(data).items() if k.startswith("landing/fraud/")}
+    _stop_and_check_clean(run)
     run.extra_env["MLOPS_USECASES"] = str(specs["fraud"])
     run.start(tmp_path / "fraud-alone.log")
     status = run.wait_for(
@@ -164,9 +215,22 @@ def test_two_use_cases_serve_side_by_side_without_collision(
         timeout_s=600,
     )
     alone = (tmp_path / "fraud-alone.log").read_text()
-    assert "resuming on" in alone and "landing" not in alone.split("is running")[0]
-    # Its DAGs are gone from the platform (stale once the DAG processor parsed the folder
-    # without them), fraud's are there.
+    assert "resuming on" in alone
+    assert "landing" not in alone.split("is running")[0], "a day was landed again"
+    assert set(status["restarts"].values()) == {0}, status["restarts"]
+    assert {k: v for k, v in _landed(data).items() if k.startswith("landing/fraud/")} == landed
+    runs_after = _runs(run, FRAUD_INGEST)
+    for dag in FRAUD_INGEST:
+        assert runs_after[dag] == runs_before[dag], (dag, runs_before, runs_after)
+    again = json.loads((data / "run" / "bootstrap.json").read_text())
+    assert (again["first_day"], again["landed_through"]) == (
+        boot["first_day"],
+        boot["landed_through"],
+    )
+    assert again["starts"] == boot["starts"] + 1
+    assert (data / "airflow" / "simple_auth_manager_passwords.json.generated").read_text() == login
+    # Flights' DAGs are gone from the platform (stale once the DAG processor parsed the
+    # folder without them), fraud's are there, flights' data stays.
     from tests.airflow_rest import wait
 
     api = _api(run)
@@ -179,6 +243,23 @@ def test_two_use_cases_serve_side_by_side_without_collision(
     live = wait("flights' DAGs gone", live_dags, 300, 5)
     assert "fraud.train_model" in live, live
     assert list((data / "lake" / "flights" / "validated").glob("*/date=*/data.parquet"))
+
+    # --- the watchdog: a scheduler killed with SIGKILL is reported and restarted
+    killed = status["pids"]["scheduler"]
+    os.kill(killed, signal.SIGKILL)
+    run.wait_for(
+        "the scheduler restarted and healthy",
+        lambda s: (
+            s.get("restarts", {}).get("scheduler") == 1
+            and s["pids"]["scheduler"] != killed
+            and s.get("phase") == "running"
+            and all(v == "healthy" for v in (s.get("health") or {}).values())
+        ),
+        timeout_s=300,
+    )
+    log = (data / "logs" / "make-run.log").read_text()
+    assert "scheduler exited (code -9)" in log and "restarting scheduler" in log
+    _stop_and_check_clean(run)
 
 
 def _served_alone(status: dict[str, Any], url: str, version: str) -> bool:
