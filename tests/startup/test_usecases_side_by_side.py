@@ -50,7 +50,8 @@ def platform(tmp_path: Path):
         specs / "flights.yaml", ROOT / "usecase" / "flights.yaml", model={"minimums": {}}
     )
     listed = f"{small_spec(specs / 'fraud.yaml')},{flights}"
-    run = EmbeddedRun(tmp_path / "data", days=DAYS, rows=2000, extra_env={"MLOPS_USECASES": listed})
+    # 4,000 fraud events a day: enough positives in two labelled days for every split part.
+    run = EmbeddedRun(tmp_path / "data", days=DAYS, rows=4000, extra_env={"MLOPS_USECASES": listed})
     run.specs = {n: specs / f"{n}.yaml" for n in NAMES}
     try:
         yield run
@@ -116,7 +117,7 @@ FRAUD_INGEST = ("fraud.ingest_transactions", "fraud.ingest_labels")
 
 
 @pytest.mark.timeout(2400)
-def test_two_use_cases_serve_side_by_side_then_one_is_removed(
+def test_b2_b10_b11_two_use_cases_served_side_by_side_then_one_removed(
     platform: EmbeddedRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import httpx
