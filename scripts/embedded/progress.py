@@ -275,6 +275,8 @@ class Progress:
             "materialized_runs": self.materialized,
             "train_runs": self.train_runs,
             "champion": self.champion and {"version": self.champion["version"]},
+            # Versions the gate judged (promoted, rejected or awaiting approval).
+            "versions_judged": len(self.versions_seen),
             "first_champion_s": self.first_champion_s,
             "deployed": self.deployed,
             "first_deployed_s": self.first_deployed_s,
