@@ -48,6 +48,9 @@ class UseCaseAssets:
     drift_reports: Asset
 
 
+_SEEN: dict[str, Asset] = {}
+
+
 @cache
 def _assets(usecase: UseCase) -> UseCaseAssets:
     from include.spec import load_spec
@@ -58,7 +61,10 @@ def _assets(usecase: UseCase) -> UseCaseAssets:
     registry = f"mlflow://registry/{model.registered_name}"
 
     def asset(base: str, uri: str, group: str) -> Asset:
-        return Asset(name=usecase.qualify(base), uri=uri, group=group)
+        # One name, one URI per process (Airflow refuses an Asset name with two URIs): a
+        # process whose settings changed (tests) keeps the first.
+        name = usecase.qualify(base)
+        return _SEEN.setdefault(name, Asset(name=name, uri=uri, group=group))
 
     def validated(feed: str) -> Asset:
         uri = _uri(layout.validated_dir(settings.lake_uri, feed))
