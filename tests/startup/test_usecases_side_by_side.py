@@ -158,14 +158,16 @@ def test_b2_b10_b11_two_use_cases_served_side_by_side_then_one_removed(
         assert not list(data.glob(plain + "*")), f"{plain} written outside a use case's folder"
 
     # The registry and Feast's: one registered model and one Feast project each.
-    _use_the_platforms_stores(run, monkeypatch, specs)
+    tracking = _use_the_platforms_stores(run, monkeypatch, specs)
     from mlflow import MlflowClient
 
     from include.config import get_settings
     from include.features.schema import feature_spec
     from include.features.store import feature_store
 
-    client = MlflowClient()
+    # Named, not taken from the environment: a tracking URI set by an earlier test in this
+    # process (mlflow.set_tracking_uri) would win over MLFLOW_TRACKING_URI.
+    client = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
     registered = {m.name for m in client.search_registered_models()}
     assert registered == set(models.values()), registered
     for name in NAMES:
@@ -270,12 +272,14 @@ def _api(run: EmbeddedRun) -> AirflowApi:
     )
 
 
-def _use_the_platforms_stores(run: EmbeddedRun, monkeypatch, specs: dict[str, Path]) -> None:
+def _use_the_platforms_stores(run: EmbeddedRun, monkeypatch, specs: dict[str, Path]) -> str:
     """This process reads the stores ``make run`` uses: its embedded PostgreSQL's ``mlflow``
-    and ``feast`` databases (password in its libpq password file), its data root."""
+    and ``feast`` databases (password in its libpq password file), its data root. Returns
+    the MLflow tracking URI."""
     pg = f"postgresql+psycopg2://mlops@127.0.0.1:{run.ports['MLOPS_PG_PORT']}"
     monkeypatch.setenv("PGPASSFILE", str(run.data_root / "airflow" / "pgpass"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"{pg}/mlflow")
     monkeypatch.setenv("MLOPS_FEAST_REGISTRY", f"{pg}/feast")
     monkeypatch.setenv("MLOPS_DATA_ROOT", str(run.data_root))
     monkeypatch.setenv("MLOPS_USECASES", ",".join(str(specs[n]) for n in NAMES))
+    return f"{pg}/mlflow"
