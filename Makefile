@@ -54,11 +54,14 @@ run: $(VENV)/.runtime
 run-prod: $(VENV)/.prod
 	@bash scripts/run_production.sh
 
-# Lint first, then every tier; pick tiers with e.g. `make test PYTEST_ARGS="-m unit"`.
+# Lint first, then every tier, in two lanes side by side (scripts/test_suite.py: each tier's
+# time is printed at the end); PYTEST_ARGS runs one plain pytest instead, e.g.
+# `make test PYTEST_ARGS="-m unit"`.
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	@unset PYTHONDONTWRITEBYTECODE; PYTHONPYCACHEPREFIX=$(CURDIR)/.cache/pycache $(PY) -m pytest $(PYTEST_ARGS)
+	@unset PYTHONDONTWRITEBYTECODE; export PYTHONPYCACHEPREFIX=$(CURDIR)/.cache/pycache; \
+	$(if $(PYTEST_ARGS),$(PY) -m pytest $(PYTEST_ARGS),$(PY) -m scripts.test_suite)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

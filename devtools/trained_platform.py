@@ -57,14 +57,21 @@ SMALL_MODEL = {
     "candidates": ["xgboost"],
     "min_slice_rows": 100_000,
 }
+# The HTTP latency budget of small platforms: they run where the test suite's other tiers
+# share the two cores, and an HTTP p99 on a busy machine says nothing of the platform (the
+# budget's check is tested in tests/integration/test_deploy_dag.py, latency measured by
+# bench/). The model's own predict budget (model_p99_ms) counts CPU time and stays.
+BUSY_MACHINE_SERVING = {"p99_ms": 1_000}
 
 
 def small_spec(path: Path, source: Path | None = None, **sections: dict[str, Any]) -> Path:
     """A spec (default: the bundled fraud one, with thresholds for a small window, as in the
-    train DAG test) with a small model budget, written to ``path``; ``sections`` update
-    the sections of the same name (``model={...}``, ``serving={...}``)."""
+    train DAG test) with a small model budget and :data:`BUSY_MACHINE_SERVING`, written to
+    ``path``; ``sections`` update the sections of the same name (``model={...}``,
+    ``serving={...}``)."""
     raw = yaml.safe_load((source or ROOT / "usecase" / "fraud.yaml").read_text())
     raw["model"].update(SMALL_MODEL)
+    raw.setdefault("serving", {}).update(BUSY_MACHINE_SERVING)
     if source is None:
         raw["model"]["minimums"] = {"pr_auc": 0.05, "roc_auc": 0.6}
         raw["labels"] = {"delay_days": {"min": 1, "max": 2}, "maturity_days": 2}
