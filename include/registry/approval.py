@@ -61,8 +61,16 @@ def slice_gaps_grown(
             if row.get("gap") is None or old.get("gap") is None:
                 continue
             if row["gap"] - old["gap"] > tolerance:
-                grown.append(f"{attr}={row['slice']} ({old['gap']:+.4f} -> {row['gap']:+.4f})")
+                grown.append(
+                    f"{attr}={row['slice']} ({_standing(old['gap'])} under the champion, "
+                    f"{_standing(row['gap'])} now)"
+                )
     return grown
+
+
+def _standing(gap: float) -> str:
+    """A slice's gap (its shortfall to the overall metric) in words."""
+    return f"{abs(gap):.4f} {'below' if gap > 0 else 'above'} overall"
 
 
 def approval_reasons(
@@ -84,7 +92,8 @@ def approval_reasons(
         )
         if grown:
             out.append(
-                "slice_gap_grew: gap to overall grew against the champion on " + ", ".join(grown)
+                "slice_gap_grew: a slice fell further behind the overall metric than under "
+                "the champion, beyond model.approval.slice_gap_tolerance: " + ", ".join(grown)
             )
     return out
 
