@@ -122,8 +122,9 @@ def test_a_grown_slice_gap_needs_approval_beyond_the_tolerance() -> None:
     assert len(needs) == 1 and "customer_age_band=26-35" in needs[0], needs
     assert "0.0300 below overall under the champion, 0.0800 below overall now" in needs[0]
     above = comparison(slices(0.02, -0.01), slices(0.02, -0.05))  # still above, less so
-    assert "0.0500 above overall under the champion, 0.0100 above overall now" in (
-        approval_reasons(policy, reason="", comparison=above)[0]
+    assert (
+        "0.0500 above overall under the champion, 0.0100 above overall now"
+        in (approval_reasons(policy, reason="", comparison=above)[0])
     )
     # within the tolerance, or only on a slice too small to be judged: no approval
     small = comparison(slices(0.02, 0.035), slices(0.02, 0.03))
