@@ -264,54 +264,61 @@ def _run(
     healthy_once = False
     unhealthy_since: float | None = None
     poller = ProgressPoller(progresses)
-    while True:
-        health = api.health()
-        supervisor.check(health)
-        supervisor.reap_orphans()
-        all_ok = health is not None and all(
-            health.get(k) == "healthy"
-            for k in ("metadatabase", "scheduler", "dag_processor", "triggerer")
-        )
-        status.update(
-            phase="running" if all_ok else "starting" if not healthy_once else "degraded",
-            health=health,
-            restarts=supervisor.restart_counts(),
-            pids={c.name: c.pid for c in supervisor.components},
-            ports={
-                "ui": ui_port,
-                "smtp": smtp_port,
-                "serving": serving_port,
-                # Listed use cases: each one's scoring address.
-                **{f"serving.{p.usecase}": p.serving_url for p in progresses if p.usecase},
-                "postgres": pg_port if embedded_pg else None,
-            },
-        )
-        if all_ok and not healthy_once:
-            healthy_once = True
-            status["ui_up_s"] = round(console.elapsed(), 1)
-            if previous is not None:
-                for one in progresses:
-                    one.resume_summary()
-            _banner(console, ui_port, user, passwords, data, logs, progresses)
-        elif healthy_once and not all_ok and unhealthy_since is None:
-            unhealthy_since = time.monotonic()
-            bad = {
-                k: v for k, v in (health or {"api-server": "no answer"}).items() if v != "healthy"
-            }
-            console.say(f"!! not healthy: {bad} (the watchdog restarts what does not recover)")
-        elif all_ok and unhealthy_since is not None:
-            console.say(f"   healthy again after {time.monotonic() - unhealthy_since:.0f} s")
-            unhealthy_since = None
-        elif not healthy_once and console.elapsed() > float(_env("MLOPS_START_TIMEOUT_S", "600")):
-            raise Unrecoverable(f"Airflow did not become healthy in time (health: {health})")
-        if healthy_once:
-            poller.start()
-            if (snapshot := poller.snapshot()) is not None:
-                status["progress"] = snapshot
-        # When the watchdog last looked: a stale value means the supervisor itself is stuck.
-        status["watchdog_at"] = datetime.now(UTC).isoformat()
-        write_status(status_path, status)
-        time.sleep(2)
+    try:
+        while True:
+            health = api.health()
+            supervisor.check(health)
+            supervisor.reap_orphans()
+            all_ok = health is not None and all(
+                health.get(k) == "healthy"
+                for k in ("metadatabase", "scheduler", "dag_processor", "triggerer")
+            )
+            status.update(
+                phase="running" if all_ok else "starting" if not healthy_once else "degraded",
+                health=health,
+                restarts=supervisor.restart_counts(),
+                pids={c.name: c.pid for c in supervisor.components},
+                ports={
+                    "ui": ui_port,
+                    "smtp": smtp_port,
+                    "serving": serving_port,
+                    # Listed use cases: each one's scoring address.
+                    **{f"serving.{p.usecase}": p.serving_url for p in progresses if p.usecase},
+                    "postgres": pg_port if embedded_pg else None,
+                },
+            )
+            if all_ok and not healthy_once:
+                healthy_once = True
+                status["ui_up_s"] = round(console.elapsed(), 1)
+                if previous is not None:
+                    for one in progresses:
+                        one.resume_summary()
+                _banner(console, ui_port, user, passwords, data, logs, progresses)
+            elif healthy_once and not all_ok and unhealthy_since is None:
+                unhealthy_since = time.monotonic()
+                bad = {
+                    k: v
+                    for k, v in (health or {"api-server": "no answer"}).items()
+                    if v != "healthy"
+                }
+                console.say(f"!! not healthy: {bad} (the watchdog restarts what does not recover)")
+            elif all_ok and unhealthy_since is not None:
+                console.say(f"   healthy again after {time.monotonic() - unhealthy_since:.0f} s")
+                unhealthy_since = None
+            elif not healthy_once and console.elapsed() > float(
+                _env("MLOPS_START_TIMEOUT_S", "600")
+            ):
+                raise Unrecoverable(f"Airflow did not become healthy in time (health: {health})")
+            if healthy_once:
+                poller.start()
+                if (snapshot := poller.snapshot()) is not None:
+                    status["progress"] = snapshot
+            # When the watchdog last looked: a stale value means the supervisor itself is stuck.
+            status["watchdog_at"] = datetime.now(UTC).isoformat()
+            write_status(status_path, status)
+            time.sleep(2)
+    finally:  # Ctrl-C or an unrecoverable component: the stop's lines come last
+        poller.stop()
 
 
 def _banner(

@@ -34,6 +34,9 @@ class Progress:
     feeds: dict[str, str] = field(default_factory=lambda: {r: r for r in ROLES})
     # With several use cases: this one's name (its DAG ids' prefix and its lines' label).
     usecase: str | None = None
+    # Set when the platform stops: a poll still under way (its services going away) says
+    # nothing more, so the terminal's last lines are the stop's own.
+    silenced: bool = False
     ingest: dict[str, dict[str, int]] = field(default_factory=dict)
     materialized: int = 0
     train_runs: dict[str, str] = field(default_factory=dict)
@@ -52,6 +55,8 @@ class Progress:
         return f"{self.usecase}.{base}" if self.usecase else base
 
     def _say(self, line: str) -> None:
+        if self.silenced:
+            return
         if self.usecase:  # "   days ingested" -> "   [flights] days ingested"
             body = line.lstrip(" ")
             marker = line[: len(line) - len(body)]
@@ -297,20 +302,25 @@ class ProgressPoller:
         self.every_s = every_s
         self._lock = threading.Lock()
         self._snapshot: dict[str, Any] | None = None
+        self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
 
     def start(self) -> None:
         if self._thread.ident is None:  # once; later calls are no-ops
             self._thread.start()
 
+    def stop(self) -> None:
+        """No more polls, and none under way says anything (the platform is stopping)."""
+        self._stopped.set()
+        for progress in self.progresses:
+            progress.silenced = True
+
     def snapshot(self) -> dict[str, Any] | None:
         with self._lock:
             return self._snapshot
 
     def _loop(self) -> None:
-        import time
-
-        while True:  # a daemon thread: it ends with the supervisor
+        while not self._stopped.is_set():  # a daemon thread: it ends with the supervisor
             try:
                 for progress in self.progresses:
                     progress.poll()
@@ -318,9 +328,10 @@ class ProgressPoller:
                 if self.progress.usecase:  # listed use cases: each; the first's at the top
                     snap["usecases"] = {p.usecase: p.snapshot() for p in self.progresses}
             except Exception as exc:  # noqa: BLE001 - progress is a view; it never stops a run
-                self.progress.console.say(f"   (progress not readable right now: {exc!r})")
+                if not self._stopped.is_set():
+                    self.progress.console.say(f"   (progress not readable right now: {exc!r})")
                 snap = None
             if snap is not None:
                 with self._lock:
                     self._snapshot = snap
-            time.sleep(self.every_s)
+            self._stopped.wait(self.every_s)
