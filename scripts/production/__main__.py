@@ -453,35 +453,40 @@ def _run(
     )
     healthy_once = False
     poller = ProgressPoller(progress)
-    while True:
-        health = api.health()
-        supervisor.check(health)
-        supervisor.reap_orphans()
-        all_ok = health is not None and all(health.get(k) == "healthy" for k in HEALTH_KEYS)
-        status.update(
-            phase="running" if all_ok else "starting" if not healthy_once else "degraded",
-            health=health,
-            restarts=supervisor.restart_counts(),
-            pids={c.name: c.pid for c in supervisor.components},
-            ports=ports,
-            workers=workers,
-            redis="own" if own_redis else "found",
-            s3=s3_mode,
-        )
-        if all_ok and not healthy_once:
-            healthy_once = True
-            status["ui_up_s"] = round(console.elapsed(), 1)
-            _banner(console, ports, user, passwords, data, logs, workers)
-        elif not healthy_once and console.elapsed() > float(env("MLOPS_START_TIMEOUT_S", "600")):
-            raise Unrecoverable(f"Airflow did not become healthy in time (health: {health})")
-        if healthy_once:
-            poller.start()
-            if (snapshot := poller.snapshot()) is not None:
-                status["progress"] = snapshot
-        # When the watchdog last looked: a stale value means the supervisor itself is stuck.
-        status["watchdog_at"] = datetime.now(UTC).isoformat()
-        write_status(status_path, status)
-        time.sleep(2)
+    try:
+        while True:
+            health = api.health()
+            supervisor.check(health)
+            supervisor.reap_orphans()
+            all_ok = health is not None and all(health.get(k) == "healthy" for k in HEALTH_KEYS)
+            status.update(
+                phase="running" if all_ok else "starting" if not healthy_once else "degraded",
+                health=health,
+                restarts=supervisor.restart_counts(),
+                pids={c.name: c.pid for c in supervisor.components},
+                ports=ports,
+                workers=workers,
+                redis="own" if own_redis else "found",
+                s3=s3_mode,
+            )
+            if all_ok and not healthy_once:
+                healthy_once = True
+                status["ui_up_s"] = round(console.elapsed(), 1)
+                _banner(console, ports, user, passwords, data, logs, workers)
+            elif not healthy_once and console.elapsed() > float(
+                env("MLOPS_START_TIMEOUT_S", "600")
+            ):
+                raise Unrecoverable(f"Airflow did not become healthy in time (health: {health})")
+            if healthy_once:
+                poller.start()
+                if (snapshot := poller.snapshot()) is not None:
+                    status["progress"] = snapshot
+            # When the watchdog last looked: a stale value means the supervisor itself is stuck.
+            status["watchdog_at"] = datetime.now(UTC).isoformat()
+            write_status(status_path, status)
+            time.sleep(2)
+    finally:  # Ctrl-C or an unrecoverable component: the stop's lines come last
+        poller.stop()
 
 
 def _banner(
