@@ -166,7 +166,7 @@ def test_when_the_supervisor_dies_the_launcher_stops_its_component_with_its_stop
     assert "fast shutdown" in log.read_text()
 
 
-def test_stop_leaves_no_process_even_in_a_session_of_its_own(tmp_path, console):
+def test_b10_stop_leaves_no_process_even_in_a_session_of_its_own(tmp_path, console):
     """Airflow task processes call setsid(): killing the component's group misses them."""
     sup = _sup(tmp_path, console)
     pidfile = tmp_path / "grandchild.pid"
@@ -194,7 +194,7 @@ def test_leftovers_of_a_killed_supervisor_are_stopped_on_the_next_start(tmp_path
     c.proc.wait()
 
 
-def test_a_second_supervisor_on_the_same_data_is_refused(tmp_path, console):
+def test_b11_a_second_supervisor_on_the_same_data_is_refused(tmp_path, console):
     sup = _sup(tmp_path, console)
     sup.start(Component("mail-sink", ["sleep", "60"], tmp_path / "m.log"))
     with pytest.raises(Unrecoverable, match="another `make run`"):
@@ -202,7 +202,7 @@ def test_a_second_supervisor_on_the_same_data_is_refused(tmp_path, console):
     sup.stop_all(grace_s=1)
 
 
-def test_console_survives_a_closed_stdout(tmp_path, capsys):
+def test_b10_console_survives_a_closed_stdout(tmp_path, capsys):
     """`make run | tee` and Ctrl-C: tee dies first; writing must not end the clean-up."""
     r, w = os.pipe()
     os.close(r)
@@ -219,7 +219,7 @@ def test_console_survives_a_closed_stdout(tmp_path, capsys):
     assert "first line" in text and "second line" in text
 
 
-def test_landing_plan_first_start_and_restarts():
+def test_b11_landing_plan_first_start_and_restarts():
     today = date(2026, 12, 1)
     boot, first, n = st.plan_landing(None, today, 14)
     assert (first, n) == (date(2026, 11, 17), 14)
