@@ -4,6 +4,8 @@
     <lake>/validated/<feed>/date=<YYYY-MM-DD>/data.parquet       one file per partition
     <lake>/staging/<feed>/<YYYY-MM-DD>/<run>.parquet             validated, not yet published
     <lake>/quarantine/<feed>/<YYYY-MM-DD>/<run>/                 raw files + evidence
+    <lake>/profiles/<feed>/partitions/<YYYY-MM-DD>.json          one published batch's profile
+    <lake>/profiles/<feed>/v<version>.json                       the feed's normal (versioned)
     <lake>/reports/validation/<feed>/<YYYY-MM-DD>/<run>/         validation result + Data Docs
     <lake>/training_sets/<run>.parquet                           one per training run
     <lake>/predictions/date=<YYYY-MM-DD>/                        scored requests (serving)
@@ -70,6 +72,20 @@ def quarantine_day_dir(lake_uri: str, feed: str, day: date) -> str:
 
 def quarantine_dir(lake_uri: str, feed: str, day: date, run_id: str) -> str:
     return storage.join(quarantine_day_dir(lake_uri, feed, day), run_slug(run_id))
+
+
+def profiles_dir(lake_uri: str, feed: str) -> str:
+    """The feed's profiles: ``v<version>.json`` (the normal), ``partitions/<day>.json``."""
+    return storage.join(lake_uri, "profiles", feed)
+
+
+def profile_uri(lake_uri: str, feed: str, version: int) -> str:
+    return storage.join(profiles_dir(lake_uri, feed), f"v{int(version)}.json")
+
+
+def partition_profile_uri(lake_uri: str, feed: str, day: date) -> str:
+    """The statistics of one published partition, written when it is published."""
+    return storage.join(profiles_dir(lake_uri, feed), "partitions", f"{_day(day)}.json")
 
 
 def validation_reports_dir(lake_uri: str, feed: str, day: date) -> str:
@@ -152,6 +168,7 @@ VALIDATION_RESULT = "validation_result.json"
 DATA_DOCS = "data_docs"
 RAW_FILES = "raw"
 QUARANTINE_SUMMARY = "quarantine.json"
+WARNING_SENT = "warning_mailed.json"  # a published batch's history warning went out
 
 
 def evidence(folder: str, name: str, *more: str) -> str:

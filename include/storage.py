@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +56,17 @@ def _s3_client(endpoint_url: str | None) -> Any:
 class ObjectInfo:
     uri: str
     size: int
+    # When the object was last written (UTC), where the store says: when a batch landed.
+    modified: datetime | None = None
 
     @property
     def name(self) -> str:
         return self.uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _local_info(path: Path) -> ObjectInfo:
+    stat = path.stat()
+    return ObjectInfo(str(path), stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
 
 
 def list_objects(prefix: str) -> list[ObjectInfo]:
@@ -71,13 +79,17 @@ def list_objects(prefix: str) -> list[ObjectInfo]:
             s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
         ):
             for obj in page.get("Contents", []):
-                out.append(ObjectInfo(f"s3://{bucket}/{obj['Key']}", int(obj["Size"])))
+                out.append(
+                    ObjectInfo(
+                        f"s3://{bucket}/{obj['Key']}", int(obj["Size"]), obj.get("LastModified")
+                    )
+                )
         return sorted(out, key=lambda o: o.uri)
     root = Path(prefix)
     if not root.is_dir():
         return []
     return sorted(
-        (ObjectInfo(str(p), p.stat().st_size) for p in root.rglob("*") if p.is_file()),
+        (_local_info(p) for p in root.rglob("*") if p.is_file()),
         key=lambda o: o.uri,
     )
 

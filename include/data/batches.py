@@ -8,10 +8,11 @@ the content checks and the validated zone use.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 
@@ -27,6 +28,10 @@ class BatchFile:
     columns: tuple[str, ...]
     rows: int
     error: str | None = None
+    # Why the file looks cut off (its last line incomplete), else None.
+    truncated: str | None = None
+    # When it landed (the store's modification time), where the store says.
+    modified: datetime | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,6 +49,12 @@ class RawBatch:
     @property
     def total_bytes(self) -> int:
         return sum(f.size for f in self.files)
+
+    @property
+    def arrived(self) -> datetime | None:
+        """When the batch was complete: its newest file's landing time (None if unknown)."""
+        times = [f.modified for f in self.files]
+        return None if not times or None in times else max(times)  # type: ignore[type-var]
 
 
 def batch_prefix(landing_uri: str, feed: str, day: date) -> str:
@@ -71,6 +82,25 @@ def _read_csv(data: bytes) -> tuple[pd.DataFrame, str | None]:
     return frame.astype(object).where(frame.notna(), None), None
 
 
+def truncation(data: bytes) -> str | None:
+    """How the file's last line is incomplete, if it is: a writer cut off mid-line leaves no
+    final newline and fewer fields than the header (or an open quote). A complete last line
+    without a newline is fine."""
+    if not data.strip() or data.endswith((b"\n", b"\r")):
+        return None
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    if len(lines) < 2:
+        return None
+    header = next(csv.reader([lines[0]]), [])
+    try:
+        last = next(csv.reader([lines[-1]], strict=True), [])
+    except csv.Error:
+        return "ends mid-line, inside a quoted value"
+    if len(last) < len(header):
+        return f"ends mid-line (its last line has {len(last)} of {len(header)} fields)"
+    return None
+
+
 def read_batch(
     feed: str, day: date, files: list[storage.ObjectInfo], *, max_bytes: float | None = None
 ) -> RawBatch:
@@ -81,7 +111,11 @@ def read_batch(
     frames: list[pd.DataFrame] = []
     for obj in files:
         if too_big:
-            infos.append(BatchFile(obj.uri, obj.size, "", (), 0, "not loaded: batch too large"))
+            infos.append(
+                BatchFile(
+                    obj.uri, obj.size, "", (), 0, "not loaded: batch too large", None, obj.modified
+                )
+            )
             continue
         data = storage.read_bytes(obj.uri)
         frame, error = _read_csv(data)
@@ -93,6 +127,8 @@ def read_batch(
                 columns=tuple(frame.columns),
                 rows=len(frame),
                 error=error,
+                truncated=truncation(data),
+                modified=obj.modified,
             )
         )
         frames.append(frame)

@@ -1,6 +1,7 @@
 """The ingest DAG shape, shared by every feed (transactions, labels).
 
-    wait_for_batch → validate_batch → route_batch ─┬→ publish_partition  (Asset event)
+    wait_for_batch → validate_batch → route_batch ─┬→ publish_partition  (Asset event; a
+                                                   │   history warning mails once)
                                                    └→ quarantine_batch   (fails: one alert)
 
 Each task calls one function of ``include.steps.ingest``; heavy imports happen inside.
@@ -89,10 +90,13 @@ def build_ingest_dag(
             return "publish_partition" if summary["success"] else "quarantine_batch"
 
         @task(outlets=[asset])
-        def publish_partition(summary: dict[str, Any]):  # noqa: ANN202 (generator task)
-            from include.steps.ingest import publish
+        def publish_partition(summary: dict[str, Any], **context: Any):  # noqa: ANN202
+            from include.orchestration.alerts import task_context
+            from include.steps.ingest import publish, warn
 
             extra = publish(summary)
+            # History checks that only warn: published, and one mail says what changed.
+            warn(summary, task_context(context))
             if extra["unchanged"]:
                 from airflow.sdk.exceptions import AirflowSkipException
 

@@ -12,6 +12,24 @@ from typing import Any
 
 from include import layout, storage
 
+CHECK_FIELDS = (
+    "name",
+    "stage",
+    "action",
+    "column",
+    "unexpected_count",
+    "unexpected_percent",
+    "observed",
+    "sample_keys",
+    "sample_values",
+    "message",
+)
+
+
+def failed_checks(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The report's failed checks (those that only warn included, with their action)."""
+    return [{k: c.get(k) for k in CHECK_FIELDS} for c in report["checks"] if not c["success"]]
+
 
 def quarantine_batch(
     report: dict[str, Any], evidence: dict[str, str], dest_uri: str
@@ -28,29 +46,14 @@ def quarantine_batch(
     storage.copy(evidence["report_uri"], layout.evidence(dest_uri, layout.VALIDATION_RESULT))
     docs_root = evidence["data_docs_uri"].rsplit("/", 1)[0]
     storage.copy_tree(docs_root, layout.evidence(dest_uri, layout.DATA_DOCS))
-    failed = [
-        {
-            k: c.get(k)
-            for k in (
-                "name",
-                "stage",
-                "column",
-                "unexpected_count",
-                "unexpected_percent",
-                "observed",
-                "sample_keys",
-                "sample_values",
-                "message",
-            )
-        }
-        for c in report["checks"]
-        if not c["success"]
-    ]
+    failed = failed_checks(report)
     summary = {
         "feed": report["feed"],
         "day": report["day"],
         "run_id": report["run_id"],
         "row_count": report["row_count"],
+        "causes": report.get("causes", []),
+        "history_partitions": report.get("history_partitions", 0),
         "failed_checks": failed,
         "evidence_uri": dest_uri,
         "validation_result_uri": layout.evidence(dest_uri, layout.VALIDATION_RESULT),

@@ -27,7 +27,9 @@ import pandas as pd
 
 from include import layout, storage
 from include.data.batches import RawBatch, coerce
+from include.quality import history as history_checks
 from include.quality import suites
+from include.quality.history import History
 from include.spec import FeedSpec
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,11 @@ class CheckResult:
     sample_keys: list[Any] = field(default_factory=list)
     sample_values: list[Any] = field(default_factory=list)
     message: str = ""
+    # quarantine: a failure stops the batch; warn: the batch is published and a mail says
+    # what changed (history checks, as the spec's ``history`` section says).
+    action: str = "quarantine"
+    # A history check's kind, column and the normal its bounds came from (else None).
+    history: dict[str, Any] | None = None
 
 
 @dataclass
@@ -63,10 +70,21 @@ class ValidationReport:
     gx_results: dict[str, Any] = field(default_factory=dict)
     dropped_columns: list[str] = field(default_factory=list)
     null_rates: dict[str, float] = field(default_factory=dict)
+    # What changed, in words (include.quality.history.causes), most telling first.
+    causes: list[str] = field(default_factory=list)
+    # The feed's profile the history checks compared with, and how many partitions it held.
+    profile_version: int | None = None
+    history_partitions: int = 0
 
     @property
     def failed(self) -> list[CheckResult]:
-        return [c for c in self.checks if not c.success]
+        """Failed checks that stop the batch."""
+        return [c for c in self.checks if not c.success and c.action != "warn"]
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        """Failed checks that only warn: the batch is published, a mail says what changed."""
+        return [c for c in self.checks if not c.success and c.action == "warn"]
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(asdict(self))
@@ -133,7 +151,28 @@ def delivery_checks(batch: RawBatch, feed: FeedSpec) -> list[CheckResult]:
             message="" if len(headers) <= 1 else "the batch's files have different headers",
         )
     )
+    cut = truncated_files(batch)
+    checks.append(
+        CheckResult(
+            name=COMPLETE_FILES,
+            stage="delivery",
+            success=not cut,
+            unexpected_count=len(cut),
+            sample_values=cut[:SAMPLE_SIZE],
+            message="; ".join(cut[:3]),
+        )
+    )
     return checks
+
+
+COMPLETE_FILES = "files_end_with_a_complete_line"
+
+
+def truncated_files(batch: RawBatch) -> list[str]:
+    """``"<file> <how it ends>"`` for each file whose last line is incomplete."""
+    return [
+        f"{f.uri.rstrip('/').rsplit('/', 1)[-1]} {f.truncated}" for f in batch.files if f.truncated
+    ]
 
 
 # ---------------------------------------------------------------- GX
@@ -157,7 +196,13 @@ def gx_context(gx_root: Path) -> Iterator[Any]:
 
 
 def _run_suite(
-    ctx: Any, name: str, frame: pd.DataFrame, expectations: list[Any], key: str
+    ctx: Any,
+    name: str,
+    frame: pd.DataFrame,
+    expectations: list[Any],
+    key: str,
+    *,
+    keys: bool = True,
 ) -> tuple[Any, Any]:
     import great_expectations as gx
 
@@ -178,7 +223,7 @@ def _run_suite(
         "result_format": "SUMMARY",
         "partial_unexpected_count": SAMPLE_SIZE,
     }
-    if key in frame.columns:
+    if keys and key in frame.columns:
         result_format["unexpected_index_column_names"] = [key]
     checkpoint = ctx.checkpoints.add_or_update(
         gx.Checkpoint(
@@ -193,11 +238,22 @@ def _run_suite(
     return identifier, vresult
 
 
+def _check_name(cfg: Any, column: str | None, history: dict[str, Any] | None) -> str:
+    if history is None:
+        return f"{cfg.type}({column})" if column else cfg.type
+    value = history.get("value")
+    what = column if value is None else f"{column}={value}"
+    return f"history.{history['check']}({what})" if what else f"history.{history['check']}"
+
+
 def _to_checks(vresult: Any, stage: str, key: str) -> list[CheckResult]:
     checks = []
     for r in vresult.results:
         cfg = r.expectation_config
         column = cfg.kwargs.get("column")
+        history = (cfg.meta or {}).get("history")
+        if history is not None:
+            history = {**history, "gx": cfg.type}
         res = r.result or {}
         exc = (r.exception_info or {}).get("exception_message") if r.exception_info else None
         keys = [
@@ -206,8 +262,8 @@ def _to_checks(vresult: Any, stage: str, key: str) -> list[CheckResult]:
         ]
         checks.append(
             CheckResult(
-                name=f"{cfg.type}({column})" if column else cfg.type,
-                stage=stage,
+                name=_check_name(cfg, column, history),
+                stage="history" if history else stage,
                 success=bool(r.success),
                 column=column,
                 unexpected_count=res.get("unexpected_count"),
@@ -219,8 +275,14 @@ def _to_checks(vresult: Any, stage: str, key: str) -> list[CheckResult]:
                 # For a check on the key itself the values are the keys: say them once.
                 sample_values=[]
                 if column == key
-                else jsonable((res.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]),
+                else jsonable(
+                    (res.get("partial_unexpected_list") or res.get("partial_missing_list") or [])[
+                        :SAMPLE_SIZE
+                    ]
+                ),
                 message=exc or "",
+                action=history["action"] if history else "quarantine",
+                history=jsonable(history),
             )
         )
     return jsonable_checks(checks)
@@ -266,11 +328,14 @@ def validate_batch(
     gx_root: Path,
     run_id: str,
     existing_keys: Callable[[], dict[str, set[Any]]] | None = None,
+    history: History | None = None,
 ) -> ValidationOutcome:
     """Run every check; never raises for bad data (the report says what failed).
 
     ``existing_keys`` returns the keys already published in neighbouring partitions, by
     partition; a batch repeating them is a re-delivery (A5) and fails the history check.
+    ``history``: the feed's recent partitions (its profile); the batch-level checks compare
+    with them (``include.quality.history``), and the report names what changed.
     """
     day: date = batch.day
     checks = delivery_checks(batch, feed)
@@ -282,18 +347,24 @@ def validate_batch(
     null_rates: dict[str, float] = {}
     docs_dir = Path(tempfile.mkdtemp(prefix=f"gx-docs-{feed.name}-"))
 
-    if all(c.success for c in checks):
+    # A cut file is still validated: its row count and content say how much is missing.
+    if all(c.success for c in checks if c.name != COMPLETE_FILES):
         with gx_context(gx_root) as ctx:
             exps = [
                 e
-                for e in suites.raw_expectations(feed)
+                for e in [
+                    *suites.raw_expectations(feed),
+                    *(history_checks.raw_expectations(history) if history else []),
+                ]
                 if getattr(e, "column", None) is None or e.column in raw.columns
             ]
             ident, vres = _run_suite(ctx, f"{feed.name}_raw", raw, exps, feed.key)
             identifiers.append(ident)
             gx_results["structure"] = jsonable(vres.describe_dict())
-            checks += _to_checks(vres, "structure", feed.key)
-            if vres.success:
+            structure = _to_checks(vres, "structure", feed.key)
+            checks += structure
+            # A history check that only warns does not stop the content checks.
+            if all(c.success or c.action == "warn" for c in structure):
                 typed = coerce(raw, feed)
                 if feed.extra_columns == "drop":
                     dropped = [c for c in typed.columns if c not in feed.column_names]
@@ -304,6 +375,24 @@ def validate_batch(
                 identifiers.append(ident)
                 gx_results["content"] = jsonable(vres.describe_dict())
                 checks += _to_checks(vres, "content", feed.key)
+                against = (
+                    [
+                        e
+                        for e in history_checks.content_expectations(history, len(typed))
+                        if e.column in typed.columns
+                    ]
+                    if history
+                    else []
+                )
+                if against:
+                    # A suite of its own: a share check's "unexpected" rows are most rows,
+                    # and listing their keys (as the rule suites do) costs seconds.
+                    ident, vres = _run_suite(
+                        ctx, f"{feed.name}_history", typed, against, feed.key, keys=False
+                    )
+                    identifiers.append(ident)
+                    gx_results["history"] = jsonable(vres.describe_dict())
+                    checks += _to_checks(vres, "history", feed.key)
                 null_rates = (
                     {c: round(float(typed[c].isna().mean()), 6) for c in typed.columns}
                     if len(typed)
@@ -311,10 +400,27 @@ def validate_batch(
                 )
             _build_evidence_docs(ctx, identifiers, docs_dir)
 
-    if typed is not None and all(c.success for c in checks) and existing_keys is not None:
+    if (
+        typed is not None
+        and all(c.success or c.action == "warn" for c in checks)
+        and existing_keys is not None
+    ):
         checks.append(_history_check(typed, feed, existing_keys()))
+    arrival = history_checks.arrival_check(history, day, batch.arrived) if history else None
+    if arrival is not None:
+        meta = arrival["meta"]["history"]
+        checks.append(
+            CheckResult(
+                name="history.arrival_hours",
+                stage="history",
+                success=arrival["success"],
+                observed=arrival["observed"],
+                action=meta["action"],
+                history=meta,
+            )
+        )
 
-    success = all(c.success for c in checks)
+    success = all(c.success or c.action == "warn" for c in checks)
     report = ValidationReport(
         feed=feed.name,
         day=day.isoformat(),
@@ -326,6 +432,9 @@ def validate_batch(
         gx_results=gx_results,
         dropped_columns=dropped,
         null_rates=null_rates,
+        causes=history_checks.causes(checks, truncated_files(batch)),
+        profile_version=history.profile_version if history else None,
+        history_partitions=history.count if history else 0,
     )
     for rate_col, rate in null_rates.items():
         if rate > 0:

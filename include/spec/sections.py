@@ -136,6 +136,70 @@ class RowCountSpec:
             raise ValueError(f"min ({self.min}) is above max ({self.max})")
 
 
+# What a failed history check does: quarantine the batch, or publish it and mail once.
+HistoryAction = Literal["quarantine", "warn"]
+HISTORY_ACTIONS = ("quarantine", "warn")
+
+
+@dataclass(frozen=True, config=_CONFIG)
+class HistoryCheck:
+    """One batch-level comparison with the feed's profile: its tolerance and its action."""
+
+    tolerance: NonNegative
+    action: HistoryAction = "quarantine"
+
+
+def _check(tolerance: float, action: str) -> Any:
+    return Field(default_factory=lambda: HistoryCheck(tolerance=tolerance, action=action))
+
+
+@dataclass(frozen=True, config=_CONFIG)
+class HistorySpec:
+    """What a normal batch of the feed looks like, learned from its last published batches.
+
+    The profile (``include.quality.profile``) holds, per published partition: the row count,
+    each column's null share, numeric quantiles, category shares, distinct keys per entity and
+    when the batch arrived. A new batch is compared with the range those partitions span, each
+    bound widened by the check's ``tolerance``:
+
+    * ``row_count``, ``distinct_keys``: a share of the range's ends (0.25: 25 % below the
+      smallest, 25 % above the largest);
+    * ``quantiles`` (10th, 50th, 90th percentile of each numeric column): a factor for
+      columns whose history is all positive (0.5: below smallest / 1.5 or above largest
+      x 1.5, so a unit change shows as a ratio), else a share of the interquartile range;
+    * ``category_share``: share points (0.10: ten points beyond the range; never tighter
+      than four binomial standard errors of the batch's size);
+    * ``new_categories``: the share of rows whose value the history never had;
+      ``vanished_categories``: a value present in every partition that the batch lacks,
+      judged only when the batch should have held at least 10 of it (tolerance unused);
+    * ``null_share``: share points above the largest null share of the history;
+    * ``arrival_hours``: hours later (after the day's end) than the latest arrival of the
+      history.
+
+    With fewer than ``min_partitions`` partitions every check only warns; with none there is
+    nothing to compare with. ``ignore``: columns left out (identifiers are: the key, and the
+    entities' join keys are only counted)."""
+
+    partitions: PositiveInt = 14
+    min_partitions: PositiveInt = 5
+    max_categories: PositiveInt = 30
+    ignore: tuple[Text, ...] = ()
+    row_count: HistoryCheck = _check(0.25, "quarantine")
+    distinct_keys: HistoryCheck = _check(0.25, "warn")
+    quantiles: HistoryCheck = _check(0.5, "quarantine")
+    category_share: HistoryCheck = _check(0.10, "warn")
+    new_categories: HistoryCheck = _check(0.01, "warn")
+    vanished_categories: HistoryCheck = _check(0.0, "warn")
+    null_share: HistoryCheck = _check(0.05, "quarantine")
+    arrival_hours: HistoryCheck = _check(12.0, "warn")
+
+    def __post_init__(self) -> None:
+        if self.min_partitions > self.partitions:
+            raise ValueError(
+                f"min_partitions ({self.min_partitions}) is above partitions ({self.partitions})"
+            )
+
+
 @dataclass(frozen=True, config=_CONFIG)
 class FeedSpec:
     """One landed feed: its schema (``columns``) and the batch-level rules of ingest.
@@ -156,6 +220,8 @@ class FeedSpec:
     max_batch_mb: Positive = 512.0
     # Attributes kept for fairness slices, never model features.
     sensitive_attributes: tuple[Text, ...] = ()
+    # The batch-level checks against the feed's recent history (HistorySpec).
+    history: HistorySpec = Field(default_factory=HistorySpec)
     description: str = ""
     name: SkipJsonSchema[str] = ""  # the key under feeds, set by the loader
 

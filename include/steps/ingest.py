@@ -13,6 +13,7 @@ from typing import Any
 from include import layout, storage
 from include.config import get_settings
 from include.data import batches, lake
+from include.notify.templates import TaskContext
 from include.quality.errors import BatchNotLanded, BatchValidationFailed
 from include.spec import load_spec
 
@@ -39,6 +40,7 @@ def find_batch(feed: str, day: str) -> list[str]:
 
 def validate(feed: str, day: str, run_id: str) -> dict[str, Any]:
     """Validate the landed batch, write its evidence, stage it when valid."""
+    from include.quality.history import load_history
     from include.quality.validate import validate_batch, write_evidence
 
     settings = get_settings()
@@ -57,6 +59,7 @@ def validate(feed: str, day: str, run_id: str) -> dict[str, Any]:
         existing_keys=lambda: lake.neighbour_keys(
             settings.lake_uri, feed, the_day, feed_spec.key, feed_spec.allowed_lateness_hours
         ),
+        history=load_history(spec, feed, the_day, settings.lake_uri),
     )
     try:
         evidence = write_evidence(
@@ -77,6 +80,10 @@ def validate(feed: str, day: str, run_id: str) -> dict[str, Any]:
         "row_count": report.row_count,
         "staged_uri": staged,
         "failed_checks": [c.name for c in report.failed],
+        "warnings": [c.name for c in report.warnings],
+        "causes": report.causes,
+        "arrived": raw.arrived.isoformat() if raw.arrived else None,
+        "profile_version": report.profile_version,
         "dropped_columns": report.dropped_columns,
         **evidence,
     }
@@ -99,13 +106,62 @@ def publish(summary: dict[str, Any]) -> dict[str, Any]:
     )
     result = lake.publish(staged, settings.lake_uri, summary["feed"], day)
     # The landing copy stays: landing is the source of record; re-runs re-read it.
+    normal = learn(summary["feed"], day, summary.get("arrived"), summary["run_id"])
     return {
         "feed": summary["feed"],
         "unchanged": unchanged,
         **result,
         "validation_result_uri": summary["report_uri"],
         "run_id": summary["run_id"],
+        "profile_version": normal,
     }
+
+
+def learn(feed: str, day: date, arrived: str | None, run_id: str) -> int | None:
+    """The published partition's statistics join the feed's profile (a new version when the
+    last ``history.partitions`` partitions changed); returns the profile's version."""
+    from include.quality import profile
+
+    settings = get_settings()
+    spec = load_spec(settings.usecase_spec)
+    feed_spec, ids = spec.feed(feed), profile.identifiers(spec, feed)
+    stats = profile.partition_stats(
+        lake.read_partition(settings.lake_uri, feed, day),
+        feed_spec,
+        day,
+        identifiers=ids,
+        arrived=datetime.fromisoformat(arrived) if arrived else None,
+    )
+    profile.record_partition(settings.lake_uri, feed, day, stats)
+    built = profile.rebuild(settings.lake_uri, feed_spec, run_id, ids)
+    return built.version if built else None
+
+
+def warn(summary: dict[str, Any], ctx: TaskContext) -> bool:
+    """Mail once what changed in a published batch whose history checks only warned;
+    returns whether this call sent it (a retried task sends no second mail)."""
+    import json
+
+    from include.notify import send_alert
+    from include.quality.alerts import batch_warned
+
+    if not summary.get("warnings"):
+        return False
+    folder = layout.report_dir(
+        get_settings().lake_uri,
+        summary["feed"],
+        date.fromisoformat(summary["day"]),
+        summary["run_id"],
+    )
+    marker = layout.evidence(folder, layout.WARNING_SENT)
+    if storage.exists(marker):
+        print(f"the warning about this batch was mailed already ({marker})")
+        return False
+    report = json.loads(storage.read_bytes(summary["report_uri"]))
+    minimum = load_spec(get_settings().usecase_spec).feed(summary["feed"]).history.min_partitions
+    send_alert(batch_warned(ctx, report, summary, minimum))
+    storage.write_bytes(marker, json.dumps({"run_id": summary["run_id"]}).encode())
+    return True
 
 
 def quarantine(summary: dict[str, Any]) -> None:
