@@ -1,8 +1,9 @@
 """
 ### Monitor production: drift, skew, quality and staleness of the champion
 
-Runs nightly (the window: the last `monitoring.window_days` days, ending yesterday) and by
-hand with the window's Params (Trigger DAG w/ config).
+Runs nightly (the window: the last `monitoring.window_days` days, ending yesterday; quality
+on the newest window of that length whose labels have matured) and by hand with the
+window's Params (Trigger DAG w/ config: quality on that window too).
 
 1. **measure** – the window's batch scores (features as scored), captured online requests
    and matured labels against the champion's reference (its training set, its holdout):
@@ -10,7 +11,8 @@ hand with the window's Params (Trigger DAG w/ config).
    written to `lake/reports/drift/<first>_<last>/` (open `index.html`) and to the Evidently
    workspace (`make evidently-ui`);
 2. **decide** – the spec's `monitoring` policy: the minimum sample guard ("not enough
-   data" is never drift), a quarantined day means "not judged", one alert and one retrain per
+   data" is never drift), warm-up per feature (a feature is judged once its window has
+   filled), a quarantined day means "not judged", one alert and one retrain per
    breach (dedup key + cooldown), skew alerts without retraining, staleness;
 3. **notify** – one mail per alert: what moved, by how much, with how much data, the report,
    what happens next;
@@ -42,6 +44,8 @@ _DECISION = "ti.xcom_pull(task_ids='decide')"
 SUMMARY_KEYS = (
     "window_first",
     "window_last",
+    "quality_window_first",
+    "quality_window_last",
     "champion_version",
     "current_rows",
     "labelled_rows",

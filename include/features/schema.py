@@ -242,6 +242,25 @@ def model_features(fspec: FeatureSpec) -> list[str]:
     return [*(f for v in fspec.views for f in v.features), *request_features(fspec)]
 
 
+def feature_windows(fspec: FeatureSpec) -> dict[str, int]:
+    """Model feature -> the days of history its value needs before it is complete.
+
+    An aggregate over ``W`` days needs ``W`` days of events before its stamp; one counted by
+    label time needs the label delay on top (until then the label stream is still filling:
+    the first events' outcomes are not all delivered). A request-time feature needs what its
+    inputs need (a request field or the event time: 0, complete on the first day). In
+    :func:`model_features` order. Monitoring judges a feature's drift only on rows whose
+    history covers this (``include.monitoring.warmup``)."""
+    days = {
+        a.feature: a.window + (fspec.label_delay_days if a.source == "labels" else 0)
+        for v in fspec.views
+        for a in v.aggregates
+    }
+    for r in fspec.request:
+        days[r.name] = max((days.get(i, 0) for i in r.inputs), default=0)
+    return {f: days[f] for f in model_features(fspec)}
+
+
 def as_of_columns(fspec: FeatureSpec) -> list[str]:
     return [v.as_of for v in fspec.views]
 

@@ -6,16 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from include.console.links import console_or_location
-from include.monitoring.policy import quality_drops
+from include.monitoring.policy import of_window, quality_drops, warming_up
 from include.notify.templates import Alert, esc, html_table
 
 _TOP = 8  # features listed in a mail (the report has all)
 
 
 def _facts(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    quality_window = summary.get("quality_window")
     return [
         ("Model", f"{summary.get('model')} v{summary.get('champion_version')} (champion)"),
         ("Window", str(summary.get("window"))),
+        *([("Quality window (matured labels)", str(quality_window))] if quality_window else []),
         ("Scored rows in window", str(summary.get("current_rows"))),
         ("Reference rows (training set)", str(summary.get("reference_rows"))),
         # The console page (Airflow login) of the report; where it is stored, for tools.
@@ -26,8 +28,8 @@ def _facts(summary: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 _NOT_JUDGED = {
-    "warming_up": "not judged: the reference predates the longest feature window",
-    "not_enough_data": "not judged: not enough data",
+    "warming_up": "not judged: every feature is still warming up",
+    "not_enough_data": "not judged: fewer rows than the minimum",
 }
 
 
@@ -53,6 +55,9 @@ def _drift_lines(summary: dict[str, Any], verdicts: dict[str, str] | None = None
             f"{drift['reference_rows']}{_verdict_note(verdicts.get('data_drift'))}"
         )
         out += [f"  {c}: {v['score']}" for c, v in cols[:_TOP]]
+        cold = warming_up(drift)
+        if cold:
+            out.append(f"Warming up, not judged (window not filled yet): {cold}")
     pred = m.get("prediction_drift")
     if pred:
         out.append(
@@ -64,7 +69,8 @@ def _drift_lines(summary: dict[str, Any], verdicts: dict[str, str] | None = None
     if q and q.get("rows"):
         hold, drops = q.get("holdout") or {}, quality_drops(q)
         out.append(
-            f"Quality on {q['rows']} matured labels ({q['positives']} positives): PR-AUC "
+            f"Quality on {q['rows']} matured labels{of_window(q)} ({q['positives']} "
+            f"positives): PR-AUC "
             f"{hold.get('pr_auc')} -> {q.get('pr_auc')} (drop {drops['pr_auc']}), recall at "
             f"FPR {q['fpr_target']}: {hold.get('recall_at_fpr')} -> {q.get('recall_at_fpr')} "
             f"(drop {drops['recall_at_fpr']})"

@@ -56,7 +56,7 @@ def index_html(summary: dict[str, Any]) -> str:
     verdicts = decision.get("verdicts") or summary.get("verdicts") or {}
     rows = "".join(
         f"<tr><td>{esc(TITLES.get(k, k))}</td><td><b>{esc(v)}</b></td>"
-        f"<td>{_link(summary, k)}</td></tr>"
+        f"<td>{esc(_window_of(summary, k))}</td><td>{_link(summary, k)}</td></tr>"
         for k, v in verdicts.items()
     )
     details = "".join(
@@ -74,10 +74,17 @@ def index_html(summary: dict[str, Any]) -> str:
         f"<p>Decision: <b>{esc(decision.get('status'))}</b>: {esc(decision.get('reason'))}</p>"
         f"<ul>{notes}</ul>"
         f"<table border='1' cellpadding='4'><tr><th>comparison</th><th>verdict</th>"
-        f"<th>report</th></tr>{rows}</table>"
+        f"<th>window</th><th>report</th></tr>{rows}</table>"
         f"<p>Run {esc(summary.get('run_id'))}, measured {esc(summary.get('measured_at'))}.</p>"
         f"{details}</body></html>"
     )
+
+
+def _window_of(summary: dict[str, Any], name: str) -> str:
+    """The days a comparison judged: quality its matured window, the others the window."""
+    if name == "quality" and summary.get("quality_window"):
+        return str(summary["quality_window"])
+    return str(summary.get("window"))
 
 
 def _link(summary: dict[str, Any], name: str) -> str:

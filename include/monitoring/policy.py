@@ -1,15 +1,24 @@
 """The spec's ``monitoring`` policy: from measurements to verdicts to one decision. Pure.
 
 Verdicts, one per comparison: ``ok``, ``breach``, or ``not_enough_data`` (the minimum
-sample guard: a thin window is never drift and never retrains), ``not_measured`` (no
-reference figure). The decision, in order:
+sample guard: a thin window is never drift and never retrains), ``warming_up`` (drift: no
+feature's window has filled yet for enough rows, ``include.monitoring.warmup``),
+``not_measured`` (no reference figure). Data drift is judged on the features whose window
+has filled, its share over those only; the others are listed with the day they filled.
+Prediction drift is judged once at least one feature is: the score is the model's answer
+on production, and a shift there is worth a verdict as soon as the first warm feature says
+production is comparable at all; the notes then say which features are still warming up,
+since their growth can move the score too. Each comparison not judged gets its own reason
+(:func:`not_judged`): the rows against the minimum, the features warming up and until
+when, the missing holdout figure. The decision, in order:
 
 1. a quarantined day in the window (an upstream data-quality failure): alert, no retrain;
    the drift numbers of a window with a hole are not acted on;
 2. data drift, prediction drift or quality beyond the threshold: alert and retrain, once per
    breach: the dedup key is the champion (whatever kinds breach while the same drift
    persists), and the same key does nothing again inside ``retrain_cooldown_hours``;
-3. otherwise ``ok`` or ``not_enough_data``.
+3. otherwise ``ok``, or, when no comparison could be judged, ``warming_up`` (one of them
+   is) or ``not_enough_data``, the reason naming each one's cause.
 
 Independently: skew alerts (naming the features) and never retrains; staleness (the
 champion's age, retrains in a row that did not replace it) alerts. Each alert kind has its
@@ -26,10 +35,10 @@ from include.notify import cooldown
 from include.spec import MonitoringSpec
 
 OK, BREACH, THIN, NOT_MEASURED = "ok", "breach", "not_enough_data", "not_measured"
-# The reference was drawn while the longest feature window was still filling (a platform
-# younger than that window): its rolling counts are not stationary, so drift against it is
-# the platform's age, not production's. Quality (labels) is still judged.
+# No feature's window has filled for enough rows of the reference and the window (a young
+# platform): rolling counts not yet full grow with the platform's age, not production's.
 WARMING = "warming_up"
+NOT_JUDGED = (THIN, WARMING, NOT_MEASURED)
 RETRAIN_KINDS = ("data_drift", "prediction_drift", "quality")
 ALERT_KINDS = ("breach", "skew", "data_quality", "staleness")
 
@@ -48,24 +57,22 @@ class Decision:
         return asdict(self)
 
 
-def verdicts(
-    measured: dict[str, dict | None], mon: MonitoringSpec, *, warm: bool = True
-) -> dict[str, str]:
-    """One verdict per comparison (see the module docstring); ``warm``: False when the
-    reference was drawn before the longest feature window had filled (:data:`WARMING`)."""
+def verdicts(measured: dict[str, dict | None], mon: MonitoringSpec) -> dict[str, str]:
+    """One verdict per comparison (see the module docstring)."""
     out: dict[str, str] = {}
     drift = measured.get("data_drift")
     rows = (drift or {}).get("current_rows", 0)
+    cold = bool(drift) and not _features(drift)  # measured, and no feature warm yet
     if not drift or rows < mon.min_sample_rows:
         out["data_drift"] = THIN
-    elif not warm:
+    elif cold:
         out["data_drift"] = WARMING
     else:
         out["data_drift"] = BREACH if drift["share"] >= mon.drift_share else OK
     pred = measured.get("prediction_drift")
     if not pred or pred.get("current_rows", 0) < mon.min_sample_rows:
         out["prediction_drift"] = THIN
-    elif not warm:
+    elif cold:
         out["prediction_drift"] = WARMING
     else:
         out["prediction_drift"] = BREACH if pred["drifted"] else OK
@@ -75,6 +82,56 @@ def verdicts(
         out["skew"] = THIN
     else:
         out["skew"] = BREACH if sk["skewed_columns"] else OK
+    return out
+
+
+def warming_up(drift: dict[str, Any] | None) -> str:
+    """The features not judged yet, grouped by the day their window filled:
+    "until 2026-12-15 (needs 30 days): a, b; until 2026-12-22 (needs 37 days): c"."""
+    groups: dict[tuple[str, int], list[str]] = {}
+    for feature, w in ((drift or {}).get("warming_up") or {}).items():
+        groups.setdefault((w["filled_on"], int(w["window_days"])), []).append(feature)
+    return "; ".join(
+        f"until {day} (needs {days} days): {', '.join(features)}"
+        for (day, days), features in sorted(groups.items())
+    )
+
+
+def not_judged(
+    measured: dict[str, dict | None], mon: MonitoringSpec, v: dict[str, str]
+) -> dict[str, str]:
+    """Each retrain comparison without a verdict -> its true cause, in words and numbers."""
+    out: dict[str, str] = {}
+    drift, pred = measured.get("data_drift") or {}, measured.get("prediction_drift") or {}
+    for kind, m, name in (
+        ("data_drift", drift, "data drift"),
+        ("prediction_drift", pred, "prediction drift"),
+    ):
+        if v[kind] == THIN:
+            rows = m.get("current_rows", 0)
+            out[kind] = (
+                f"{name}: {rows} scored rows in the window, fewer than the minimum of "
+                f"{mon.min_sample_rows} (minimum sample guard)"
+            )
+        elif v[kind] == WARMING:
+            out[kind] = (
+                f"{name}: every feature is still warming up ({warming_up(drift)})"
+                if kind == "data_drift"
+                else f"{name}: judged once a feature's window has filled (none has yet)"
+            )
+    q = measured.get("quality") or {}
+    where = of_window(q)
+    if v["quality"] == THIN:
+        out["quality"] = (
+            f"quality: {q.get('rows', 0)} matured labels{where} with {q.get('positives', 0)} "
+            f"positives, fewer than the minimum of {mon.min_labelled_rows} labels and "
+            f"{mon.min_positives} positives"
+        )
+    elif v["quality"] == NOT_MEASURED:
+        out["quality"] = (
+            f"quality: no figure to compare on {q.get('rows', 0)} matured labels{where} "
+            "(one class only, or no holdout figure on the champion)"
+        )
     return out
 
 
@@ -131,14 +188,19 @@ def describe_breach(measured: dict[str, dict | None], kinds: list[str], window: 
         parts.append(
             f"PR-AUC {_fmt(hold.get('pr_auc'))} -> {_fmt(q.get('pr_auc'))}, recall@FPR "
             f"{_fmt(hold.get('recall_at_fpr'))} -> {_fmt(q.get('recall_at_fpr'))} "
-            f"({q['rows']} labelled rows, {q['positives']} positives)"
+            f"({q['rows']} labelled rows{of_window(q)}, {q['positives']} positives)"
         )
     return f"monitoring: {'; '.join(parts)} in {window}"
 
 
 def _features(drift: dict[str, Any]) -> int:
-    """Every model feature: those compared and those empty on a side (not compared)."""
+    """Every judged feature: those compared and those empty on a side (not compared)."""
     return len(drift.get("columns", {})) + len(drift.get("empty_columns", []))
+
+
+def of_window(quality: dict[str, Any]) -> str:
+    """ " of <window>" when quality was judged on its own (matured) window."""
+    return f" of {quality['window']}" if quality.get("window") else ""
 
 
 def _fmt(value: Any) -> str:
@@ -157,12 +219,12 @@ def decide(
     champion_age_days: int,
     failed_retrains: int,
     run_id: str = "",
-    warm: bool = True,
 ) -> Decision:
     """The run's decision (module docstring); ``last``: kind -> the last alert's {key, at}."""
-    v = verdicts(measured, mon, warm=warm)
+    v = verdicts(measured, mon)
     d = Decision(status=OK, retrain=False, reason="", verdicts=v)
     breached = [k for k in RETRAIN_KINDS if v[k] == BREACH]
+    why_not = not_judged(measured, mon, v)
 
     def claim(kind: str, key: str) -> bool:
         if due(last.get(kind), key, now, mon.retrain_cooldown_hours, run_id):
@@ -191,15 +253,17 @@ def decide(
                 f"same breach ({key}) acted on at {last['breach'].get('at')}: inside the "
                 f"{mon.retrain_cooldown_hours:g} h cooldown, no new alert or retrain"
             )
-    elif all(v[k] in (THIN, WARMING) for k in RETRAIN_KINDS):
-        d.status = THIN
-        d.reason = "not enough data for a verdict (minimum sample guard)"
+    elif len(why_not) == len(RETRAIN_KINDS):
+        d.status = WARMING if WARMING in v.values() else THIN
+        d.reason = "no verdict: " + "; ".join(why_not.values())
     else:
         d.reason = "no breach"
-    if WARMING in v.values():
+    d.notes += [f"not judged: {why}" for k, why in why_not.items() if k not in breached]
+    cold = warming_up(measured.get("data_drift"))
+    if cold and v["data_drift"] != WARMING:
         d.notes.append(
-            "drift not judged: the champion's training data starts before the longest feature "
-            "window had filled (young platform); quality on matured labels is judged"
+            "features warming up, not in the drift share (their window has not filled for "
+            f"enough rows yet; prediction drift may still feel them): {cold}"
         )
 
     if v["skew"] == BREACH:

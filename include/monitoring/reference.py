@@ -25,6 +25,7 @@ from include.spec import UseCaseSpec
 class Reference:
     champion: RegisteredVersion
     features: pd.DataFrame  # the training set's model features
+    event_times: pd.Series  # each training row's event time (aligned with features)
     holdout: pd.DataFrame  # target + score (the champion's, out of sample)
     data_start: date  # the oldest event in the training set
     data_end: date  # the newest event in the training set: the model's "as of"
@@ -76,7 +77,8 @@ def load(
     stamps = pd.to_datetime(train[names.event_ts], utc=True)
     return Reference(
         champion=champion,
-        features=train[list(champion.features)].astype("float64"),
+        features=train[list(champion.features)].astype("float64").reset_index(drop=True),
+        event_times=stamps.reset_index(drop=True),
         holdout=scored_holdout,
         data_start=stamps.min().date(),
         data_end=stamps.max().date(),

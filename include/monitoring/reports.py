@@ -4,9 +4,10 @@ Every comparison is an Evidently ``Report`` run on ``Dataset``s with an explicit
 ``DataDefinition``; the verdict numbers are read from the snapshot (``snapshot.dict()``),
 not recomputed here:
 
-* :func:`data_drift`: ``ValueDrift`` of each model feature, one method and threshold from
-  the spec for every column (Evidently would otherwise switch tests with the sample size);
-  the drifted share against the spec's ``drift_share``;
+* :func:`data_drift`: ``ValueDrift`` of each judged model feature (warm-up per feature:
+  ``include.monitoring.warmup``), one method and threshold from the spec for every column
+  (Evidently would otherwise switch tests with the sample size); the drifted share of the
+  judged features against the spec's ``drift_share``;
 * :func:`prediction_drift`: ``ValueDrift`` of the score against the champion's holdout scores;
 * :func:`skew`: ``ValueDrift`` of each online feature against the offline features of the
   same transactions, at the spec's (tighter) skew threshold;
@@ -125,9 +126,16 @@ def _drift_report(
 
 
 def data_drift(
-    reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], mon: MonitoringSpec
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    columns: list[str],
+    mon: MonitoringSpec,
+    *,
+    warming_up: dict[str, dict[str, Any]] | None = None,
 ) -> Measured:
-    """Per-feature drift of ``current`` against ``reference`` (both: the model's features)."""
+    """Per-feature drift of ``current`` against ``reference`` over ``columns``: the judged
+    features (``include.monitoring.warmup``); ``warming_up`` (feature -> its warm-up) is
+    kept in the summary: not compared, not part of the share."""
     ref, ref_from = sample(reference, mon.max_rows)
     cur, cur_from = sample(current, mon.max_rows)
     all_columns = list(columns)
@@ -135,7 +143,7 @@ def data_drift(
     snapshot = _drift_report(cur, ref, columns, mon.drift_threshold, mon, "data drift")
     per_column = _columns_drift(snapshot)
     drifted_columns = sorted(c for c, v in per_column.items() if v["drifted"])
-    # The share is over every model feature: an empty column counts as not drifted.
+    # The share is over every judged feature: an empty column counts as not drifted.
     share = len(drifted_columns) / len(all_columns) if all_columns else 0.0
     return Measured(
         "data_drift",
@@ -150,6 +158,7 @@ def data_drift(
             "drifted_columns": drifted_columns,
             "share": round(share, 6),
             "columns": per_column,
+            "warming_up": dict(warming_up or {}),
         },
         snapshot,
     )

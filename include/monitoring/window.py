@@ -6,7 +6,9 @@
 * :func:`captured`: the online requests served in the window (``<lake>/capture/``): the
   features as the service looked them up, joined to the batch rows for the skew report.
 * :func:`labelled`: the window's transactions whose label has matured (older than the
-  longest label delay at the newest label delivery), with their score and label.
+  longest label delay at the newest label delivery), with their score and label;
+  :func:`matured`: the newest window whose labels have all matured (a nightly run judges
+  quality there, since its own window is too young to hold matured labels).
 * :func:`quarantined`: the window's days whose batch was quarantined and never published:
   an upstream data-quality failure, which monitoring reports and never retrains on.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -65,6 +68,29 @@ def resolve(
     last = date.fromisoformat(end) if end else run_day - timedelta(days=1)
     first = date.fromisoformat(start) if start else last - timedelta(days=window_days - 1)
     return Window(first, last)
+
+
+def matured(label_days: list[date], window_days: int, maturity_days: float) -> Window | None:
+    """The newest window of ``window_days`` days whose labels have all matured: it ends
+    ``maturity_days`` (``labels.max_delay_days``: the maturity, or the longest positive
+    delay if longer) before the newest label delivery, the last day :func:`labelled` keeps
+    whole. None before any label partition. The nightly window ends yesterday and so never
+    holds matured labels; quality is judged on this one instead, with no dates to choose."""
+    if not label_days:
+        return None
+    last = max(label_days) - timedelta(days=math.ceil(maturity_days))
+    return Window(last - timedelta(days=window_days - 1), last)
+
+
+def for_quality(
+    win: Window, label_days: list[date], max_delay_days: float, *, chosen: bool
+) -> Window:
+    """The window quality is judged on: ``win`` when a person ``chosen`` its dates (their
+    question, as asked), else the :func:`matured` window of the same length (``win`` before
+    any label delivery)."""
+    if chosen:
+        return win
+    return matured(label_days, len(win.days), max_delay_days) or win
 
 
 @dataclass

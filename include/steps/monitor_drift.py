@@ -1,9 +1,11 @@
 """The ``monitor_drift`` DAG's steps, one function per task; references in, references out.
 
-1. :func:`measure`: the window's scored rows, captured requests and matured labels against
-   the champion's reference → the Evidently reports (``include.monitoring.reports``), written
-   under ``<lake>/reports/drift/<first>_<last>/`` and added to the Evidently workspace; returns
-   the summary (numbers and report URIs, no data).
+1. :func:`measure`: the window's scored rows (drift: each feature once its window has
+   filled, ``include.monitoring.warmup``) and captured requests, and the newest window's
+   matured labels (quality), against the champion's reference → the Evidently reports
+   (``include.monitoring.reports``), written under ``<lake>/reports/drift/<first>_<last>/``
+   and added to the Evidently workspace; returns the summary (numbers and report URIs, no
+   data; which window each comparison used).
 2. :func:`decide`: the spec's policy (``include.monitoring.policy``) with the remembered alerts
    (dedup, cooldown) and the history (retrains that did not replace the champion, its age).
 3. :func:`notify`: one mail per alert the decision claimed.
@@ -19,7 +21,7 @@ from typing import Any
 from include import layout
 from include.config import get_settings
 from include.data import lake
-from include.monitoring import outputs, policy, reference, reports, state, window
+from include.monitoring import outputs, policy, reference, reports, state, warmup, window
 from include.monitoring.errors import NoChampion
 from include.spec import load_spec
 
@@ -27,18 +29,20 @@ log = logging.getLogger(__name__)
 
 
 def measure(run_day: date, params: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """Run every comparison of the window (module docstring); returns the summary."""
+    """Run every comparison of the window (module docstring); returns the summary.
+
+    Drift is judged on the window, each feature on the rows its window has filled for
+    (:mod:`include.monitoring.warmup`). Quality is judged on the newest window whose labels
+    have matured (:func:`include.monitoring.window.matured`), unless a person chose the
+    dates (``start``/``end``): then on their window, as they asked."""
+    from include.features import schema
     from include.registry.read import champion
 
     spec, settings = load_spec(), get_settings()
     mon, lake_uri = spec.monitoring, settings.lake_uri
     names = spec.names
-    win = window.resolve(
-        run_day,
-        int(params.get("window_days") or mon.window_days),
-        params.get("start") or None,
-        params.get("end") or None,
-    )
+    start, end = params.get("start") or None, params.get("end") or None
+    win = window.resolve(run_day, int(params.get("window_days") or mon.window_days), start, end)
     champ = champion(spec)
     if champ is None:
         raise NoChampion("no champion yet: nothing to monitor (train_model promotes one)")
@@ -55,30 +59,49 @@ def measure(run_day: date, params: dict[str, Any], run_id: str) -> dict[str, Any
         len(ref.features),
         len(ref.holdout),
     )
+    published = lake.partitions(lake_uri, names.events_feed)
+    history_start = published[0] if published else win.first
+    windows = schema.feature_windows(schema.feature_spec(spec))
+    warmups = warmup.plan(
+        {f: windows.get(f, 0) for f in features},
+        history_start,
+        ref.event_times,
+        current.frame[names.event_ts],
+        mon.min_sample_rows,
+    )
+    judged = [f for f in features if warmups[f].judged]
     measured: list[reports.Measured] = []
     if len(current.frame):
-        measured.append(reports.data_drift(ref.features, current.frame, features, mon))
+        measured.append(
+            reports.data_drift(
+                warmup.mask(ref.features, ref.event_times, warmups),
+                warmup.mask(current.frame, current.frame[names.event_ts], warmups),
+                judged,
+                mon,
+                warming_up={f: w.as_dict() for f, w in warmups.items() if not w.judged},
+            )
+        )
         measured.append(reports.prediction_drift(ref.holdout["score"], current.frame["score"], mon))
     online = window.captured(lake_uri, win, spec, features)
     offline_pairs, online_pairs = window.skew_pairs(online, current.frame, names.tx_key, features)
     if len(offline_pairs):
         measured.append(reports.skew(offline_pairs, online_pairs, features, mon))
-    labelled = window.labelled(lake_uri, win, spec, current.frame)
-    measured.append(
-        reports.quality(
-            labelled,
-            ref.holdout,
-            target=names.target,
-            threshold=champ.require_threshold(),
-            fpr_target=spec.model.recall_at_fpr,
-            holdout_figures=champ.holdout_metrics,
-        )
+    label_days = lake.partitions(lake_uri, names.labels_feed)
+    qwin = window.for_quality(
+        win, label_days, spec.labels.max_delay_days, chosen=bool(start or end)
     )
-    # Warm-up: rolling features are stationary only once their longest window has filled.
-    published = lake.partitions(lake_uri, spec.names.events_feed)
-    history_start = published[0] if published else win.first
-    warmup_days = max(spec.features.windows)
-    warm = (ref.data_start - history_start).days >= warmup_days
+    scored_q = current if qwin == win else window.scored(lake_uri, qwin, spec, features)
+    labelled = window.labelled(lake_uri, qwin, spec, scored_q.frame)
+    quality = reports.quality(
+        labelled,
+        ref.holdout,
+        target=names.target,
+        threshold=champ.require_threshold(),
+        fpr_target=spec.model.recall_at_fpr,
+        holdout_figures=champ.holdout_metrics,
+    )
+    quality.summary["window"] = str(qwin)
+    measured.append(quality)
     folder = layout.drift_report_dir(lake_uri, win.first, win.last)
     report_uris = outputs.write_reports(folder, measured)
     if settings.evidently_workspace is not None:
@@ -92,13 +115,17 @@ def measure(run_day: date, params: dict[str, Any], run_id: str) -> dict[str, Any
         "window": str(win),
         "window_first": win.first.isoformat(),
         "window_last": win.last.isoformat(),
+        # Drift and skew are judged on the window; quality on this one (matured labels).
+        "quality_window": str(qwin),
+        "quality_window_first": qwin.first.isoformat(),
+        "quality_window_last": qwin.last.isoformat(),
         "model": champ.name,
         "champion_version": champ.version,
         "champion_data_start": ref.data_start.isoformat(),
         "champion_data_end": ref.data_end.isoformat(),
         "history_start": history_start.isoformat(),
-        "warmup_days": warmup_days,
-        "warm": warm,
+        "judged_features": judged,
+        "warming_up": {f: w.as_dict() for f, w in warmups.items() if not w.judged},
         "champion_age_days": (now.date() - ref.data_end).days,
         "current_rows": len(current.frame),
         "rows_total": current.rows_total,
@@ -143,7 +170,6 @@ def decide(summary: dict[str, Any], run_id: str, now: datetime | None = None) ->
         champion_age_days=int(summary["champion_age_days"]),
         failed_retrains=failed,
         run_id=run_id,
-        warm=bool(summary.get("warm", True)),
     )
     state.record_alerts(model, decision.alerts, now, run_id=run_id)
     out = decision.as_dict()
@@ -214,6 +240,8 @@ def record(summary: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
         "measured_at": summary["measured_at"],
         "window_first": summary["window_first"],
         "window_last": summary["window_last"],
+        "quality_window_first": summary.get("quality_window_first"),
+        "quality_window_last": summary.get("quality_window_last"),
         "model": summary["model"],
         "champion_version": summary["champion_version"],
         "champion_age_days": summary["champion_age_days"],
@@ -224,6 +252,8 @@ def record(summary: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
         "positives": q.get("positives"),
         "drift_share": drift.get("share"),
         "drifted_features": len(drift.get("drifted_columns", [])),
+        "judged_features": len(summary.get("judged_features", [])),
+        "warming_up_features": len(summary.get("warming_up", {})),
         "prediction_drift": pred.get("score"),
         "skew_rows": skew.get("rows"),
         "skewed_features": len(skew.get("skewed_columns", [])),

@@ -237,6 +237,7 @@ def _land(spec, day: date, *, transactions: dict | None, labels: bool) -> dict[s
 def test_drift_is_detected_retrained_and_redeployed_and_the_controls_do_nothing(
     loop_env, dagbag, mailbox: Mailbox
 ) -> None:
+    from include.features import schema
     from include.spec import load_spec
     from include.steps import materialize_features
 
@@ -259,7 +260,10 @@ def test_drift_is_detected_retrained_and_redeployed_and_the_controls_do_nothing(
 
     # control: a stable window triggers nothing
     summary, decision = _monitor(dagbag, stable[0], stable[-1])
-    assert summary["warm"], summary
+    # every window (9 days at most, label delay included) filled before the reference began
+    assert summary["warming_up"] == {}, summary["warming_up"]
+    features = schema.model_features(schema.feature_spec(spec))
+    assert sorted(summary["judged_features"]) == sorted(features), summary
     assert decision["status"] == "ok", decision
     assert decision["verdicts"]["data_drift"] == "ok", summary["measured"]["data_drift"]
     assert not decision["retrain"] and not decision["alerts"], decision

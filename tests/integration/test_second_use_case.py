@@ -10,7 +10,10 @@ spec's.
    whose holdout beats the constant baseline (the model learns from real data).
 2. ``deploy_model`` packages and deploys it; the service scores a flight of the last day.
 3. ``score_flights`` scores the last days; ``monitor_drift`` judges the window (a real
-   verdict: the window has enough rows).
+   verdict: the window has enough rows, and the features whose window has filled on this
+   14-day history are judged while the 30-day ones warm up);
+4. the nightly ``monitor_drift`` (no dates) judges quality on the newest window whose labels
+   have matured.
 """
 
 from __future__ import annotations
@@ -111,6 +114,7 @@ def test_the_flights_use_case_deploys_scores_and_is_monitored(flights_env, airfl
     from include import layout
     from include.config import get_settings
     from include.data import lake
+    from include.features import schema
     from include.spec import load_spec
     from serving import contract
 
@@ -141,10 +145,15 @@ def test_the_flights_use_case_deploys_scores_and_is_monitored(flights_env, airfl
 
     # 3. batch scores of the last days, then a judged monitoring window
     window = DAYS[-3:]
+    # The newest window whose labels matured (a nightly run judges quality there): it ends
+    # the longest label delay (2 days in flights.yaml) before the newest arrivals, LAST.
+    assert lake.partitions(lake_uri, spec.names.labels_feed)[-1] == LAST
+    assert spec.labels.max_delay_days == 2
+    matured = [LAST - timedelta(days=4), LAST - timedelta(days=2)]
     scored = run_dag(
         dagbag,
         "score_flights",
-        start_date=window[0].isoformat(),
+        start_date=matured[0].isoformat(),
         end_date=window[-1].isoformat(),
     )
     assert str(scored.state) == "success", task_states(scored)
@@ -160,8 +169,36 @@ def test_the_flights_use_case_deploys_scores_and_is_monitored(flights_env, airfl
     assert summary["current_rows"] >= spec.monitoring.min_sample_rows, summary
     drift = summary["measured"]["data_drift"]
     assert drift["current_rows"] >= spec.monitoring.min_sample_rows and 0 <= drift["share"] <= 1
-    # Measured, but not judged yet: today the whole platform warms up for its longest window
-    # (30 days) and this history is 14 days long. Per-feature warm-up (issue 19) turns this
-    # into a verdict on the features whose windows have filled.
-    assert summary["warmup_days"] == max(spec.features.windows) == 30 and not summary["warm"]
-    assert decision["verdicts"]["data_drift"] == "warming_up", decision
+    # Warm-up per feature (C5): on this 14-day history the features of a day or less are
+    # judged, the 30-day ones warm up until DAYS[0] + their window (label delay included).
+    windows = schema.feature_windows(schema.feature_spec(spec))
+    assert {f for f, w in windows.items() if w <= 1} <= set(summary["judged_features"])
+    assert set(drift["columns"]) | set(drift["empty_columns"]) == set(summary["judged_features"])
+    for feature, w in windows.items():
+        if w >= len(DAYS):
+            warming = summary["warming_up"][feature]
+            assert warming["filled_on"] == (DAYS[0] + timedelta(days=w)).isoformat(), warming
+    assert decision["verdicts"]["data_drift"] in ("ok", "breach"), decision
+    assert decision["verdicts"]["prediction_drift"] in ("ok", "breach"), decision
+    assert any(n.startswith("features warming up") for n in decision["notes"]), decision
+    assert "minimum sample guard" not in decision["reason"], decision
+    # a person chose the window: quality is judged on it, as asked
+    assert summary["quality_window"] == summary["window"], summary
+
+    # 4. the nightly run (no dates): quality on the newest matured window, drift on its own
+    nightly = run_dag(dagbag, "monitor_drift")
+    assert str(nightly.state) == "success", task_states(nightly)
+    summary, decision = xcom(nightly, "measure"), xcom(nightly, "decide")
+    assert (summary["window_first"], summary["window_last"]) == (
+        window[0].isoformat(),
+        window[-1].isoformat(),
+    )
+    assert (summary["quality_window_first"], summary["quality_window_last"]) == (
+        matured[0].isoformat(),
+        matured[-1].isoformat(),
+    ), summary
+    quality = summary["measured"]["quality"]
+    assert quality["rows"] >= spec.monitoring.min_labelled_rows, quality
+    assert decision["verdicts"]["quality"] in ("ok", "breach"), decision
+    row = xcom(nightly, "record")
+    assert row["quality_window_first"] == matured[0].isoformat(), row

@@ -274,23 +274,34 @@ def test_html_of_a_mail_is_escaped() -> None:
     assert "a&amp;b/&lt;index&gt;.html" in mail.html and "<index>" not in mail.html
 
 
-def test_a_breach_mail_says_which_drift_was_not_judged() -> None:
-    from include.monitoring import alerts as monitoring_alerts
-
-    summary = {
-        "measured": {
-            "data_drift": {
-                "columns": {"amount": {"drifted": True, "score": 0.5}},
-                "method": "wasserstein",
-                "threshold": 0.1,
-                "share": 1.0,
-                "drift_share_limit": 0.5,
-                "current_rows": 5000,
-                "reference_rows": 9000,
-            }
-        }
+def test_C5_a_breach_mail_names_the_features_warming_up_and_until_when() -> None:
+    summary = _summary()
+    drift = summary["measured"]["data_drift"]
+    drift["warming_up"] = {
+        "customer_txn_count_30d": {"filled_on": "2026-12-14", "window_days": 30},
+        "merchant_label_count_30d": {"filled_on": "2026-12-21", "window_days": 37},
     }
-    judged = monitoring_alerts._drift_lines(summary, {"data_drift": "breach"})
-    young = monitoring_alerts._drift_lines(summary, {"data_drift": "warming_up"})
+    summary["quality_window"] = "2026-11-10..2026-11-12"
+    summary["measured"]["quality"]["window"] = "2026-11-10..2026-11-12"
+    decision = _decision(summary)
+
+    mail = alerts.breach(summary, decision, TRIGGER)
+
+    assert (
+        "Warming up, not judged (window not filled yet): until 2026-12-14 (needs 30 days): "
+        "customer_txn_count_30d; until 2026-12-21 (needs 37 days): merchant_label_count_30d"
+    ) in mail.text
+    assert "Quality on 4120 matured labels of 2026-11-10..2026-11-12" in mail.text
+    assert "Quality window (matured labels): 2026-11-10..2026-11-12" in mail.text
+    assert "Window: 2026-11-17..2026-11-19" in mail.text
+
+
+def test_a_breach_mail_says_which_drift_was_not_judged_and_why() -> None:
+    summary = _summary()
+    judged = alerts._drift_lines(summary, {"data_drift": "breach"})
+    young = alerts._drift_lines(summary, {"data_drift": "warming_up"})
+    thin = alerts._drift_lines(summary, {"data_drift": "not_enough_data"})
+
     assert "not judged" not in judged[0]
-    assert "not judged: the reference predates the longest feature window" in young[0]
+    assert young[0].endswith("(not judged: every feature is still warming up)")
+    assert thin[0].endswith("(not judged: fewer rows than the minimum)")

@@ -265,17 +265,136 @@ def test_another_kind_breaching_under_the_same_champion_is_the_same_episode() ->
     assert new_kind.suppressed == {"breach": "breach:v3"}
 
 
-def test_a_reference_from_a_young_platform_is_not_judged_for_drift_but_quality_is() -> None:
-    measured = _measured(drift=10, pred=True)
+# --------------------------------------------------------------- warm-up per feature (C5)
+# A young platform: f0..f3 have filled their window (1-day features), f4..f9 have not.
+WARM, COLD = FEATURES[:4], FEATURES[4:]
+UNTIL_30, UNTIL_37 = "2026-12-14", "2026-12-21"
 
-    cold = _decide(measured, warm=False)
-    with_quality = _decide(_measured(drift=10, pred=True, quality=_quality(pr_auc=0.2)), warm=False)
 
-    assert cold.verdicts["data_drift"] == policy.WARMING
-    assert cold.verdicts["prediction_drift"] == policy.WARMING
-    assert cold.retrain is False and cold.alerts == {}
-    assert any("young platform" in n for n in cold.notes), cold.notes
-    assert with_quality.verdicts["quality"] == BREACH and with_quality.retrain is True
+def _young(drift: dict[str, Any], judged: list[str] = WARM) -> dict[str, Any]:
+    """``drift`` as reports.data_drift gives it when only ``judged`` were compared."""
+    young = {**drift, "columns": {f: v for f, v in drift["columns"].items() if f in judged}}
+    young["drifted_columns"] = [f for f in drift["drifted_columns"] if f in judged]
+    young["share"] = len(young["drifted_columns"]) / len(judged) if judged else 0.0
+    young["warming_up"] = {
+        f: {"filled_on": UNTIL_37, "window_days": 37}
+        if f == "f9"
+        else {"filled_on": UNTIL_30, "window_days": 30}
+        for f in FEATURES
+        if f not in judged
+    }
+    return young
+
+
+def test_C5_a_young_platform_judges_the_features_whose_window_filled() -> None:
+    """2 of the 4 warm features drifted: 2/4 = 0.5 of the judged ones breaches, where
+    2/10 over every feature would not."""
+    measured = _measured(drift=2, pred=True)
+    measured["data_drift"] = _young(measured["data_drift"])
+
+    d = _decide(measured)
+
+    assert measured["data_drift"]["share"] == 0.5
+    assert d.verdicts["data_drift"] == BREACH and d.verdicts["prediction_drift"] == BREACH
+    assert d.status == BREACH and d.retrain is True
+    assert "data drift in 2/4 features" in d.reason
+    warming = [n for n in d.notes if n.startswith("features warming up")]
+    assert warming == [
+        "features warming up, not in the drift share (their window has not filled for "
+        "enough rows yet; prediction drift may still feel them): until 2026-12-14 (needs 30 "
+        "days): f4, f5, f6, f7, f8; until 2026-12-21 (needs 37 days): f9"
+    ], d.notes
+
+
+def test_C5_the_share_is_over_the_judged_features_only() -> None:
+    one_of_four = _young(_drift(1))  # 1/4 = 0.25 < 0.5
+    all_cold_drifted = _young(_drift(len(FEATURES)), judged=FEATURES[:2])  # 2/2
+
+    assert policy.verdicts({"data_drift": one_of_four}, MON)["data_drift"] == OK
+    assert policy.verdicts({"data_drift": all_cold_drifted}, MON)["data_drift"] == BREACH
+
+
+def test_C5_no_feature_warm_is_warming_up_naming_the_features_and_the_day() -> None:
+    """The verified bug: 50,000 rows, every feature warming up and no matured label yet;
+    the reason read "not enough data for a verdict (minimum sample guard)"."""
+    measured = _measured(drift=len(FEATURES), pred=True, rows=50_000, quality=_quality(rows=0))
+    measured["quality"]["positives"] = 0
+    measured["quality"]["window"] = "2026-11-10..2026-11-12"
+    measured["data_drift"] = _young(measured["data_drift"], judged=[])
+
+    d = _decide(measured)
+
+    assert d.verdicts["data_drift"] == policy.WARMING
+    assert d.verdicts["prediction_drift"] == policy.WARMING
+    assert d.verdicts["quality"] == THIN
+    assert d.status == policy.WARMING and d.retrain is False and d.alerts == {}
+    assert "minimum sample guard" not in d.reason and "not enough data" not in d.reason
+    assert d.reason.startswith("no verdict: data drift: every feature is still warming up ")
+    assert f"until {UNTIL_30} (needs 30 days): f0, f1, f2, f3, f4" in d.reason
+    assert f"until {UNTIL_37} (needs 37 days): f9" in d.reason
+    assert "prediction drift: judged once a feature's window has filled" in d.reason
+    assert (
+        "quality: 0 matured labels of 2026-11-10..2026-11-12 with 0 positives, fewer than "
+        f"the minimum of {MON.min_labelled_rows} labels and {MON.min_positives} positives"
+    ) in d.reason
+
+
+def test_C5_warming_drift_still_lets_quality_on_matured_labels_retrain() -> None:
+    measured = _measured(drift=10, pred=True, quality=_quality(pr_auc=0.2))
+    measured["data_drift"] = _young(measured["data_drift"], judged=[])
+
+    d = _decide(measured)
+
+    assert d.verdicts["quality"] == BREACH and d.status == BREACH and d.retrain is True
+    assert any(n.startswith("not judged: data drift: every feature") for n in d.notes), d.notes
+
+
+@pytest.mark.parametrize(
+    ("change", "kind", "says"),
+    [
+        (
+            {"rows": 20},
+            "data_drift",
+            f"data drift: 20 scored rows in the window, fewer than the minimum of "
+            f"{MON.min_sample_rows} (minimum sample guard)",
+        ),
+        (
+            {"rows": 20},
+            "prediction_drift",
+            f"prediction drift: 20 scored rows in the window, fewer than the minimum of "
+            f"{MON.min_sample_rows}",
+        ),
+        (
+            {"quality": _quality(rows=400, positives=30)},
+            "quality",
+            f"quality: 400 matured labels with 30 positives, fewer than the minimum of "
+            f"{MON.min_labelled_rows} labels",
+        ),
+        (
+            {"quality": _quality(pr_auc=None, recall=None)},
+            "quality",
+            "quality: no figure to compare on 3000 matured labels",
+        ),
+    ],
+    ids=["thin_window_drift", "thin_window_prediction", "few_labels", "no_figures"],
+)
+def test_C5_each_state_not_judged_gives_its_own_cause(change, kind, says) -> None:
+    measured = _measured(**change)
+
+    reasons = policy.not_judged(measured, MON, policy.verdicts(measured, MON))
+    d = _decide(measured)
+
+    assert says in reasons[kind], reasons
+    assert f"not judged: {reasons[kind]}" in d.notes
+    assert "warming up" not in reasons[kind]
+
+
+def test_C5_a_thin_window_everywhere_is_not_enough_data_with_the_counts() -> None:
+    d = _decide(_measured(rows=20, quality=_quality(rows=10, positives=1)))
+
+    assert d.status == THIN and d.retrain is False
+    assert d.reason.startswith("no verdict: data drift: 20 scored rows")
+    assert "quality: 10 matured labels with 1 positives" in d.reason
 
 
 def test_a_retried_task_of_the_same_run_gets_the_same_retrain_answer() -> None:

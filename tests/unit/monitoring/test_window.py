@@ -131,6 +131,66 @@ def test_params_set_the_window() -> None:
         window.resolve(run_day, 3, "2026-11-10", "2026-11-01")
 
 
+def test_the_matured_window_ends_the_maturity_before_the_newest_label_delivery() -> None:
+    """Labels delivered daily up to 2026-11-30; 7 days of maturity (fraud.yaml's): the
+    newest day whose labels have all matured is 11-23, so a 3-day window is 11-21..11-23."""
+    deliveries = [date(2026, 11, 30) - timedelta(days=i) for i in range(14)]
+
+    w = window.matured(deliveries[::-1], 3, 7)
+
+    assert w == window.Window(date(2026, 11, 21), date(2026, 11, 23))
+    # the newest delivery counts, however the days are ordered or spaced
+    assert window.matured([date(2026, 11, 2), date(2026, 12, 2)], 3, 7) == window.Window(
+        date(2026, 11, 23), date(2026, 11, 25)
+    )
+    # a fractional longest delay rounds up to whole days: 5.5 -> 6
+    assert window.matured(deliveries, 1, 5.5) == window.Window(
+        date(2026, 11, 24), date(2026, 11, 24)
+    )
+    assert window.matured([], 3, 7) is None
+
+
+def test_a_nightly_run_judges_quality_on_the_matured_window_a_chosen_one_on_its_own() -> None:
+    nightly = window.resolve(date(2026, 12, 1), 3)  # 11-28..11-30
+    chosen = window.resolve(date(2026, 12, 1), 3, "2026-11-02", "2026-11-04")
+    deliveries = [date(2026, 11, 17) + timedelta(days=i) for i in range(14)]  # to 11-30
+
+    assert window.for_quality(nightly, deliveries, 7, chosen=False) == window.Window(
+        date(2026, 11, 21), date(2026, 11, 23)
+    )
+    assert window.for_quality(chosen, deliveries, 7, chosen=True) == chosen
+    assert window.for_quality(nightly, [], 7, chosen=False) == nightly  # no label yet
+
+
+def test_the_matured_window_holds_only_matured_labels(lake_uri, spec) -> None:
+    """Its last day is the newest one labelled() keeps whole: every transaction of 11-23 is
+    matured on 11-30's delivery, none of 11-24's (the fraud spec's 7-day longest delay)."""
+    names = spec.names
+    assert spec.labels.max_delay_days == 7
+    newest = date(2026, 11, 30)
+    w = window.matured([newest], 1, spec.labels.max_delay_days)
+    current = pd.DataFrame(
+        {
+            names.tx_key: ["first", "last", "next"],
+            names.event_ts: pd.to_datetime(
+                ["2026-11-23T00:00", "2026-11-23T23:59", "2026-11-24T00:01"], utc=True
+            ),
+            "score": [0.1, 0.2, 0.3],
+        }
+    )
+    rows = [("first", "2026-11-30T01:00", 0), ("last", "2026-11-30T02:00", 0)]
+    rows += [("next", "2026-11-30T03:00", 1)]
+    storage.write_bytes(
+        layout.partition_uri(lake_uri, LABELS_FEED, newest),
+        lake.to_parquet_bytes(_labels(spec, rows)),
+    )
+
+    got = window.labelled(lake_uri, window.Window(w.first, newest), spec, current)
+
+    assert w == window.Window(date(2026, 11, 23), date(2026, 11, 23))
+    assert sorted(got[names.tx_key]) == ["first", "last"]
+
+
 # ------------------------------------------------------------------------------- scored
 def test_scored_reads_present_days_lists_missing_ones_and_drops_unscored_rows(
     lake_uri, spec, features
