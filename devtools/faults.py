@@ -33,7 +33,21 @@ duplicate_delivery     this day's normal file PLUS the previous day's clean   ba
                        in this day's folder (done by ``land``)                key (A5)
 late_rows              3 % of rows get a timestamp 3-10 days (at least         lateness check
                        allowed lateness + 24 h) before the batch day          (A7)
+unit_x10, unit_x100,   the first float column (else int) multiplied by 10 /   history: quantiles
+unit_div100            100 / divided by 100 (float only): a unit change       (A10)
+truncated_file         the CSV cut in the middle of a line half-way through   complete last line,
+                                                                             row count (A11)
+volume_drop            the first half of the rows only                        history: row count
+                                                                             (A12)
+category_shift         35 % of rows of the first column with a declared set   history: category
+                       of values get its rarest value                         share (A13, warns)
+null_share_jump        the first nullable column null in 90 % of its          history: null share
+                       max_null_fraction: within the spec's rule              (A14)
 =====================  ====================================================  ===================
+
+The batch-level faults (A10-A14) pass every per-row rule (``unit_x100`` aside, whose largest
+values may pass a column's maximum); the feed's history (its profile) catches them, once the
+feed has ``history.min_partitions`` published days (fewer: they only warn).
 """
 
 from __future__ import annotations
@@ -226,6 +240,54 @@ def late_rows(frame: pd.DataFrame, feed: FeedSpec, rng: np.random.Generator) -> 
     return out
 
 
+def _scaled(factor: float) -> FaultFn:
+    def apply(frame: pd.DataFrame, feed: FeedSpec, rng: np.random.Generator) -> FaultResult:
+        col = _numeric(feed, "float") or (_numeric(feed, "int") if factor >= 1 else None)
+        if col is None or col.values is not None:  # a set of values is not a quantity
+            raise ValueError(f"feed {feed.name!r} has no numeric column to scale by {factor:g}")
+        out = frame.copy()
+        values = pd.to_numeric(out[col.name]) * factor
+        out[col.name] = values.round(2) if col.dtype == "float" else values.round().astype("Int64")
+        if col.dtype == "float" and factor < 1:  # a smallest unit: 0.004 -> 0.01, not 0
+            out[col.name] = out[col.name].clip(lower=0.01)
+        return out
+
+    return apply
+
+
+def truncated_file(frame: pd.DataFrame, feed: FeedSpec, rng: np.random.Generator) -> FaultResult:
+    """The CSV as a writer cut off half-way through leaves it: mid-line, no final newline."""
+    from devtools.simulator import to_csv_bytes
+
+    _require_rows(frame, "truncated_file", 2)
+    data = to_csv_bytes(frame)
+    half = data.index(b"\n", len(data) // 2) + 1
+    return data[: half + max(3, (data.index(b"\n", half) - half) // 3)]
+
+
+def volume_drop(frame: pd.DataFrame, feed: FeedSpec, rng: np.random.Generator) -> FaultResult:
+    _require_rows(frame, "volume_drop", 2)
+    return frame.iloc[: len(frame) // 2].reset_index(drop=True)
+
+
+def category_shift(frame: pd.DataFrame, feed: FeedSpec, rng: np.random.Generator) -> FaultResult:
+    col = next((c for c in _data_columns(feed) if c.values is not None and len(c.values) > 1), None)
+    if col is None:
+        raise ValueError(f"feed {feed.name!r} has no column with a declared set of values")
+    out = frame.copy()
+    counts = out[col.name].dropna().astype(str).value_counts()
+    rarest = min(col.values, key=lambda v: counts.get(str(v), 0))
+    out.iloc[_pick_rows(out, rng, int(0.35 * len(out))), out.columns.get_loc(col.name)] = rarest
+    return out
+
+
+def null_share_jump(frame: pd.DataFrame, feed: FeedSpec, rng: np.random.Generator) -> FaultResult:
+    col = _nullable_column(feed)
+    out = frame.copy()
+    _set_nulls(out, col.name, int(0.9 * col.max_null_fraction * len(out)), rng)
+    return out
+
+
 FAULTS: dict[str, Fault] = {
     f.name: f
     for f in (
@@ -256,6 +318,28 @@ FAULTS: dict[str, Fault] = {
             redelivers_previous_day=True,
         ),
         Fault("late_rows", late_rows, "3 % of rows 3-10 days late", "lateness check (A7)"),
+        Fault("unit_x10", _scaled(10), "a numeric column x10", "history: quantiles (A10)"),
+        Fault("unit_x100", _scaled(100), "a numeric column x100", "history: quantiles (A10)"),
+        Fault("unit_div100", _scaled(0.01), "a float column ÷100", "history: quantiles (A10)"),
+        Fault(
+            "truncated_file",
+            truncated_file,
+            "the file cut mid-line half-way",
+            "complete last line, row count (A11)",
+        ),
+        Fault("volume_drop", volume_drop, "half the rows", "history: row count (A12)"),
+        Fault(
+            "category_shift",
+            category_shift,
+            "35 % of a categorical column set to its rarest value",
+            "history: category share (A13, warns)",
+        ),
+        Fault(
+            "null_share_jump",
+            null_share_jump,
+            "nulls at 90 % of a column's max_null_fraction",
+            "history: null share (A14)",
+        ),
     )
 }
 

@@ -98,6 +98,13 @@ def report_dir(lake_uri: str, feed: str, day: date, run_id: str) -> str:
     return storage.join(validation_reports_dir(lake_uri, feed, day), run_slug(run_id))
 
 
+def warning_marker_uri(lake_uri: str, feed: str, day: date, batch_digest: str) -> str:
+    """Marks that the history warning of one delivered batch (its files' digest) was mailed."""
+    return storage.join(
+        validation_reports_dir(lake_uri, feed, day), f"warning-{run_slug(batch_digest)}.json"
+    )
+
+
 def training_set_uri(lake_uri: str, run_id: str) -> str:
     return storage.join(lake_uri, "training_sets", f"{run_slug(run_id)}.parquet")
 
@@ -168,7 +175,6 @@ VALIDATION_RESULT = "validation_result.json"
 DATA_DOCS = "data_docs"
 RAW_FILES = "raw"
 QUARANTINE_SUMMARY = "quarantine.json"
-WARNING_SENT = "warning_mailed.json"  # a published batch's history warning went out
 
 
 def evidence(folder: str, name: str, *more: str) -> str:

@@ -58,6 +58,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import email  # noqa: E402
+import email.policy  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from email.message import Message  # noqa: E402
@@ -90,7 +91,10 @@ class _Handler:
         self.box = box
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd API)
-        self.box.messages.append(email.message_from_bytes(envelope.content))
+        # policy.default: headers decoded (a subject may carry "–" or "÷", RFC 2047-encoded)
+        self.box.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
         return "250 OK"
 
 

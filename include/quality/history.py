@@ -120,6 +120,11 @@ def load_history(spec: UseCaseSpec, feed: str, day: date, lake_uri: str) -> Hist
     )
 
 
+def _noise(share: float, n: int) -> float:
+    """How far a share may move by chance in a batch of ``n`` rows."""
+    return SHARE_NOISE_SIGMAS * math.sqrt(max(share * (1 - share), 1e-12) / max(n, 1))
+
+
 def _band(values: list[float], tolerance: float) -> tuple[int, int]:
     return math.floor(min(values) * (1 - tolerance)), math.ceil(max(values) * (1 + tolerance))
 
@@ -208,7 +213,7 @@ def content_expectations(history: History, batch_rows: int) -> list[Any]:
         shares = history.series("nulls", col)
         if not shares:
             continue
-        bound = max(shares) + history.tolerance("null_share")
+        bound = max(shares) + max(history.tolerance("null_share"), _noise(max(shares), n))
         if bound < feed.column(col).max_null_fraction:  # tighter than the spec's own rule
             exps.append(
                 gxe.ExpectColumnValuesToNotBeNull(
@@ -244,7 +249,7 @@ def _category_expectations(
     for value in values:
         shares = [s.get(value, 0.0) for s in seen]
         p = median(shares)
-        margin = max(tol, SHARE_NOISE_SIGMAS * math.sqrt(max(p * (1 - p), 1e-12) / n))
+        margin = max(tol, _noise(p, n))
         lo, hi = max(min(shares) - margin, 0.0), min(max(shares) + margin, 1.0)
         meta = history.meta(
             "category_share", col, value=value, center=p, low=min(shares), high=max(shares)

@@ -172,7 +172,9 @@ class HistorySpec:
     * ``new_categories``: the share of rows whose value the history never had;
       ``vanished_categories``: a value present in every partition that the batch lacks,
       judged only when the batch should have held at least 10 of it (tolerance unused);
-    * ``null_share``: share points above the largest null share of the history;
+    * ``null_share``: share points above the largest null share of the history (never
+      tighter than four binomial standard errors), judged where that is stricter than the
+      column's own ``max_null_fraction``;
     * ``arrival_hours``: hours later (after the day's end) than the latest arrival of the
       history.
 
@@ -190,7 +192,7 @@ class HistorySpec:
     category_share: HistoryCheck = _check(0.10, "warn")
     new_categories: HistoryCheck = _check(0.01, "warn")
     vanished_categories: HistoryCheck = _check(0.0, "warn")
-    null_share: HistoryCheck = _check(0.05, "quarantine")
+    null_share: HistoryCheck = _check(0.01, "quarantine")
     arrival_hours: HistoryCheck = _check(12.0, "warn")
 
     def __post_init__(self) -> None:

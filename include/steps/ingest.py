@@ -139,7 +139,9 @@ def learn(feed: str, day: date, arrived: str | None, run_id: str) -> int | None:
 
 def warn(summary: dict[str, Any], ctx: TaskContext) -> bool:
     """Mail once what changed in a published batch whose history checks only warned;
-    returns whether this call sent it (a retried task sends no second mail)."""
+    returns whether this call sent it. Once per batch: a retried task or a re-run of the
+    day with the same files sends no second mail; a new delivery for the day does."""
+    import hashlib
     import json
 
     from include.notify import send_alert
@@ -147,17 +149,16 @@ def warn(summary: dict[str, Any], ctx: TaskContext) -> bool:
 
     if not summary.get("warnings"):
         return False
-    folder = layout.report_dir(
-        get_settings().lake_uri,
-        summary["feed"],
-        date.fromisoformat(summary["day"]),
-        summary["run_id"],
+    report = json.loads(storage.read_bytes(summary["report_uri"]))
+    digest = hashlib.sha256(
+        "".join(sorted(f["sha256"] for f in report["files"])).encode()
+    ).hexdigest()[:16]
+    marker = layout.warning_marker_uri(
+        get_settings().lake_uri, summary["feed"], date.fromisoformat(summary["day"]), digest
     )
-    marker = layout.evidence(folder, layout.WARNING_SENT)
     if storage.exists(marker):
         print(f"the warning about this batch was mailed already ({marker})")
         return False
-    report = json.loads(storage.read_bytes(summary["report_uri"]))
     minimum = load_spec(get_settings().usecase_spec).feed(summary["feed"]).history.min_partitions
     send_alert(batch_warned(ctx, report, summary, minimum))
     storage.write_bytes(marker, json.dumps({"run_id": summary["run_id"]}).encode())

@@ -4,6 +4,7 @@ server and (for S3) a moto server. Fault-catalogue ids are in the test names."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -158,6 +159,63 @@ def test_label_feed_is_ingested_and_validated_the_same_way(
     dr = _ingest(dagbag, "labels", DAY + timedelta(days=1))
     assert str(dr.state) == "failed"
     assert len(mailbox.messages) == 1 and "QUARANTINED labels" in mailbox.messages[0]["Subject"]
+
+
+def _publish_history(spec, days: list[date]) -> None:
+    """Clean days validated and published by the ingest steps themselves (the functions the
+    DAG's tasks call), so the feed has a history to compare with."""
+    from include.steps import ingest
+
+    for d in days:
+        land(spec, "transactions", d, rows=ROWS)
+        summary = ingest.validate("transactions", d.isoformat(), f"history_{d}")
+        assert summary["success"], summary
+        ingest.publish(summary)
+
+
+def _profile_versions(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / "lake" / "profiles" / "transactions").glob("v*.json"))
+
+
+def test_A10_A13_batch_level_shifts_against_the_feeds_history(
+    spec, data_root, mailbox: Mailbox, dagbag
+) -> None:
+    """A unit change is quarantined and a share shift published with one warning, each mail
+    naming what changed; a quarantined batch never moves the profile, a published one does."""
+    history_days = [DAY - timedelta(days=i) for i in range(5, 0, -1)]
+    _publish_history(spec, history_days)
+    assert _profile_versions(data_root) == [f"v{i}.json" for i in range(1, 6)]
+    profile = json.loads((data_root / "lake/profiles/transactions/v5.json").read_text())
+    assert profile["partitions"] == [d.isoformat() for d in history_days]
+    # a unit change: quarantined, one mail whose subject and first line name it
+    land(spec, "transactions", DAY, rows=ROWS, fault="unit_x10")
+    dr = _ingest(dagbag, "transactions", DAY)
+    assert str(dr.state) == "failed" and task_states(dr)["quarantine_batch"] == "failed"
+    assert len(mailbox.messages) == 1, mailbox.subjects()
+    subject = mailbox.messages[0]["Subject"]
+    assert f"QUARANTINED transactions batch {DAY}: amount: median " in subject
+    assert "a unit change?" in subject
+    body = Mailbox.body(mailbox.messages[0])
+    assert "What changed" in body and "a unit change?" in body
+    assert _profile_versions(data_root)[-1] == "v5.json"  # never learnt from quarantine
+    # a share shift the next day: published, one warning mail, the profile moves
+    mailbox.clear()
+    nxt = DAY + timedelta(days=1)
+    land(spec, "transactions", nxt, rows=ROWS, fault="category_shift")
+    dr = _ingest(dagbag, "transactions", nxt)
+    assert str(dr.state) == "success", task_states(dr)
+    assert lake.partition_row_counts(str(data_root / "lake"), "transactions")[str(nxt)] == ROWS
+    assert len(mailbox.messages) == 1, mailbox.subjects()
+    subject = mailbox.messages[0]["Subject"]
+    assert f"WARNING transactions batch {nxt} published: " in subject
+    assert re.search(r"[a-z_]+ '[^']+' share [0-9]+ % against [0-9.]+ %", subject), subject
+    latest = json.loads((data_root / "lake/profiles/transactions/v6.json").read_text())
+    assert latest["partitions"][-1] == nxt.isoformat()
+    # the same day run again (same files): no second mail
+    mailbox.clear()
+    dr = _ingest(dagbag, "transactions", nxt)
+    assert str(dr.state) == "success"
+    assert mailbox.messages == []
 
 
 def _asset_events(name: str, dag_run) -> list[dict]:

@@ -21,7 +21,14 @@ ROOT = Path(__file__).resolve().parents[3]
 DAY = dt.date(2026, 11, 20)
 ROWS = 600
 # Labels have no nullable column: the null faults must refuse them.
-NOT_FOR_LABELS = {"nulls_above_threshold", "nulls_below_threshold"}
+NOT_FOR_LABELS = {
+    "nulls_above_threshold",
+    "nulls_below_threshold",
+    "null_share_jump",  # labels have no nullable column
+    "unit_x10",  # nor a quantity (is_fraud is a set of values)
+    "unit_x100",
+    "unit_div100",
+}
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +125,8 @@ def test_injector_null_faults_refuse_a_feed_without_nullable_columns(
     spec: UseCaseSpec, tmp_path: Path
 ) -> None:
     for name in NOT_FOR_LABELS:
-        with pytest.raises(ValueError, match="no nullable column"):
+        why = "no numeric column" if name.startswith("unit_") else "no nullable column"
+        with pytest.raises(ValueError, match=why):
             _land(spec, tmp_path, "labels", name)
     assert not (tmp_path / "labels").exists()  # nothing written on refusal
 
