@@ -66,6 +66,10 @@ def check(raw: Any) -> list[Problem]:
                         _unknown("a column here", attr, cols),
                     )
                 )
+        for i, col in enumerate(_list(_map(feed.get("history")).get("ignore"))):
+            if isinstance(col, str) and cols and col not in cols:
+                where = f"feeds.{name}.history.ignore[{i}]"
+                out.append(Problem(where, _unknown("a column here", col, cols)))
     if not feeds:
         return out  # the structure says so; nothing below can be checked
 

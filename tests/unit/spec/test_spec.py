@@ -271,6 +271,18 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
             _set("feeds.transactions.sensitive_attributes", ["age_band"]),
             r"sensitive_attributes\[0\]: 'age_band' is not a column here",
         ),
+        (
+            _set("feeds.transactions.history", {"ignore": ["amount", "amout"]}),
+            r"feeds\.transactions\.history\.ignore\[1\]: 'amout' is not a column here",
+        ),
+        (
+            _set("feeds.transactions.history", {"partitions": 3, "min_partitions": 5}),
+            r"min_partitions \(5\) is above partitions \(3\)",
+        ),
+        (
+            _set("feeds.labels.history", {"row_count": {"tolerance": 0.2, "action": "drop"}}),
+            r"history\.row_count\.action: must be one of 'quarantine' or 'warn', got 'drop'",
+        ),
     ],
 )
 def test_a_malformed_spec_names_the_file_and_the_key(tmp_path: Path, raw, change, message) -> None:
