@@ -17,6 +17,7 @@ new batch are the range its partitions span. A profile is JSON::
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -207,14 +208,33 @@ def _stats_of(
     return stats
 
 
+def ramp_days(spec: UseCaseSpec, feed: str) -> int:
+    """Days after a feed's first partition that are not yet its normal: a labels feed fills
+    up over the label delay (its first days hold only the fastest outcomes of the first
+    events), an events feed is normal from its first day."""
+    if spec.feed(feed).role != "labels":
+        return 0
+    return math.ceil(spec.labels.max_delay_days)
+
+
 def rebuild(
-    lake_uri: str, feed: FeedSpec, run_id: str, identifiers: Iterable[str] = ()
+    lake_uri: str,
+    feed: FeedSpec,
+    run_id: str,
+    identifiers: Iterable[str] = (),
+    *,
+    ramp_days: int = 0,
 ) -> Profile | None:
     """A new version over the last ``history.partitions`` published partitions, written
-    only when they (or their statistics) differ from the newest version's."""
+    only when they (or their statistics) differ from the newest version's. The first
+    ``ramp_days`` after the feed's first partition never enter it (:func:`ramp_days`)."""
     from include.data import lake
 
-    days = lake.partitions(lake_uri, feed.name)[-feed.history.partitions :]
+    published = lake.partitions(lake_uri, feed.name)
+    if not published:
+        return None
+    settled = [d for d in published if d >= published[0] + timedelta(days=ramp_days)]
+    days = settled[-feed.history.partitions :]
     if not days:
         return None
     ids = list(identifiers)

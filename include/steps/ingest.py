@@ -133,7 +133,9 @@ def learn(feed: str, day: date, arrived: str | None, run_id: str) -> int | None:
         arrived=datetime.fromisoformat(arrived) if arrived else None,
     )
     profile.record_partition(settings.lake_uri, feed, day, stats)
-    built = profile.rebuild(settings.lake_uri, feed_spec, run_id, ids)
+    built = profile.rebuild(
+        settings.lake_uri, feed_spec, run_id, ids, ramp_days=profile.ramp_days(spec, feed)
+    )
     return built.version if built else None
 
 
