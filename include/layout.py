@@ -88,6 +88,13 @@ def partition_profile_uri(lake_uri: str, feed: str, day: date) -> str:
     return storage.join(profiles_dir(lake_uri, feed), "partitions", f"{_day(day)}.json")
 
 
+def acceptance_uri(lake_uri: str, feed: str, day: date, batch_digest: str) -> str:
+    """A person's acceptance of one quarantined batch (its files' digest) as the new normal."""
+    return storage.join(
+        quarantine_day_dir(lake_uri, feed, day), f"accepted-{run_slug(batch_digest)}.json"
+    )
+
+
 def validation_reports_dir(lake_uri: str, feed: str, day: date) -> str:
     """Every validation run of one partition day (one folder per run below)."""
     return storage.join(lake_uri, "reports", "validation", feed, _day(day))
@@ -175,6 +182,7 @@ VALIDATION_RESULT = "validation_result.json"
 DATA_DOCS = "data_docs"
 RAW_FILES = "raw"
 QUARANTINE_SUMMARY = "quarantine.json"
+DECISION = "decision.json"  # a person accepted the quarantined batch (who, when, why)
 
 
 def evidence(folder: str, name: str, *more: str) -> str:

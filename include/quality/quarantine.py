@@ -8,6 +8,7 @@ and a retry finishes the move. A re-delivered (fixed) batch can then land again.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from include import layout, storage
@@ -52,6 +53,7 @@ def quarantine_batch(
         "day": report["day"],
         "run_id": report["run_id"],
         "row_count": report["row_count"],
+        "quarantined_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "causes": report.get("causes", []),
         "history_partitions": report.get("history_partitions", 0),
         "failed_checks": failed,

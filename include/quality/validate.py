@@ -75,6 +75,8 @@ class ValidationReport:
     # The feed's profile the history checks compared with, and how many partitions it held.
     profile_version: int | None = None
     history_partitions: int = 0
+    # A person's acceptance of this batch as the new normal (who, when, why), if any.
+    accepted: dict[str, Any] | None = None
 
     @property
     def failed(self) -> list[CheckResult]:
@@ -329,6 +331,7 @@ def validate_batch(
     run_id: str,
     existing_keys: Callable[[], dict[str, set[Any]]] | None = None,
     history: History | None = None,
+    accepted: dict[str, Any] | None = None,
 ) -> ValidationOutcome:
     """Run every check; never raises for bad data (the report says what failed).
 
@@ -336,6 +339,8 @@ def validate_batch(
     partition; a batch repeating them is a re-delivery (A5) and fails the history check.
     ``history``: the feed's recent partitions (its profile); the batch-level checks compare
     with them (``include.quality.history``), and the report names what changed.
+    ``accepted``: a person's acceptance of exactly this batch as the new normal
+    (``include.quality.acceptance``): its history checks then only warn.
     """
     day: date = batch.day
     checks = delivery_checks(batch, feed)
@@ -420,6 +425,14 @@ def validate_batch(
             )
         )
 
+    if accepted:
+        for c in checks:
+            if c.history and not c.success:
+                c.action = "warn"
+                c.message = (
+                    f"accepted as the new normal by {accepted.get('by')} at {accepted.get('at')}"
+                    f": {accepted.get('comment')}"
+                )
     success = all(c.success or c.action == "warn" for c in checks)
     report = ValidationReport(
         feed=feed.name,
@@ -435,6 +448,7 @@ def validate_batch(
         causes=history_checks.causes(checks, truncated_files(batch)),
         profile_version=history.profile_version if history else None,
         history_partitions=history.count if history else 0,
+        accepted=accepted,
     )
     for rate_col, rate in null_rates.items():
         if rate > 0:

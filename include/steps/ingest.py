@@ -40,6 +40,7 @@ def find_batch(feed: str, day: str) -> list[str]:
 
 def validate(feed: str, day: str, run_id: str) -> dict[str, Any]:
     """Validate the landed batch, write its evidence, stage it when valid."""
+    from include.quality import acceptance
     from include.quality.history import load_history
     from include.quality.validate import validate_batch, write_evidence
 
@@ -51,6 +52,7 @@ def validate(feed: str, day: str, run_id: str) -> dict[str, Any]:
     if not files:
         raise BatchNotLanded(f"the {feed} batch for {day} disappeared from the landing zone")
     raw = batches.read_batch(feed, the_day, files, max_bytes=feed_spec.max_batch_mb * 1024 * 1024)
+    digest = acceptance.batch_digest([f.sha256 for f in raw.files])
     outcome = validate_batch(
         raw,
         feed_spec,
@@ -60,6 +62,7 @@ def validate(feed: str, day: str, run_id: str) -> dict[str, Any]:
             settings.lake_uri, feed, the_day, feed_spec.key, feed_spec.allowed_lateness_hours
         ),
         history=load_history(spec, feed, the_day, settings.lake_uri),
+        accepted=acceptance.accepted(settings.lake_uri, feed, the_day, digest),
     )
     try:
         evidence = write_evidence(
@@ -84,6 +87,8 @@ def validate(feed: str, day: str, run_id: str) -> dict[str, Any]:
         "causes": report.causes,
         "arrived": raw.arrived.isoformat() if raw.arrived else None,
         "profile_version": report.profile_version,
+        "digest": digest,
+        "accepted_by": (report.accepted or {}).get("by"),
         "dropped_columns": report.dropped_columns,
         **evidence,
     }
@@ -143,18 +148,21 @@ def warn(summary: dict[str, Any], ctx: TaskContext) -> bool:
     """Mail once what changed in a published batch whose history checks only warned;
     returns whether this call sent it. Once per batch: a retried task or a re-run of the
     day with the same files sends no second mail; a new delivery for the day does."""
-    import hashlib
     import json
 
     from include.notify import send_alert
+    from include.quality import acceptance
     from include.quality.alerts import batch_warned
 
     if not summary.get("warnings"):
         return False
+    if summary.get("accepted_by"):
+        print(f"accepted as the new normal by {summary['accepted_by']}: no warning mail")
+        return False
     report = json.loads(storage.read_bytes(summary["report_uri"]))
-    digest = hashlib.sha256(
-        "".join(sorted(f["sha256"] for f in report["files"])).encode()
-    ).hexdigest()[:16]
+    digest = summary.get("digest") or acceptance.batch_digest(
+        [f["sha256"] for f in report["files"]]
+    )
     marker = layout.warning_marker_uri(
         get_settings().lake_uri, summary["feed"], date.fromisoformat(summary["day"]), digest
     )

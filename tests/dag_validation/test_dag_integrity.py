@@ -97,6 +97,7 @@ ONE_RUN_AT_A_TIME = {
     "materialize_features": "two runs would race on the same partitions and online rows",
     "train_model": "promotions are serialized",
     "deploy_model": "the deployment pointer has one writer; a switch must not race a rollback",
+    "accept_batch": "one acceptance at a time: each puts files back in the landing zone",
 }
 
 # Tasks that fail for good on the first try: a retry repeats the same verdict (and the cost).
@@ -105,6 +106,7 @@ NO_RETRY = {
     ("deploy_model", "switch"): "a failed switch restored the pointer; retrying is a decision",
     ("deploy_model", "watch"): "a failed watch rolled back; retrying would redeploy blindly",
     ("retire_model", "retire_version"): "a refusal (champion, serving) repeats on every try",
+    ("accept_batch", "find_quarantined"): "a refusal (spec rules broken, accepted) repeats",
 }
 
 

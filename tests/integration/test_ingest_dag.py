@@ -218,6 +218,66 @@ def test_A10_A13_batch_level_shifts_against_the_feeds_history(
     assert mailbox.messages == []
 
 
+def _answer(choice: str, comment: str, user: str = "ops-anna") -> dict:
+    """What the HITL operator returns once a person answered in "Required actions"."""
+    return {
+        "chosen_options": [choice],
+        "params_input": {"comment": comment},
+        "responded_by_user": {"id": user, "name": user},
+        "responded_at": "2026-12-07T09:00:00+00:00",
+    }
+
+
+def test_A10_a_person_accepts_a_quarantined_unit_change_as_the_new_normal(
+    spec, data_root, mailbox: Mailbox, dagbag
+) -> None:
+    from include.quality.acceptance import NotAcceptable
+    from include.steps.accept_batch import decide, find
+
+    _publish_history(spec, [DAY - timedelta(days=i) for i in range(5, 0, -1)])
+    land(spec, "transactions", DAY, rows=ROWS, fault="unit_x10")
+    assert str(_ingest(dagbag, "transactions", DAY).state) == "failed"
+    mailbox.clear()
+    lake_uri = str(data_root / "lake")
+    assert DAY.isoformat() not in lake.partition_row_counts(lake_uri, "transactions")
+    # the review shows the causes; Reject records the answer and publishes nothing
+    found = find("transactions", DAY.isoformat())
+    assert "amount: median " in found["body"] and "a unit change?" in found["body"]
+    kept = decide(found, _answer("Reject", "looks like a bug upstream"), "accept_1")
+    assert kept["decision"] == "kept_in_quarantine" and kept["by"] == "ops-anna"
+    assert not any((data_root / "landing" / "transactions" / DAY.isoformat()).glob("*"))
+    # Approve with a comment: recorded with who, when and why; the files go back to landing
+    found = find("transactions", DAY.isoformat())
+    decision = decide(found, _answer("Approve", "prices moved to cents upstream"), "accept_2")
+    assert decision["decision"] == "accepted" and decision["by"] == "ops-anna"
+    assert decision["comment"] == "prices moved to cents upstream"
+    assert decision["overruled_checks"] == ["history.quantiles(amount)"]
+    (qdir,) = _quarantine_dirs(data_root, "transactions", DAY)
+    assert json.loads((qdir / "decision.json").read_text())["by"] == "ops-anna"
+    # the feed's ingest then publishes it, names the acceptance, and the profile moves
+    dr = _ingest(dagbag, "transactions", DAY)
+    assert str(dr.state) == "success", task_states(dr)
+    assert lake.partition_row_counts(lake_uri, "transactions")[DAY.isoformat()] == ROWS
+    (event,) = _asset_events("validated_transactions", dr)
+    report = json.loads(Path(event["validation_result_uri"]).read_text())
+    assert report["accepted"]["by"] == "ops-anna"
+    (check,) = [c for c in report["checks"] if c["name"] == "history.quantiles(amount)"]
+    assert not check["success"] and check["action"] == "warn"
+    assert "accepted as the new normal by ops-anna" in check["message"]
+    assert mailbox.messages == []  # the person who accepted it needs no warning
+    latest = sorted((data_root / "lake/profiles/transactions").glob("v*.json"))[-1]
+    assert json.loads(latest.read_text())["partitions"][-1] == DAY.isoformat()
+    # it can not be accepted twice; changed files are another batch, never accepted
+    with pytest.raises(NotAcceptable, match="was accepted already"):
+        find("transactions", DAY.isoformat())
+    with pytest.raises(NotAcceptable, match="nothing of transactions for"):
+        find("transactions", (DAY + timedelta(days=1)).isoformat())
+    land(spec, "transactions", DAY + timedelta(days=1), rows=ROWS, fault="unit_x100")
+    assert str(_ingest(dagbag, "transactions", DAY + timedelta(days=1)).state) == "failed"
+    with pytest.raises(NotAcceptable, match="breaks the spec's own rules"):
+        find("transactions", (DAY + timedelta(days=1)).isoformat())
+
+
 def _asset_events(name: str, dag_run) -> list[dict]:
     """The extras of the ``name`` events that ``dag_run`` emitted, oldest first.
 
