@@ -93,6 +93,11 @@ def report_url(uri: str, lake_uri: str | None = None) -> str | None:
     return console_url("lake/" + quote(rel, safe="/"))
 
 
+def dag_url(dag_id: str) -> str:
+    """The Airflow UI page of one DAG (its runs, and the Trigger button)."""
+    return f"{console_base()}/dags/{_q(dag_id)}"
+
+
 def run_url(dag_id: str, run_id: str) -> str:
     """The Airflow UI page of one DAG run."""
     return f"{console_base()}/dags/{_q(dag_id)}/runs/{_q(run_id)}"

@@ -24,9 +24,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from include import layout, storage
-
-# Checks a person may overrule: the batch against its history, not the spec's rules.
-HISTORY_STAGE = "history"
+from include.quality.quarantine import overrulable
 
 
 class NotAcceptable(RuntimeError):
@@ -54,12 +52,6 @@ def batch_digest(sha256s: list[str]) -> str:
     import hashlib
 
     return hashlib.sha256("".join(sorted(sha256s)).encode()).hexdigest()[:16]
-
-
-def _overrulable(check: dict[str, Any]) -> bool:
-    # The re-delivery check (keys already published) has stage history but no profile: the
-    # same rows twice are never a new normal.
-    return check.get("stage") == HISTORY_STAGE and bool(check.get("history"))
 
 
 def latest_quarantine(lake_uri: str, feed: str, day: date, run: str | None = None) -> Quarantined:
@@ -91,7 +83,7 @@ def latest_quarantine(lake_uri: str, feed: str, day: date, run: str | None = Non
 
 def check_acceptable(q: Quarantined, lake_uri: str, landing_uri: str) -> None:
     """Refuse what a person may not turn into a publication, saying what to do instead."""
-    rules = [c["name"] for c in q.failed if not _overrulable(c)]
+    rules = [c["name"] for c in q.failed if not overrulable(c)]
     if rules:
         raise NotAcceptable(
             f"the {q.feed} batch for {q.day} breaks the spec's own rules ({', '.join(rules)}), "

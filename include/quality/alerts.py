@@ -114,6 +114,9 @@ def batch_quarantined(ctx: TaskContext, summary: dict[str, Any]) -> Alert:
     ]
     lines += ["", "Evidence:", *[f"{k}: {v}" for k, v in where]]
     lines += ["", "To retry: fix the data, land it again, and clear this task's run."]
+    accept = _accept_hint(summary)
+    if accept:
+        lines.append(accept)
     body = (
         f"<h2>{esc(summary.get('feed'))} batch {esc(summary.get('day'))} quarantined</h2>"
         f"{_causes_html(causes)}"
@@ -122,8 +125,24 @@ def batch_quarantined(ctx: TaskContext, summary: dict[str, Any]) -> Alert:
         f"<h3>Failed checks</h3>{_TABLE_HEAD}{''.join(rows_html)}</table>"
         f"<h3>Evidence</h3>{html_table(where)}"
         "<p>To retry: fix the data, land it again, and clear this task's run.</p>"
+        + (f"<p>{esc(accept)}</p>" if accept else "")
     )
     return Alert(subject, body, "\n".join(lines))
+
+
+def _accept_hint(summary: dict[str, Any]) -> str:
+    """Where a person accepts the batch as the new normal, when only its history failed."""
+    if not summary.get("acceptable"):
+        return ""
+    from include.config import current_usecase
+    from include.console.links import dag_url
+
+    dag_id = current_usecase().qualify("accept_batch")
+    return (
+        "If the change is real (a new market, a price change), accept it as the new normal: "
+        f"trigger {dag_id} with feed={summary.get('feed')} and day={summary.get('day')}, "
+        f"then approve it with a comment in Required actions: {dag_url(dag_id)}"
+    )
 
 
 def batch_warned(

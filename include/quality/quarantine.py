@@ -27,6 +27,12 @@ CHECK_FIELDS = (
 )
 
 
+def overrulable(check: dict[str, Any]) -> bool:
+    """A failed check a person may overrule: the batch against its history (the profile),
+    not the spec's own rules; the re-delivery check (same rows twice) is never one."""
+    return check.get("stage") == "history" and bool(check.get("history"))
+
+
 def failed_checks(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The report's failed checks (those that only warn included, with their action)."""
     return [{k: c.get(k) for k in CHECK_FIELDS} for c in report["checks"] if not c["success"]]
@@ -55,6 +61,8 @@ def quarantine_batch(
         "row_count": report["row_count"],
         "quarantined_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "causes": report.get("causes", []),
+        # Only the history failed: a person may accept it as the new normal (accept_batch).
+        "acceptable": all(overrulable(c) for c in report["checks"] if not c["success"]),
         "history_partitions": report.get("history_partitions", 0),
         "failed_checks": failed,
         "evidence_uri": dest_uri,

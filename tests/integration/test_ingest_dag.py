@@ -133,6 +133,7 @@ def test_faulty_batch_is_quarantined_with_evidence_and_one_mail(
     assert "QUARANTINED transactions batch 2026-11-20" in msg["Subject"]
     body = Mailbox.body(msg)
     assert expected_check in body and str(qdir) in body
+    assert "accept_batch" not in body  # the spec's own rules: no new normal to accept
     assert msg["To"] == ", ".join(spec.alerts.recipients)
 
 
@@ -197,6 +198,7 @@ def test_A10_A13_batch_level_shifts_against_the_feeds_history(
     assert "a unit change?" in subject
     body = Mailbox.body(mailbox.messages[0])
     assert "What changed" in body and "a unit change?" in body
+    assert f"trigger accept_batch with feed=transactions and day={DAY}" in body
     assert _profile_versions(data_root)[-1] == "v5.json"  # never learnt from quarantine
     # a share shift the next day: published, one warning mail, the profile moves
     mailbox.clear()
