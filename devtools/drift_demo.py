@@ -7,7 +7,8 @@ API with the platform's login). A re-delivered day replaces its partition; the r
 the Assets: features, scores, the scheduled retrain. Then trigger ``monitor_drift`` (by
 hand or nightly) to see the report, the alert, the retrain and the redeployment.
 
-    make inject-drift                      # covariate 0.8 + concept 0.9 over the last 10 days
+    make inject-drift                      # covariate 0.8 + concept 0.9 over the last 10 days,
+                                           # built up over their first 3
     make inject-drift DRIFT_ARGS="--days 6 --covariate 0.5 --concept 0"
 """
 
@@ -27,6 +28,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=10, help="days to re-land (default 10)")
     parser.add_argument("--covariate", type=float, default=0.8, help="0..1 (default 0.8)")
     parser.add_argument("--concept", type=float, default=0.9, help="0..1 (default 0.9)")
+    parser.add_argument(
+        "--ramp-days",
+        type=int,
+        default=3,
+        help="days over which the drift builds up (default 3; 0 = a step, which the feed's "
+        "history checks quarantine as a batch-level change)",
+    )
     parser.add_argument(
         "--rows", type=int, default=None, help="rows per day (default: MLOPS_BOOTSTRAP_ROWS)"
     )
@@ -48,14 +56,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     last = date.today() - timedelta(days=1)
     first = last - timedelta(days=args.days - 1)
     rows = args.rows or int(os.environ.get("MLOPS_BOOTSTRAP_ROWS") or 0) or None
-    drift = Drift(covariate=args.covariate, concept=args.concept, start=first)
+    drift = Drift(
+        covariate=args.covariate, concept=args.concept, start=first, ramp_days=args.ramp_days
+    )
     days = [first + timedelta(days=i) for i in range(args.days)]
     for day in days:
         for feed in ("transactions", "labels"):
             land(spec, feed, day, rows=rows, drift=drift, since=published[0])
     print(
         f"landed {args.days} day(s) {first}..{last} with covariate {args.covariate}, "
-        f"concept {args.concept} (from {first})"
+        f"concept {args.concept} (from {first}, built up over {args.ramp_days} day(s))"
     )
     if args.no_trigger:
         return 0

@@ -81,18 +81,27 @@ class Drift:
     covariate: float = 0.0
     concept: float = 0.0
     start: dt.date | None = None
+    # Days over which the strengths build up linearly from ``start`` (0: a step). Real drift
+    # builds up; a step of the whole batch overnight is what the feed's history checks
+    # quarantine as a batch-level change.
+    ramp_days: int = 0
 
     def __post_init__(self) -> None:
         for name in ("covariate", "concept"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"Drift.{name} must be within 0..1, got {value}")
+        if self.ramp_days < 0:
+            raise ValueError(f"Drift.ramp_days must be >= 0, got {self.ramp_days}")
 
     def strengths(self, day: dt.date) -> tuple[float, float]:
         """(covariate, concept) in force on ``day``."""
         if self.start is not None and day < self.start:
             return 0.0, 0.0
-        return self.covariate, self.concept
+        share = 1.0
+        if self.ramp_days > 0 and self.start is not None:
+            share = min(1.0, ((day - self.start).days + 1) / self.ramp_days)
+        return self.covariate * share, self.concept * share
 
 
 @dataclass(frozen=True)

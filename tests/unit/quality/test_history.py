@@ -274,3 +274,30 @@ def test_clean_days_are_never_flagged_over_30_simulated_days(spec, feed, tmp_pat
         if flagged(report):
             alarms[days[i].isoformat()] = report.causes or flagged(report)
     assert alarms == {}
+
+
+def test_A10_drift_built_up_over_days_is_published_and_the_same_step_overnight_quarantined(
+    spec, feed, normal, tmp_path
+):
+    """Real covariate drift builds up; the whole batch moving at once is a batch-level
+    change. The same shift (amounts x1.8 and a channel mix moving online) is quarantined as a
+    step, and published (for monitoring to judge) when it builds up over three days."""
+    step = simulator.Drift(covariate=0.8, start=DAY)
+    frame = simulator.simulate_transactions(spec, DAY, drift=step)
+    report = validate(tmp_path / "step", feed, normal, csv(frame))
+    assert not report.success and "history.quantiles(amount)" in {c.name for c in report.failed}
+    assert report.causes[0].startswith("amount: median ") and "(x1.8" in report.causes[0]
+    ramp = simulator.Drift(covariate=0.8, start=DAY, ramp_days=3)
+    stats, quarantined = list(normal), []
+    for i in range(3):
+        d = DAY + dt.timedelta(days=i)
+        frame = simulator.simulate_transactions(spec, d, drift=ramp)
+        report = validate(tmp_path / f"ramp{i}", feed, stats[-14:], csv(frame), day=d)
+        quarantined += [c.name for c in report.failed]
+        stats.append(
+            partition_stats(
+                typed(frame, feed), feed, d, identifiers=IDS, arrived=landed_at(d, ON_TIME)
+            )
+        )
+    assert quarantined == []
+    assert stats[-1]["quantiles"]["amount"]["0.5"] > 1.7 * stats[0]["quantiles"]["amount"]["0.5"]
