@@ -286,7 +286,7 @@ def test_A10_drift_built_up_over_days_is_published_and_the_same_step_overnight_q
     frame = simulator.simulate_transactions(spec, DAY, drift=step)
     report = validate(tmp_path / "step", feed, normal, csv(frame))
     assert not report.success and "history.quantiles(amount)" in {c.name for c in report.failed}
-    assert report.causes[0].startswith("amount: median ") and "(x1.8" in report.causes[0]
+    assert re.search(r"^amount: median .* \(x1\.[78][0-9]*\)$", report.causes[0]), report.causes
     ramp = simulator.Drift(covariate=0.8, start=DAY, ramp_days=3)
     stats, quarantined = list(normal), []
     for i in range(3):
