@@ -258,10 +258,19 @@ def _to_checks(vresult: Any, stage: str, key: str) -> list[CheckResult]:
             history = {**history, "gx": cfg.type}
         res = r.result or {}
         exc = (r.exception_info or {}).get("exception_message") if r.exception_info else None
-        keys = [
-            i.get(key) if isinstance(i, dict) else i
-            for i in (res.get("partial_unexpected_index_list") or [])
-        ]
+        # A history check judges the batch, not rows: no sample keys (its suite lists no
+        # keys), and sample values only where they name something (new or missing values).
+        keys = (
+            []
+            if history
+            else [
+                i.get(key) if isinstance(i, dict) else i
+                for i in (res.get("partial_unexpected_index_list") or [])
+            ]
+        )
+        samples = res.get("partial_unexpected_list") or res.get("partial_missing_list") or []
+        if history and history["check"] not in ("new_categories", "vanished_categories"):
+            samples = []
         checks.append(
             CheckResult(
                 name=_check_name(cfg, column, history),
@@ -275,13 +284,7 @@ def _to_checks(vresult: Any, stage: str, key: str) -> list[CheckResult]:
                 else res.get("details"),
                 sample_keys=jsonable(keys[:SAMPLE_SIZE]),
                 # For a check on the key itself the values are the keys: say them once.
-                sample_values=[]
-                if column == key
-                else jsonable(
-                    (res.get("partial_unexpected_list") or res.get("partial_missing_list") or [])[
-                        :SAMPLE_SIZE
-                    ]
-                ),
+                sample_values=[] if column == key else jsonable(samples[:SAMPLE_SIZE]),
                 message=exc or "",
                 action=history["action"] if history else "quarantine",
                 history=jsonable(history),
