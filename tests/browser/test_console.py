@@ -134,3 +134,76 @@ def test_inventory_shows_the_waiting_version_and_approve_deploys_it(
     assert "serving" in served and "champion" in served
     assert console.offsite == [], console.offsite[:5]
     ctx.close()
+
+
+def test_A10_a_quarantined_unit_change_accepted_in_the_ui_is_published(
+    chromium: Any, console: Console
+) -> None:
+    """A batch whose amounts all moved x10 is quarantined against the feed's history; a
+    person accepts it in Required actions with a comment, and it is published."""
+    import os
+    import subprocess
+    import sys
+    from datetime import UTC, datetime
+
+    from scripts.embedded.trial import ROOT
+    from tests.airflow_rest import trigger
+
+    api, day = console.api, datetime.now(UTC).date().isoformat()  # its interval has not ended
+    env = {
+        **os.environ,
+        "MLOPS_DATA_ROOT": str(console.run.data_root),
+        "MLOPS_USECASE_SPEC": str(console.spec),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "devtools.simulator", "--start", day, "--days", "1"]
+        + ["--feed", "transactions", "--rows", "1500", "--fault", "unit_x10"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    ingest = trigger(api, "ingest_transactions", {"batch_date": day})
+    assert wait_run(api, "ingest_transactions", ingest, timeout_s=600) == "failed"
+    accept = trigger(api, "accept_batch", {"feed": "transactions", "day": day})
+    wait(
+        "accept_batch's review awaiting input",
+        lambda: any(
+            ti["task_id"] == "review" and ti["state"] == "awaiting_input"
+            for ti in task_instances(api, "accept_batch", accept)
+        ),
+        300,
+        3,
+    )
+    ctx = offline_context(chromium, console)
+    page = ctx.new_page()
+    log_in(page, console)
+    page.goto(f"{console.base}/dags/accept_batch/runs/{_q(accept)}/tasks/review/required_actions")
+    page.get_by_text("a unit change?").first.wait_for()  # the cause, in the request's body
+    page.locator("#element_comment").fill("browser tier: the feed moved to cents")
+    with page.expect_response(
+        lambda r: "/hitlDetails" in r.url and r.request.method == "PATCH"
+    ) as answered:
+        page.get_by_role("button", name="Approve").click()
+    assert answered.value.ok, (answered.value.status, answered.value.text())
+    assert wait_run(api, "accept_batch", accept, timeout_s=300) == "success"
+    republished = wait(
+        "the accepted batch ingested",
+        lambda: [
+            r
+            for r in api.dag_runs("ingest_transactions")
+            if r["dag_run_id"] != ingest and (r.get("conf") or {}).get("batch_date") == day
+        ],
+        300,
+        3,
+    )
+    run_id = republished[-1]["dag_run_id"]
+    assert wait_run(api, "ingest_transactions", run_id, timeout_s=600) == "success"
+    lake = console.run.data_root / "lake"
+    assert (lake / "validated" / "transactions" / f"date={day}" / "data.parquet").exists()
+    (record,) = (lake / "quarantine" / "transactions" / day).glob("accepted-*.json")
+    decision = json.loads(record.read_text())
+    assert decision["by"] == console.user, decision
+    assert decision["comment"] == "browser tier: the feed moved to cents"
+    assert console.offsite == [], console.offsite[:5]
+    ctx.close()
