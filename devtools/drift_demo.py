@@ -70,8 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.no_trigger:
         return 0
     api = _api()
+    from include.config import current_usecase
+
+    uc = current_usecase()  # with several use cases (MLOPS_USECASE picks one): its DAG ids
     for day in days:
-        for dag_id in ("ingest_transactions", "ingest_labels"):
+        for dag_id in (uc.qualify("ingest_transactions"), uc.qualify("ingest_labels")):
             run = api.post(
                 f"/api/v2/dags/{dag_id}/dagRuns",
                 {
@@ -83,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {dag_id} {day}: {run.get('dag_run_id')} {run.get('state')}")
     print(
         "next: the ingest runs re-publish the days, features and scores follow (Assets);\n"
-        f"then trigger monitor_drift with start={first} end={last} (or wait for the night),\n"
+        f"then trigger {uc.qualify('monitor_drift')} with start={first} end={last} (or wait "
+        "for the night),\n"
         "and watch: the report (lake/reports/drift/), the mail, train_model, deploy_model."
     )
     return 0
