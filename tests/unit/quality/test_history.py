@@ -301,3 +301,24 @@ def test_A10_drift_built_up_over_days_is_published_and_the_same_step_overnight_q
         )
     assert quarantined == []
     assert stats[-1]["quantiles"]["amount"]["0.5"] > 1.7 * stats[0]["quantiles"]["amount"]["0.5"]
+
+
+def test_A17_an_accepted_partial_delivery_is_validated_in_full_and_published(
+    feed, normal, base, tmp_path
+):
+    """The row count band fails on the raw text, before the content checks: for a batch a
+    person accepted it must not stop them (the batch is published typed and checked)."""
+    batch = land(tmp_path / "landing", csv(base.iloc[-20:]))
+    history = History(feed, normal, IDS, profile_version=7)
+    decision = {"by": "ops", "at": "2026-12-07T09:00:00+00:00", "comment": "a quiet day"}
+    outcome = validate_batch(
+        batch, feed, gx_root=tmp_path / "gx", run_id="r", history=history, accepted=decision
+    )
+    assert outcome.report.success and outcome.typed is not None and len(outcome.typed) == 20
+    assert "content" in outcome.report.gx_results
+    (rows,) = [c for c in outcome.report.checks if c.name == "history.row_count"]
+    assert not rows.success and rows.action == "warn"
+    assert (
+        rows.message
+        == "accepted as the new normal by ops at 2026-12-07T09:00:00+00:00: a quiet day"
+    )
