@@ -87,14 +87,30 @@ def verdicts(measured: dict[str, dict | None], mon: MonitoringSpec) -> dict[str,
 
 def warming_up(drift: dict[str, Any] | None) -> str:
     """The features not judged yet, grouped by the day their window filled:
-    "until 2026-12-15 (needs 30 days): a, b; until 2026-12-22 (needs 37 days): c"."""
-    groups: dict[tuple[str, int], list[str]] = {}
+    "until 2026-12-15 (needs 30 days): a, b; until 2026-12-22 (needs 37 days): c". A feature
+    whose window filled in time for the current rows but not for the champion's training
+    data says so: "filled on 2026-11-30, after the champion's training data (0 rows since):
+    judged from the next champion: d"."""
+    groups: dict[tuple[str, int, bool], list[str]] = {}
     for feature, w in ((drift or {}).get("warming_up") or {}).items():
-        groups.setdefault((w["filled_on"], int(w["window_days"])), []).append(feature)
-    return "; ".join(
-        f"until {day} (needs {days} days): {', '.join(features)}"
-        for (day, days), features in sorted(groups.items())
-    )
+        reference_only = int(w.get("current_rows", 0)) >= int(w.get("min_rows", 0)) and int(
+            w.get("reference_rows", 0)
+        ) < int(w.get("min_rows", 0))
+        key = (w["filled_on"], int(w["window_days"]), reference_only)
+        groups.setdefault(key, []).append(feature)
+    parts = []
+    for (day, days, reference_only), features in sorted(groups.items()):
+        if reference_only:
+            rows = min(
+                int((drift or {})["warming_up"][f].get("reference_rows", 0)) for f in features
+            )
+            parts.append(
+                f"filled on {day} (needs {days} days), after the champion's training data "
+                f"({rows} rows since): judged from the next champion: {', '.join(features)}"
+            )
+        else:
+            parts.append(f"until {day} (needs {days} days): {', '.join(features)}")
+    return "; ".join(parts)
 
 
 def not_judged(

@@ -493,3 +493,34 @@ def test_the_decision_is_a_plain_dict() -> None:
 
     assert out["status"] == BREACH and out["verdicts"]["data_drift"] == BREACH
     assert set(out) == {"status", "retrain", "reason", "verdicts", "alerts", "suppressed", "notes"}
+
+
+def test_C5_a_window_filled_after_the_champions_data_says_so_not_a_past_until() -> None:
+    """Seen on a fresh make run: 7-day features filled on 11-30, the current window is
+    12-04..06 (30,000 rows, all filled), the champion trained on data before 11-30. The text
+    read "until 2026-11-30 (needs 7 days)", a day already past."""
+    drift = {
+        "warming_up": {
+            f: {
+                "filled_on": "2026-11-30",
+                "window_days": 7,
+                "current_rows": 30_000,
+                "reference_rows": 0,
+                "min_rows": 1000,
+            }
+            for f in ("f1", "f2")
+        }
+        | {
+            "f3": {
+                "filled_on": "2026-12-23",
+                "window_days": 30,
+                "current_rows": 0,
+                "reference_rows": 0,
+                "min_rows": 1000,
+            }
+        }
+    }
+    assert policy.warming_up(drift) == (
+        "filled on 2026-11-30 (needs 7 days), after the champion's training data (0 rows "
+        "since): judged from the next champion: f1, f2; until 2026-12-23 (needs 30 days): f3"
+    )
