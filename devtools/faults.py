@@ -77,6 +77,8 @@ class Fault:
     caught_by: str
     # True: ``land`` also writes the previous day's clean file into this day's folder.
     redelivers_previous_day: bool = False
+    # True: no per-row rule sees it; the feed's history (its profile) does (A10-A14).
+    batch_level: bool = False
 
 
 # --- column pickers: generic over feeds, so one fault serves every feed -----------------
@@ -318,27 +320,54 @@ FAULTS: dict[str, Fault] = {
             redelivers_previous_day=True,
         ),
         Fault("late_rows", late_rows, "3 % of rows 3-10 days late", "lateness check (A7)"),
-        Fault("unit_x10", _scaled(10), "a numeric column x10", "history: quantiles (A10)"),
-        Fault("unit_x100", _scaled(100), "a numeric column x100", "history: quantiles (A10)"),
-        Fault("unit_div100", _scaled(0.01), "a float column ÷100", "history: quantiles (A10)"),
+        Fault(
+            "unit_x10",
+            _scaled(10),
+            "a numeric column x10",
+            "history: quantiles (A10)",
+            batch_level=True,
+        ),
+        Fault(
+            "unit_x100",
+            _scaled(100),
+            "a numeric column x100",
+            "history: quantiles (A10)",
+            batch_level=True,
+        ),
+        Fault(
+            "unit_div100",
+            _scaled(0.01),
+            "a float column ÷100",
+            "history: quantiles (A10)",
+            batch_level=True,
+        ),
         Fault(
             "truncated_file",
             truncated_file,
             "the file cut mid-line half-way",
             "complete last line, row count (A11)",
+            batch_level=True,
         ),
-        Fault("volume_drop", volume_drop, "half the rows", "history: row count (A12)"),
+        Fault(
+            "volume_drop",
+            volume_drop,
+            "half the rows",
+            "history: row count (A12)",
+            batch_level=True,
+        ),
         Fault(
             "category_shift",
             category_shift,
             "35 % of a categorical column set to its rarest value",
             "history: category share (A13, warns)",
+            batch_level=True,
         ),
         Fault(
             "null_share_jump",
             null_share_jump,
             "nulls at 90 % of a column's max_null_fraction",
             "history: null share (A14)",
+            batch_level=True,
         ),
     )
 }
