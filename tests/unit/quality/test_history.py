@@ -260,7 +260,7 @@ def test_without_history_no_history_check_runs(feed, base, tmp_path):
     assert not [c for c in report.checks if c.history]
 
 
-def test_clean_days_are_never_flagged_over_30_simulated_days(spec, feed, tmp_path):
+def test_A16_clean_days_are_never_flagged_over_30_simulated_days(spec, feed, tmp_path):
     """The false-alarm rate on clean data with its natural day-to-day variation: each of 30
     days against its own last 14, as ingest would compare them."""
     days = [START + dt.timedelta(days=i) for i in range(44)]
