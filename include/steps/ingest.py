@@ -151,7 +151,6 @@ def warn(summary: dict[str, Any], ctx: TaskContext) -> bool:
     import json
 
     from include.notify import send_alert
-    from include.quality import acceptance
     from include.quality.alerts import batch_warned
 
     if not summary.get("warnings"):
@@ -160,11 +159,11 @@ def warn(summary: dict[str, Any], ctx: TaskContext) -> bool:
         print(f"accepted as the new normal by {summary['accepted_by']}: no warning mail")
         return False
     report = json.loads(storage.read_bytes(summary["report_uri"]))
-    digest = summary.get("digest") or acceptance.batch_digest(
-        [f["sha256"] for f in report["files"]]
-    )
     marker = layout.warning_marker_uri(
-        get_settings().lake_uri, summary["feed"], date.fromisoformat(summary["day"]), digest
+        get_settings().lake_uri,
+        summary["feed"],
+        date.fromisoformat(summary["day"]),
+        summary["digest"],
     )
     if storage.exists(marker):
         print(f"the warning about this batch was mailed already ({marker})")
