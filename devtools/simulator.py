@@ -36,7 +36,7 @@ import pandas as pd
 
 from devtools.faults import FAULTS
 from include import storage
-from include.spec import UseCaseSpec, load_spec
+from include.spec import FeedSpec, UseCaseSpec, load_spec
 
 FEEDS = ("transactions", "labels")
 MAX_ROWS = 1 << 24  # transaction ids pack the row index into 24 bits
@@ -428,7 +428,7 @@ def simulate_day(
     values = {
         "transaction_id": _transaction_ids(p.seed, day, n),
         "event_timestamp": pd.Series(stamps.astype("datetime64[ns]")).dt.tz_localize("UTC"),
-        "customer_id": cust.astype(np.int64) + 1,
+        "customer_id": _customer_ids(feed, cust),
         "merchant_id": merchant.astype(np.int64) + 1,
         "amount": np.clip(np.round(amount, 2), low, high),
         "currency": pop.customer_currency[cust],
@@ -444,6 +444,19 @@ def simulate_day(
             share = min(_NATURAL_NULLS, col.max_null_fraction / 10)
             frame.loc[nulls.random(n) < share, col.name] = None
     return DayBatch(day=day, transactions=frame, fraud=is_fraud[order])
+
+
+def customer_id(index: int) -> str:
+    """The card holder's id as the bank's systems write it (a personal identifier: the
+    fraud spec marks it pii, so it never reaches the lake raw)."""
+    return f"cus_{index + 1:06d}"
+
+
+def _customer_ids(feed: FeedSpec, cust: np.ndarray) -> np.ndarray:
+    """Text ids (``cus_000042``) when the spec says string, else the integers 1..N."""
+    if "customer_id" in feed.columns and feed.column("customer_id").dtype == "string":
+        return np.array([customer_id(int(c)) for c in cust], dtype=object)
+    return cust.astype(np.int64) + 1
 
 
 def _frame(spec: UseCaseSpec, feed: str, values: dict, order: np.ndarray) -> pd.DataFrame:

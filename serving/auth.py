@@ -51,26 +51,10 @@ def ensure_token(path: Path | None = None) -> str:
     Creation is exclusive (``os.link`` of a complete 0600 temp file), so two processes
     starting at once agree on one token and no reader ever sees a half-written file.
     """
+    from include.secrets import ensure_secret_file
+
     path = Path(path or token_path())
-    if path.is_file():
-        if path.stat().st_mode & 0o077:
-            os.chmod(path, 0o600)  # ours: readable by its owner only
-        return _checked(path.read_text(), str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(32) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass  # another process won the race: use its token
-    finally:
-        tmp.unlink(missing_ok=True)
-    return _checked(path.read_text(), str(path))
+    return _checked(ensure_secret_file(path, lambda: secrets.token_urlsafe(32)), str(path))
 
 
 def load_token() -> str:

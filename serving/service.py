@@ -318,6 +318,15 @@ class ScoringService:
         self.started_at = datetime.now(UTC)
         self._started = time.monotonic()
         self.token = auth.load_token()  # TokenMissing: refuse to start
+        # A request's pii ids are hashed with the key ingest used: the online store, the
+        # capture and the logs only ever see pseudonyms (include.privacy).
+        self._pii = SPEC.events_feed.pii_columns
+        self._pseudo = None
+        if self._pii:
+            from include.privacy.keys import load_key
+            from include.privacy.pseudonym import Pseudonymiser
+
+            self._pseudo = Pseudonymiser(load_key())
         settings = get_settings()
         self.unscored_decision = SPEC.serving.unscored_decision
         self.capture = capture.Capture(
@@ -488,6 +497,8 @@ class ScoringService:
             # known down (fault B9): answer at once, the watcher's probe brings it back
             return self._store_unavailable(self.online_error)
         rows = [t.model_dump() for t in transactions]
+        if self._pseudo is not None:
+            rows = [self._pseudo.row(r, self._pii) for r in rows]
         try:
             assembled = online.lookup(rows)
         except self._online.StoreUnavailable as exc:
@@ -505,7 +516,7 @@ class ScoringService:
         for i, item in enumerate(assembled):
             predictions.append(
                 contract.Prediction(
-                    transaction_id=rows[i][CONTRACT.tx_key],
+                    transaction_id=getattr(transactions[i], CONTRACT.tx_key),  # the caller's
                     fraud_probability=float(scores[i]) if scorable[i] else None,
                     decision=decisions[i],
                     scored=bool(scorable[i]),
@@ -592,7 +603,7 @@ class ScoringService:
             self.capture.offer(
                 {
                     "request_id": request_id,
-                    "transaction_id": p.transaction_id,
+                    "transaction_id": row[CONTRACT.tx_key],  # a pseudonym when pii
                     "served_at": served_at,
                     "model_name": active.name,
                     "model_version": active.version,

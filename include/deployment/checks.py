@@ -65,6 +65,7 @@ def golden_requests(spec: UseCaseSpec | None = None, rows: int = GOLDEN_ROWS) ->
     if not days:
         raise CheckFailed("no validated transactions yet: no golden requests", {})
     frame = lake.read_partition(lake_uri, feed_name, days[-1])
+    frame = _with_raw_ids(frame, spec, days[-1])
     frame = frame.sort_values(spec.names.tx_key).reset_index(drop=True)
     step = max(1, len(frame) // rows)
     chosen = frame.iloc[::step].head(rows)
@@ -83,6 +84,36 @@ def golden_requests(spec: UseCaseSpec | None = None, rows: int = GOLDEN_ROWS) ->
         return picked
     unknown[spec.names.tx_key] = str(spare.iloc[0][spec.names.tx_key])
     return [*picked, unknown]
+
+
+def _with_raw_ids(frame: Any, spec: UseCaseSpec, day: Any) -> Any:
+    """The lake's rows with their pii columns' raw values from the landing zone: a client
+    sends raw ids and the service pseudonymises them (rows whose landed file is gone are
+    left out)."""
+    feed = spec.events_feed
+    pii = [c for c in feed.pii_columns if c != feed.key]
+    if not pii:
+        return frame
+    from include.privacy.landed import raw_values
+
+    raw = raw_values(get_settings().landing_uri, feed, day)
+    out = frame.drop(columns=pii).join(raw[pii], on=feed.key, how="inner")
+    if out.empty:
+        raise CheckFailed(
+            f"no landed file of {day} holds the raw ids of {pii}: no golden requests", {}
+        )
+    return out[list(frame.columns)]
+
+
+def _pseudonymised(rows: list[dict], spec: UseCaseSpec) -> list[dict]:
+    """Request rows as the online store knows them: pii values as their pseudonyms."""
+    pii = spec.events_feed.pii_columns
+    if not pii:
+        return rows
+    from include.privacy.pseudonym import for_platform
+
+    pseudo = for_platform(get_settings().lake_uri)
+    return [pseudo.row(r, pii) for r in rows]
 
 
 def _unseen(column: ColumnSpec, seen: set[Any]) -> Any:
@@ -142,7 +173,7 @@ def expected_answers(
     fspec = schema.feature_spec(spec)
     rows = [
         {**r, spec.names.event_ts: pd.Timestamp(r[spec.names.event_ts]).to_pydatetime()}
-        for r in requests
+        for r in _pseudonymised(requests, spec)
     ]
     online = pd.DataFrame(online_features(rows))
     tracking.configure(get_settings().mlflow_tracking_uri)

@@ -192,9 +192,11 @@ def feature_spec(spec: UseCaseSpec) -> FeatureSpec:
     """The feature plan of ``spec`` (checked when the spec was loaded)."""
     features, names = spec.features, spec.names
     events = spec.events_feed
+    # A pii join key is the pseudonym (a string) everywhere past ingest (include.privacy).
     views = [
-        _view(name, entity, events.column(entity.join_key).dtype)
+        _view(name, entity, "string" if column.pii else column.dtype)
         for name, entity in features.entities.items()
+        for column in [events.column(entity.join_key)]
     ]
     # Per-event views first: Feast's point-in-time join keeps one entity row per (first
     # view's join key, time), so the first key should be the one events rarely share at

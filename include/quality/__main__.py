@@ -24,7 +24,8 @@ from pathlib import Path
 
 from include import storage
 from include.config import activate, get_settings
-from include.spec import load_spec
+from include.privacy.pseudonym import Pseudonymiser
+from include.spec import FeedSpec, load_spec
 
 
 def _day(paths: list[Path], given: str | None) -> date:
@@ -64,6 +65,7 @@ def check(feed: str, paths: list[Path], day: date, docs: Path | None = None) -> 
                 settings.lake_uri, feed, day, feed_spec.key, feed_spec.allowed_lateness_hours
             ),
             history=load_history(spec, feed, day, settings.lake_uri),
+            pseudonymiser=_pseudonymiser(feed_spec),
         )
     finally:
         shutil.rmtree(gx_root, ignore_errors=True)
@@ -73,6 +75,25 @@ def check(feed: str, paths: list[Path], day: date, docs: Path | None = None) -> 
     finally:
         shutil.rmtree(outcome.docs_dir, ignore_errors=True)
     return outcome.report.to_dict()
+
+
+def _pseudonymiser(feed: FeedSpec) -> Pseudonymiser | None:
+    """The platform's key when this machine has it; else, unless the feed's key is pii (the
+    re-delivery check compares it with the lake's pseudonyms), a throw-away key: the
+    history compares a pii column by its count of distinct values, the same under any key.
+    The file's values are the producer's own: the report shows them raw."""
+    import os
+
+    from include.privacy.keys import PiiKeyError, load_key
+
+    if not feed.pii_columns:
+        return None
+    try:
+        return Pseudonymiser(load_key(create=False))
+    except PiiKeyError:
+        if feed.key in feed.pii_columns:
+            raise
+        return Pseudonymiser(os.urandom(32))
 
 
 def render(report: dict) -> str:

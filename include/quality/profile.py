@@ -55,7 +55,12 @@ def identifiers(spec: UseCaseSpec, feed: str) -> tuple[str, ...]:
 def roles(feed: FeedSpec, identifiers: Iterable[str] = ()) -> Roles:
     """The key and timestamp are neither; ``identifiers`` (entity join keys) are counted."""
     ignore = {feed.key, feed.timestamp, *feed.history.ignore}
-    ids = tuple(c for c in identifiers if c in feed.columns and c not in ignore)
+    # A pii column (a pseudonym past ingest) is counted like an entity key, never listed.
+    ids = tuple(
+        dict.fromkeys(
+            c for c in (*identifiers, *feed.pii_columns) if c in feed.columns and c not in ignore
+        )
+    )
     numeric, text, declared = [], [], []
     for col in feed.column_specs:
         if col.name in ignore or col.name in ids or col.dtype == "timestamp":

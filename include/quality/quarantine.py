@@ -50,9 +50,12 @@ def quarantine_batch(
         if storage.exists(src):
             storage.move(src, target)
         moved.append(target)
-    storage.copy(evidence["report_uri"], layout.evidence(dest_uri, layout.VALIDATION_RESULT))
+    # Evidence naming raw pii values was written here directly (include.steps.ingest).
+    if evidence["report_uri"] != (target := layout.evidence(dest_uri, layout.VALIDATION_RESULT)):
+        storage.copy(evidence["report_uri"], target)
     docs_root = evidence["data_docs_uri"].rsplit("/", 1)[0]
-    storage.copy_tree(docs_root, layout.evidence(dest_uri, layout.DATA_DOCS))
+    if docs_root != (target := layout.evidence(dest_uri, layout.DATA_DOCS)):
+        storage.copy_tree(docs_root, target)
     failed = failed_checks(report)
     summary = {
         "feed": report["feed"],

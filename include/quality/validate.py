@@ -27,6 +27,7 @@ import pandas as pd
 
 from include import layout, storage
 from include.data.batches import RawBatch, coerce
+from include.privacy.pseudonym import Pseudonymiser
 from include.quality import history as history_checks
 from include.quality import suites
 from include.quality.history import History
@@ -231,7 +232,9 @@ def _run_suite(
         gx.Checkpoint(
             name=f"{name}_checkpoint",
             validation_definitions=[vdef],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+            # No action: the evidence's own Data Docs are built from the results once all
+            # suites ran (_build_evidence_docs), then the results leave GX's stores.
+            actions=[],
             result_format=result_format,
         )
     )
@@ -318,6 +321,19 @@ def _build_evidence_docs(ctx: Any, identifiers: list[Any], out_dir: Path) -> Non
         ctx.delete_data_docs_site(site)
 
 
+def _forget(ctx: Any, identifiers: list[Any]) -> None:
+    """Drop this validation's results from the GX context's store: they list failing values
+    (raw personal data among them), and the run's evidence holds them already, written
+    where the batch goes (the lake's reports, or quarantine). Left there, every run's
+    results would pile up in the shared GX folder for ever."""
+    store = ctx.validation_results_store
+    for identifier in identifiers:
+        try:
+            store.remove_key(identifier)
+        except (KeyError, FileNotFoundError, OSError) as exc:  # gone already: fine
+            log.debug("validation result %s not removed: %s", identifier, exc)
+
+
 # ---------------------------------------------------------------- entry point
 @dataclass
 class ValidationOutcome:
@@ -335,6 +351,7 @@ def validate_batch(
     existing_keys: Callable[[], dict[str, set[Any]]] | None = None,
     history: History | None = None,
     accepted: dict[str, Any] | None = None,
+    pseudonymiser: Pseudonymiser | None = None,
 ) -> ValidationOutcome:
     """Run every check; never raises for bad data (the report says what failed).
 
@@ -344,7 +361,12 @@ def validate_batch(
     with them (``include.quality.history``), and the report names what changed.
     ``accepted``: a person's acceptance of exactly this batch as the new normal
     (``include.quality.acceptance``): its history checks then only warn.
+    ``pseudonymiser``: the feed's pii columns are replaced by their pseudonyms once the
+    spec's rules (about raw values) have run; the history checks and the frame to publish
+    only ever see pseudonyms. Required when the feed has pii columns.
     """
+    if feed.pii_columns and pseudonymiser is None:
+        raise ValueError(f"{feed.name} has pii columns {feed.pii_columns}: pass a pseudonymiser")
     day: date = batch.day
     if accepted and history is not None:  # its history checks warn, and stop nothing
         history = replace(history, accepted=True)
@@ -385,6 +407,8 @@ def validate_batch(
                 identifiers.append(ident)
                 gx_results["content"] = jsonable(vres.describe_dict())
                 checks += _to_checks(vres, "content", feed.key)
+                if pseudonymiser is not None:
+                    typed = pseudonymiser.frame(typed, feed.pii_columns)
                 against = (
                     [
                         e
@@ -409,6 +433,7 @@ def validate_batch(
                     else {}
                 )
             _build_evidence_docs(ctx, identifiers, docs_dir)
+            _forget(ctx, identifiers)
 
     if (
         typed is not None
@@ -488,12 +513,14 @@ def _history_check(
     )
 
 
-def write_evidence(outcome: ValidationOutcome, dest_uri: str) -> dict[str, str]:
-    """Write ``validation_result.json`` and the Data Docs under ``dest_uri``."""
+def write_evidence(
+    outcome: ValidationOutcome, dest_uri: str, report: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Write ``validation_result.json`` (``report``, default the outcome's) and the Data
+    Docs under ``dest_uri``."""
     report_uri = layout.evidence(dest_uri, layout.VALIDATION_RESULT)
-    storage.write_bytes(
-        report_uri, json.dumps(outcome.report.to_dict(), indent=2, sort_keys=True).encode()
-    )
+    body = outcome.report.to_dict() if report is None else report
+    storage.write_bytes(report_uri, json.dumps(body, indent=2, sort_keys=True).encode())
     docs_uri = layout.evidence(dest_uri, layout.DATA_DOCS)
     storage.copy_tree(outcome.docs_dir, docs_uri)
     return {"report_uri": report_uri, "data_docs_uri": storage.join(docs_uri, "index.html")}

@@ -70,6 +70,7 @@ def check(raw: Any) -> list[Problem]:
             if isinstance(col, str) and cols and col not in cols:
                 where = f"feeds.{name}.history.ignore[{i}]"
                 out.append(Problem(where, _unknown("a column here", col, cols)))
+    out += _pii(feeds, columns)
     if not feeds:
         return out  # the structure says so; nothing below can be checked
 
@@ -147,6 +148,44 @@ def check(raw: Any) -> list[Problem]:
     out += _features(
         _map(raw.get("features")), (events_name, events), (labels_name, labels), label_delay
     )
+    pii = {c for c, col in events.items() if _map(col).get("pii") is True}
+    for i, t in enumerate(_list(_map(_map(raw.get("features")).get("request")).get("transforms"))):
+        for name in _list(_map(t).get("inputs")):
+            if name in pii:
+                out.append(
+                    Problem(
+                        f"features.request.transforms[{i}].inputs",
+                        f"{name!r} is pii: only its pseudonym exists past ingest, so a "
+                        "request-time feature can not be computed from its value",
+                    )
+                )
+    return out
+
+
+def _pii(feeds: dict[str, Any], columns: dict[str, dict[str, Any]]) -> list[Problem]:
+    """A pii column is never the event time, and a column shared by two feeds is pii in
+    both or in neither (joins compare pseudonyms with pseudonyms)."""
+    out: list[Problem] = []
+    marked: dict[str, dict[str, bool]] = {}
+    for name, feed in feeds.items():
+        for col, spec in columns[name].items():
+            marked.setdefault(col, {})[name] = _map(spec).get("pii") is True
+        ts = _map(feed).get("timestamp")
+        if isinstance(ts, str) and _map(columns[name].get(ts)).get("pii") is True:
+            out.append(
+                Problem(f"feeds.{name}.columns.{ts}.pii", "the feed's timestamp can not be pii")
+            )
+    for col, by_feed in marked.items():
+        if len(set(by_feed.values())) > 1:
+            yes = sorted(f for f, v in by_feed.items() if v)
+            no = sorted(f for f, v in by_feed.items() if not v)
+            out.append(
+                Problem(
+                    f"feeds.{no[0]}.columns.{col}.pii",
+                    f"{col!r} is pii in feeds {yes} but not in {no}: mark it in every feed, "
+                    "or the pseudonyms of one will never join the raw values of the other",
+                )
+            )
     return out
 
 

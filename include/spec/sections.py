@@ -113,6 +113,10 @@ class ColumnSpec:
     max: Number | None = None
     values: Annotated[tuple[Scalar, ...], Field(min_length=1)] | None = None
     regex: Annotated[str | None, AfterValidator(_regex)] = None
+    # Personal data (a person's id, name, e-mail): pseudonymised at ingest with the
+    # platform's keyed hash (include.privacy); the lake, features, models and monitoring
+    # only ever see the pseudonym, a string. Rules above apply to the raw value.
+    pii: StrictBool = False
     description: str = ""
     # The key under feeds.<feed>.columns, set by the loader (not written in the file).
     name: SkipJsonSchema[str] = ""
@@ -238,6 +242,11 @@ class FeedSpec:
 
     def column(self, name: str) -> ColumnSpec:
         return self.columns[name]
+
+    @property
+    def pii_columns(self) -> tuple[str, ...]:
+        """The columns marked ``pii: true``, in file order."""
+        return tuple(n for n, c in self.columns.items() if c.pii)
 
     @property
     def min_rows(self) -> int:
@@ -471,6 +480,15 @@ class ServingSpec:
 
 
 @dataclass(frozen=True, config=_CONFIG)
+class PrivacySpec:
+    """What happens to personal data the platform holds raw (landing aside)."""
+
+    # Quarantine evidence (raw files, Data Docs with raw values) is deleted this many days
+    # after the batch was quarantined; the summary of why stays.
+    quarantine_retention_days: PositiveInt = 30
+
+
+@dataclass(frozen=True, config=_CONFIG)
 class MonitoringSpec:
     """Drift, skew, quality and staleness monitoring of production (``monitor_drift``).
 
@@ -601,6 +619,7 @@ class UseCaseSpec:
     alerts: AlertSpec = Field(default_factory=AlertSpec)
     serving: ServingSpec = Field(default_factory=ServingSpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+    privacy: PrivacySpec = Field(default_factory=PrivacySpec)
     simulator: SimulatorSpec | None = None
     # Where a development platform's batches come from (None: they land by themselves).
     source: SourceSpec | None = None

@@ -6,6 +6,7 @@ references, not data, through XCom. Settings and the use-case spec are read when
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date, datetime
 from typing import Any
@@ -40,6 +41,8 @@ def find_batch(feed: str, day: str) -> list[str]:
 
 def validate(feed: str, day: str, run_id: str) -> dict[str, Any]:
     """Validate the landed batch, write its evidence, stage it when valid."""
+    from include.privacy import pseudonym
+    from include.privacy.masking import mask_report
     from include.quality import acceptance
     from include.quality.history import load_history
     from include.quality.validate import validate_batch, write_evidence
@@ -52,6 +55,8 @@ def validate(feed: str, day: str, run_id: str) -> dict[str, Any]:
     if not files:
         raise BatchNotLanded(f"the {feed} batch for {day} disappeared from the landing zone")
     raw = batches.read_batch(feed, the_day, files, max_bytes=feed_spec.max_batch_mb * 1024 * 1024)
+    pii = feed_spec.pii_columns
+    pseudo = pseudonym.for_platform(settings.lake_uri) if pii else None
     digest = acceptance.batch_digest([f.sha256 for f in raw.files])
     outcome = validate_batch(
         raw,
@@ -63,11 +68,25 @@ def validate(feed: str, day: str, run_id: str) -> dict[str, Any]:
         ),
         history=load_history(spec, feed, the_day, settings.lake_uri),
         accepted=acceptance.accepted(settings.lake_uri, feed, the_day, digest),
+        pseudonymiser=pseudo,
     )
+    reports = layout.report_dir(settings.lake_uri, feed, the_day, run_id)
     try:
-        evidence = write_evidence(
-            outcome, layout.report_dir(settings.lake_uri, feed, the_day, run_id)
-        )
+        if pseudo is None:
+            evidence = write_evidence(outcome, reports)
+        else:
+            masked = mask_report(outcome.report.to_dict(), pii, feed_spec.key, pseudo)
+            if outcome.report.success:  # its Data Docs list no failing (raw) value
+                evidence = write_evidence(outcome, reports, report=masked)
+            else:
+                # The raw values it names stay with the raw files, in quarantine only;
+                # the lake and the mails get the masked report.
+                evidence = write_evidence(
+                    outcome, layout.quarantine_dir(settings.lake_uri, feed, the_day, run_id)
+                )
+                masked_uri = layout.evidence(reports, layout.VALIDATION_RESULT)
+                storage.write_bytes(masked_uri, json.dumps(masked, indent=2).encode())
+                evidence["masked_report_uri"] = masked_uri
     finally:
         shutil.rmtree(outcome.docs_dir, ignore_errors=True)
     staged = None
@@ -148,8 +167,6 @@ def warn(summary: dict[str, Any], ctx: TaskContext) -> bool:
     """Mail once what changed in a published batch whose history checks only warned;
     returns whether this call sent it. Once per batch: a retried task or a re-run of the
     day with the same files sends no second mail; a new delivery for the day does."""
-    import json
-
     from include.notify import send_alert
     from include.quality.alerts import batch_warned
 
@@ -176,12 +193,13 @@ def warn(summary: dict[str, Any], ctx: TaskContext) -> bool:
 
 def quarantine(summary: dict[str, Any]) -> None:
     """Move the batch to quarantine with its evidence, then fail loudly (one alert mail)."""
-    import json
-
     from include.quality.quarantine import quarantine_batch
 
     settings = get_settings()
-    report = json.loads(storage.read_bytes(summary["report_uri"]))
+    # With pii columns, what people read (the summary, the mail) comes from the masked copy.
+    report = json.loads(
+        storage.read_bytes(summary.get("masked_report_uri") or summary["report_uri"])
+    )
     dest = layout.quarantine_dir(
         settings.lake_uri, summary["feed"], date.fromisoformat(summary["day"]), summary["run_id"]
     )

@@ -123,6 +123,9 @@ def _run(
     from serving.auth import ensure_token, token_path
 
     ensure_token(token_path())  # the scoring service's bearer token, generated once
+    from include.privacy.keys import load_key
+
+    load_key()  # the PII key (pseudonyms), generated once: ingest and services share it
     previous = st.Bootstrap.load(run_dir / "bootstrap.json")
     days = int(_env("MLOPS_BOOTSTRAP_DAYS", "14"))
     reference = _env("MLOPS_BOOTSTRAP_REFERENCE", "false") == "true"

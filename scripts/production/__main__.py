@@ -193,6 +193,8 @@ def _run(
             "MLFLOW_FLASK_SERVER_SECRET_KEY": lambda: st.token(32),
             "MLOPS_SERVING_TOKEN": lambda: st.token(32),
             "AWS_SECRET_ACCESS_KEY": lambda: st.token(32),
+            # The PII key (include.privacy.keys): every worker and service hashes with it.
+            "MLOPS_PII_KEY": lambda: os.urandom(32).hex(),
         },
     )
     os.environ.update({k: v for k, v in secrets.items() if k != "MLOPS_PG_PASSWORD"})

@@ -52,7 +52,7 @@ def _skew_pairs(root: Path, at: pd.Timestamp, n: int = 8) -> tuple[dict, pd.Data
     sample = tx.drop_duplicates("customer_id").sample(n, random_state=3)
     rows = [
         {
-            "customer_id": int(r.customer_id),
+            "customer_id": r.customer_id,  # its pseudonym (pii)
             "merchant_id": int(r.merchant_id),
             "amount": 42.0,
             "event_timestamp": at.to_pydatetime(),

@@ -161,6 +161,11 @@ def _amount(fspec: schema.FeatureSpec) -> str:
     return amount
 
 
+def _key(view: schema.View, value) -> int | str:
+    """A key as the online store holds it: a pii key (the customer) is its pseudonym."""
+    return str(value) if view.key_type == "string" else int(value)
+
+
 def _requests(tx: pd.DataFrame) -> list[dict]:
     """Request rows (named by the spec) for the transactions, plus unknown entities."""
     fspec = store.feature_spec_from()
@@ -168,8 +173,8 @@ def _requests(tx: pd.DataFrame) -> list[dict]:
     amount = _amount(fspec)
     rows = [
         {
-            customer.join_key: int(r[customer.join_key]),
-            merchant.join_key: int(r[merchant.join_key]),
+            customer.join_key: _key(customer, r[customer.join_key]),
+            merchant.join_key: _key(merchant, r[merchant.join_key]),
             amount: float(r[amount]),
             fspec.event_ts: r[fspec.event_ts].to_pydatetime(),
         }
@@ -178,9 +183,14 @@ def _requests(tx: pd.DataFrame) -> list[dict]:
     known = rows[0]
     at = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
     unknown = [
-        {**known, customer.join_key: UNKNOWN, fspec.event_ts: at},
-        {**known, merchant.join_key: UNKNOWN, fspec.event_ts: at},
-        {**known, customer.join_key: UNKNOWN, merchant.join_key: UNKNOWN, amount: 7.0},
+        {**known, customer.join_key: _key(customer, UNKNOWN), fspec.event_ts: at},
+        {**known, merchant.join_key: _key(merchant, UNKNOWN), fspec.event_ts: at},
+        {
+            **known,
+            customer.join_key: _key(customer, UNKNOWN),
+            merchant.join_key: _key(merchant, UNKNOWN),
+            amount: 7.0,
+        },
     ]
     return rows + unknown
 
@@ -394,9 +404,9 @@ def _redis_keys(tx: pd.DataFrame) -> list[bytes]:
     fspec = store.feature_spec_from()
     project = fspec.project.encode()
     return [
-        online.serialize_entity_key({key: int(v)}) + project
-        for key in (v.join_key for v in _views(fspec))
-        for v in tx[key].unique()
+        online.serialize_entity_key({view.join_key: _key(view, v)}) + project
+        for view in _views(fspec)
+        for v in tx[view.join_key].unique()
     ]
 
 
@@ -445,7 +455,7 @@ def test_C4_D3_own_store_feast_serves_stale_rows_the_reader_flags_them(
             ("customer", customer.join_key, customer.name, "customer_txn_count_30d"),
             ("merchant", merchant.join_key, merchant.name, "merchant_txn_count_7d"),
         ):
-            if r[key] == UNKNOWN:
+            if r[key] in (UNKNOWN, str(UNKNOWN)):
                 want[entity] = MISSING
             elif r[key] in stale[view]:
                 want[entity] = EXPIRED

@@ -28,13 +28,14 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 from tests.platform import copy_platform, use_platform
 from tests.redis_server import PASSWORD, RedisServer, redis_server_binary, write_feast_rows
 
-UNKNOWN = 9_999_999  # within the spec's id range, never simulated
+UNKNOWN = "cus_9999999"  # a well-formed id, never simulated
 
 
 @dataclass(frozen=True)
@@ -205,12 +206,18 @@ def newest_transactions(trained_platform) -> list[dict]:
     lake_uri = str(trained_platform.root / "lake")
     day = lake.partitions(lake_uri, "transactions")[-1]
     frame = lake.read_partition(lake_uri, "transactions", day).sort_values("transaction_id")
+    # The lake holds the customer's pseudonym; a client sends the raw id (from landing).
+    landed = pd.concat(
+        pd.read_csv(p, dtype=str)
+        for p in sorted((trained_platform.root / "landing" / "transactions" / str(day)).glob("*"))
+    ).set_index("transaction_id")["customer_id"]
+    frame["customer_id"] = frame["transaction_id"].map(landed)
     rows = []
     for r in frame.iloc[:: max(1, len(frame) // 12)].head(12).to_dict("records"):
         rows.append(
             {
                 "transaction_id": r["transaction_id"],
-                "customer_id": int(r["customer_id"]),
+                "customer_id": r["customer_id"],
                 "merchant_id": int(r["merchant_id"]),
                 "amount": float(r["amount"]),
                 "event_timestamp": r["event_timestamp"].isoformat(),
@@ -308,7 +315,7 @@ def _with(tx: dict, **changes) -> dict:
 
 BAD_BODIES = {
     "D2-wrong-type-string-number": lambda tx: _with(tx, amount="12.5"),
-    "D2-bool-for-int": lambda tx: _with(tx, customer_id=True),
+    "D2-bool-for-int": lambda tx: _with(tx, merchant_id=True),
     "D2-float-id": lambda tx: _with(tx, merchant_id=4.0),
     "D2-missing-field": lambda tx: _with(tx, amount=...),
     "D2-unknown-field": lambda tx: _with(tx, cvv="123"),

@@ -103,7 +103,7 @@ FRAUD_INGEST = ("fraud.ingest_transactions", "fraud.ingest_labels")
 
 
 @pytest.mark.timeout(2400)
-def test_b2_b10_b11_two_use_cases_served_side_by_side_then_one_removed(
+def test_b2_b10_b11_A18_two_use_cases_served_side_by_side_then_one_removed(
     platform: EmbeddedRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import httpx
@@ -185,6 +185,12 @@ def test_b2_b10_b11_two_use_cases_served_side_by_side_then_one_removed(
         )
         assert sum(f"[{n}]" in subject or f" {n}]" in subject for n in NAMES) == 1, subject
 
+    # A18: fraud's customer ids are pii. Past the landing zone and quarantine, no file of
+    # the platform holds one raw: lake, features, Feast, MLflow's store and artifacts, GX,
+    # mails, the task and process logs, the metadata database (Parquet decoded, archives
+    # opened: tests/pii_search.py).
+    _no_raw_ids_past_landing(data, load_spec(run.specs["fraud"]))
+
     # --- Ctrl-C, then fraud alone: flights is removed, fraud goes on where it was.
     fraud_url = status["ports"]["serving.fraud"]
     landed = {k: v for k, v in _landed(data).items() if k.startswith("landing/fraud/")}
@@ -242,6 +248,25 @@ def test_b2_b10_b11_two_use_cases_served_side_by_side_then_one_removed(
     log = (data / "logs" / "make-run.log").read_text()
     assert "scheduler exited (code -9)" in log and "restarting scheduler" in log
     _stop_and_check_clean(run)
+
+
+def _no_raw_ids_past_landing(data: Path, spec: Any) -> None:
+    import pandas as pd
+
+    from tests.pii_search import find_raw_ids, searched_files
+
+    feed = spec.events_feed
+    assert feed.pii_columns, "the fraud spec marks its customer id pii"
+    landed = [
+        pd.read_csv(p, dtype=str, usecols=list(feed.pii_columns))
+        for p in (data / "landing" / "fraud" / feed.name).glob("*/*")
+    ]
+    raw = {v for frame in landed for c in feed.pii_columns for v in frame[c].dropna()}
+    assert len(raw) > 1000, len(raw)
+    skip = [data / "landing", data / "lake" / "fraud" / "quarantine"]
+    assert searched_files([data], skip) > 100
+    found = find_raw_ids([data], raw, skip)
+    assert not found, f"raw ids past landing: {dict(list(found.items())[:10])}"
 
 
 def _served_alone(status: dict[str, Any], url: str) -> bool:

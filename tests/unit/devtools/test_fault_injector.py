@@ -141,7 +141,7 @@ def test_injector_wrong_types_put_text_in_numeric_columns(
     bad = {c: frame.loc[pd.to_numeric(frame[c], errors="coerce").isna(), c] for c in numeric}
     if feed == "transactions":
         assert set(bad["amount"]) == {"abc"} and len(bad["amount"]) == 5
-        assert len(bad["customer_id"]) == 5 and bad["customer_id"].str.startswith("x").all()
+        assert len(bad["merchant_id"]) == 5 and bad["merchant_id"].str.startswith("x").all()
     else:
         assert len(bad["is_fraud"]) == 5 and bad["is_fraud"].str.match(r"^x[01]$").all()
 

@@ -39,18 +39,21 @@ def _batches(spec: UseCaseSpec, days: list[dt.date], drift: sim.Drift | None = N
     return pd.concat(frames, ignore_index=True), np.concatenate(truth)
 
 
+def _index(tx: pd.DataFrame) -> np.ndarray:
+    """Each row's customer as the population's index (ids are ``cus_<index + 1>``)."""
+    return tx["customer_id"].str[4:].astype(int).to_numpy() - 1
+
+
 def _home(spec: UseCaseSpec, tx: pd.DataFrame) -> np.ndarray:
     """Each row's customer home country, from the (day-independent) population."""
     pop = sim.population(spec)
-    return np.array(spec.simulator.countries, dtype=object)[
-        pop.customer_country[tx["customer_id"].to_numpy() - 1]
-    ]
+    return np.array(spec.simulator.countries, dtype=object)[pop.customer_country[_index(tx)]]
 
 
 def _old_pattern_score(spec: UseCaseSpec, tx: pd.DataFrame) -> np.ndarray:
     """A hand-made score of the pre-drift fraud pattern, from customer-history facts only."""
     pop = sim.population(spec)
-    idx = tx["customer_id"].to_numpy() - 1
+    idx = _index(tx)
     return (
         (tx["channel"] == "online").to_numpy() * 1.0
         + (tx["country"].to_numpy() != _home(spec, tx))

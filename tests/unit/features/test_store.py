@@ -71,7 +71,7 @@ def _transactions(root: Path) -> pd.DataFrame:
     return pd.concat([lake.read_partition(lake_uri, "transactions", d) for d in DAYS])
 
 
-def _online_as_of(fs, customers: list[int]) -> list:
+def _online_as_of(fs, customers: list[str]) -> list:
     rows = [{"customer_id": c, "merchant_id": 1} for c in customers]
     got = fs.get_online_features(
         features=[f"{CUSTOMER.name}:{CUSTOMER.as_of}"], entity_rows=rows
@@ -112,7 +112,7 @@ def test_A7_an_older_window_never_overwrites_newer_online_values(feast_root, tmp
     tx = _transactions(feast_root)
     days = tx.groupby("customer_id")["event_timestamp"].agg(["min", "max"])
     both = days[(days["min"].dt.date == DAYS[0]) & (days["max"].dt.date == DAYS[-1])]
-    customers = [int(c) for c in both.index[:5]]
+    customers = [str(c) for c in both.index[:5]]
     assert customers, "fixture needs customers active on the first and last day"
     stock_db = tmp_path / "stock.db"
     # SQLite's backup API: the online DB is in WAL mode, its file alone may miss the tables
@@ -162,7 +162,7 @@ def test_A7_a_late_row_inside_a_materialized_window_reaches_the_online_store(fea
     late_day = DAYS[-1] + timedelta(days=1)
     features_uri = str(feast_root / "features")
     row = pd.read_parquet(layout.feature_table_uri(features_uri, CUSTOMER.name, DAYS[-1])).tail(1)
-    customer = int(row["customer_id"].iloc[0])
+    customer = str(row["customer_id"].iloc[0])
     current = pd.Timestamp(_online_as_of(fs, [customer])[0])
     stamp = max(current, pd.Timestamp(_utc(DAYS[-1], 0))) + pd.Timedelta(seconds=30)
     row["event_timestamp"] = row[CUSTOMER.as_of] = stamp
@@ -215,7 +215,7 @@ def test_A8_entity_row_before_every_feature_row_raises_instead_of_vanishing(feas
     with pytest.raises(training_set.FeatureRowsDropped, match="dropped|no .* row"):
         training_set.historical_features(early)
     unknown = entity_df.copy()
-    unknown.loc[0, "customer_id"] = 9_999_999
+    unknown.loc[0, "customer_id"] = "cus_9999999"
     with pytest.raises(training_set.FeatureRowsDropped, match="customer_id"):
         training_set.historical_features(unknown)
     naive = entity_df.assign(event_timestamp=entity_df["event_timestamp"].dt.tz_localize(None))

@@ -20,6 +20,7 @@ from devtools import simulator
 from include import storage
 from include.config import REPO_ROOT
 from include.data.batches import _read_csv, coerce, read_batch
+from include.privacy.pseudonym import Pseudonymiser
 from include.quality.history import History
 from include.quality.profile import partition_stats
 from include.quality.validate import validate_batch
@@ -30,6 +31,7 @@ DAY = START + dt.timedelta(days=14)
 IDS = ("customer_id", "merchant_id")
 # The history's batches all landed one hour after their day ended.
 ON_TIME = dt.timedelta(hours=1)
+PSEUDO = Pseudonymiser(b"unit-test-key-of-32-bytes-length")
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,9 @@ def land(folder: Path, data: bytes, day: dt.date = DAY, after_end: dt.timedelta 
 def validate(tmp_path: Path, feed, stats: list[dict], data: bytes, **land_kw):
     batch = land(tmp_path / "landing", data, **land_kw)
     history = History(feed, stats, IDS, profile_version=7)
-    return validate_batch(batch, feed, gx_root=tmp_path / "gx", run_id="r", history=history).report
+    return validate_batch(
+        batch, feed, gx_root=tmp_path / "gx", run_id="r", pseudonymiser=PSEUDO, history=history
+    ).report
 
 
 def csv(frame: pd.DataFrame) -> bytes:
@@ -161,7 +165,9 @@ def test_A11_a_cut_file_is_named_truncated_even_when_nothing_else_fails(feed, tm
     """Without history (a feed's first day) the cut last line is still named."""
     rows = "transaction_id,event_timestamp\ntx_0000000000000001,2026-11-15T01:00:00+00:00\ntx_00"
     batch = land(tmp_path / "landing", rows.encode())
-    report = validate_batch(batch, feed, gx_root=tmp_path / "gx", run_id="r").report
+    report = validate_batch(
+        batch, feed, gx_root=tmp_path / "gx", run_id="r", pseudonymiser=PSEUDO
+    ).report
     assert not report.success
     assert report.causes == [
         "part-0.csv ends mid-line (its last line has 1 of 2 fields): truncated?"
@@ -312,7 +318,13 @@ def test_A17_an_accepted_partial_delivery_is_validated_in_full_and_published(
     history = History(feed, normal, IDS, profile_version=7)
     decision = {"by": "ops", "at": "2026-12-07T09:00:00+00:00", "comment": "a quiet day"}
     outcome = validate_batch(
-        batch, feed, gx_root=tmp_path / "gx", run_id="r", history=history, accepted=decision
+        batch,
+        feed,
+        gx_root=tmp_path / "gx",
+        run_id="r",
+        pseudonymiser=PSEUDO,
+        history=history,
+        accepted=decision,
     )
     assert outcome.report.success and outcome.typed is not None and len(outcome.typed) == 20
     assert "content" in outcome.report.gx_results

@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 
 from include.data.batches import BatchFile, RawBatch
+from include.privacy.pseudonym import Pseudonymiser, is_pseudonym
 from include.quality.validate import validate_batch
 from include.spec import load_spec
 
 DAY = date(2026, 11, 20)
+PSEUDO = Pseudonymiser(b"unit-test-key-of-32-bytes-length")
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,7 @@ def _rows(n: int = 20) -> list[dict[str, str]]:
         {
             "transaction_id": f"tx_{i:016x}",
             "event_timestamp": f"2026-11-20T{i % 24:02d}:15:00+00:00",
-            "customer_id": str(i + 1),
+            "customer_id": f"cus_{i + 1:06d}",
             "merchant_id": "7",
             "amount": f"{10 + i}.50",
             "currency": "EUR",
@@ -45,7 +47,14 @@ def _batch(rows: list[dict], columns: list[str] | None = None) -> RawBatch:
 
 
 def _validate(batch: RawBatch, feed, tmp_path: Path, existing=None):
-    return validate_batch(batch, feed, gx_root=tmp_path / "gx", run_id="r1", existing_keys=existing)
+    return validate_batch(
+        batch,
+        feed,
+        gx_root=tmp_path / "gx",
+        run_id="r1",
+        existing_keys=existing,
+        pseudonymiser=PSEUDO,
+    )
 
 
 def _failed(outcome) -> set[str]:
@@ -56,7 +65,10 @@ def test_given_a_clean_batch_when_validated_then_it_passes_typed(feed, tmp_path)
     out = _validate(_batch(_rows()), feed, tmp_path)
     assert out.report.success, _failed(out)
     assert out.typed is not None and len(out.typed) == 20
-    assert str(out.typed["customer_id"].dtype) == "Int64"
+    assert str(out.typed["merchant_id"].dtype) == "Int64"
+    # The pii column is published as pseudonyms only (the raw ids stay in landing).
+    assert out.typed["customer_id"].map(is_pseudonym).all()
+    assert out.typed["customer_id"].iloc[0] == PSEUDO.value("cus_000001")
     assert str(out.typed["event_timestamp"].dtype) == "datetime64[ns, UTC]"
     assert (out.docs_dir / "index.html").exists()
 

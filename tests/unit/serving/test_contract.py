@@ -16,7 +16,7 @@ SPEC = load_spec()
 CONTRACT = contract.build(SPEC)
 GOOD = {
     "transaction_id": "tx_0123456789abcdef",
-    "customer_id": 17,
+    "customer_id": "cus_000017",
     "merchant_id": 4,
     "amount": 12.5,
     "event_timestamp": "2026-11-30T10:00:00Z",
@@ -38,7 +38,7 @@ def test_a_good_request_is_accepted_and_times_are_normalised_to_utc() -> None:
     request = CONTRACT.request.model_validate_json(body(tx))
     (parsed,) = request.transactions
     assert parsed.event_timestamp == datetime(2026, 11, 30, 10, tzinfo=UTC)
-    assert parsed.amount == 12.5 and parsed.customer_id == 17
+    assert parsed.amount == 12.5 and parsed.customer_id == "cus_000017"
     assert CONTRACT.fields == (
         "transaction_id",
         "customer_id",
@@ -59,10 +59,11 @@ def test_D1_malformed_json_is_a_400_naming_the_parse_error(raw) -> None:
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("customer_id", "17"),  # no "12" -> 12
-        ("customer_id", True),  # no bool for an int
-        ("customer_id", 17.0),  # an id is an integer, not a float
+        ("merchant_id", "17"),  # no "12" -> 12
+        ("merchant_id", True),  # no bool for an int
+        ("merchant_id", 17.0),  # an id is an integer, not a float
         ("merchant_id", [4]),
+        ("customer_id", 17),  # no 17 -> "17" for a text id
         ("amount", "12.5"),
         ("amount", True),
         ("transaction_id", 123),
@@ -94,7 +95,8 @@ def test_D2_missing_and_unknown_fields_name_the_field_and_what_is_allowed() -> N
     [
         ("amount", 0.0, "from 0.01 to 50000"),
         ("amount", 50000.01, "from 0.01 to 50000"),
-        ("customer_id", 0, "from 1 to 10000000"),
+        ("merchant_id", 0, "from 1 to 10000000"),
+        ("customer_id", "17", "^cus_[0-9]{6,}$"),
         ("merchant_id", 10_000_001, "from 1 to 10000000"),
         ("transaction_id", "tx_XYZ", "^tx_[0-9a-f]{16}$"),
     ],
@@ -146,7 +148,7 @@ def test_D2_not_an_object_is_refused_with_the_expected_shape() -> None:
 
 
 def test_many_problems_are_listed_up_to_a_limit_and_counted() -> None:
-    bad = dict(GOOD, amount=-1.0, customer_id="x")
+    bad = dict(GOOD, amount=-1.0, customer_id=17)
     status, payload = refused(body(*[bad] * 50))
     assert status == 422
     assert len(payload["problems"]) == contract.MAX_PROBLEMS

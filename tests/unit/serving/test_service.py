@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from include.features import schema
+from include.privacy.pseudonym import Pseudonymiser
 from serving import model as served
 from serving import online, pointer
 from serving import service as svc_module
@@ -34,12 +35,21 @@ SPEC = svc_module.SPEC
 FEATURES = schema.model_features(schema.feature_spec(SPEC))
 TOKEN = "unit-test-token-0123456789"
 NOW = datetime.now(UTC)
+PII_KEY = bytes(range(32))
+PSEUDO = Pseudonymiser(PII_KEY)
+# customers 900-999 are unknown to the online store (FakeOnline), by their pseudonym
+UNKNOWN = {PSEUDO.value(f"cus_{i:06d}") for i in range(900, 1000)}
+
+
+@pytest.fixture(autouse=True)
+def _pii_key(monkeypatch):
+    monkeypatch.setenv("MLOPS_PII_KEY", PII_KEY.hex())
 
 
 def tx(i: int = 1, **changes) -> dict:
     out = {
         "transaction_id": f"tx_{i:016x}",
-        "customer_id": i,
+        "customer_id": f"cus_{i:06d}",
         "merchant_id": 7,
         "amount": 100.0,
         "event_timestamp": (NOW - timedelta(minutes=1)).isoformat(),
@@ -200,6 +210,7 @@ class FakeOnline:
 
     feature_names = FEATURES
     down = False
+    seen: list[dict] = []
 
     def ping(self):
         if self.down:
@@ -209,9 +220,10 @@ class FakeOnline:
         if self.down:
             raise online.StoreUnavailable("redis: connection refused")
         out = []
+        self.seen.extend(rows)
         for row in rows:
             unscored, as_of = {}, {"customer": NOW - timedelta(hours=1), "merchant": NOW}
-            if row["customer_id"] >= 900:
+            if row["customer_id"] in UNKNOWN:
                 unscored["customer"], as_of["customer"] = online.MISSING, None
             if row["merchant_id"] == 666:
                 unscored["merchant"] = online.EXPIRED
@@ -306,6 +318,23 @@ def test_served_records_are_captured_with_the_features_as_served(service, data_r
     assert records[1]["features"] == dict.fromkeys(FEATURES)  # NaN -> null
     assert records[1]["unscored_reason"] == {"customer": "missing"} and records[1]["score"] is None
     assert records[0]["latency_ms"] > 0
+
+
+def test_A18_the_service_looks_up_and_captures_pseudonyms_never_the_raw_id(
+    service, data_root
+) -> None:
+    # given a request naming a customer by their raw id
+    raw = tx(5)
+    FakeOnline.seen.clear()
+    # when it is scored
+    out = predict(service, raw)
+    service.capture.close()
+    # then the online store was asked for the customer's pseudonym (the key ingest uses)...
+    assert [r["customer_id"] for r in FakeOnline.seen] == [PSEUDO.value("cus_000005")]
+    assert out.predictions[0].transaction_id == raw["transaction_id"]  # the caller's own
+    # ...and nothing the service wrote holds the raw id
+    written = "".join(p.read_text() for p in data_root.rglob("*") if p.is_file())
+    assert "cus_000005" not in written and written
 
 
 def test_synthetic_requests_are_answered_but_not_captured(service, data_root) -> None:
@@ -430,7 +459,13 @@ def _write_feast_rows(url: str, customers: list[int], merchants: list[int]) -> N
         (
             (
                 view.name,
-                online.serialize_entity_key({view.join_key: i}),
+                online.serialize_entity_key(
+                    {
+                        view.join_key: PSEUDO.value(f"cus_{i:06d}")
+                        if view.entity == "customer"
+                        else i
+                    }
+                ),
                 stamp,
                 dict.fromkeys(view.features, double_value(1.5)),
             )

@@ -359,3 +359,44 @@ def test_every_spec_in_the_repository_is_clean(path: Path) -> None:
     spec, problems = problems_of(yaml.safe_load(path.read_text()), path)
     assert spec is not None and not problems, [str(p) for p in problems]
     assert spec.names.events_feed in spec.feeds and spec.names.labels_feed in spec.feeds
+
+
+# ------------------------------------------------------------------------ pii columns
+def test_pii_columns_are_listed_and_a_pii_join_key_is_a_string_entity(tmp_path, raw) -> None:
+    from include.features.schema import feature_spec
+
+    spec = load_spec(BUNDLED)
+    assert spec.feed("transactions").pii_columns == ("customer_id",)
+    assert spec.feed("labels").pii_columns == ()
+    # merchant_id made pii too: its entity's key becomes the pseudonym, a string
+    path = _write(tmp_path, raw, _set("feeds.transactions.columns.merchant_id.pii", True))
+    views = {v.entity: v.key_type for v in feature_spec(load_spec(path)).views}
+    assert views == {"customer": "string", "merchant": "string"}
+
+
+@pytest.mark.parametrize(
+    ("change", "where", "what"),
+    [
+        (
+            _set("feeds.transactions.columns.event_timestamp.pii", True),
+            "feeds.transactions.columns.event_timestamp.pii",
+            "the feed's timestamp can not be pii",
+        ),
+        (
+            _set("feeds.transactions.columns.transaction_id.pii", True),
+            "feeds.labels.columns.transaction_id.pii",
+            "is pii in feeds ['transactions'] but not in ['labels']",
+        ),
+        (
+            _set("feeds.transactions.columns.amount.pii", True),
+            "features.request.transforms[0].inputs",
+            "'amount' is pii: only its pseudonym exists past ingest",
+        ),
+    ],
+)
+def test_a_pii_mark_that_would_break_a_join_or_a_feature_is_refused(
+    tmp_path, raw, change, where, what
+) -> None:
+    with pytest.raises(SpecError) as err:
+        load_spec(_write(tmp_path, raw, change))
+    assert any(p.where == where and what in p.what for p in err.value.problems), str(err.value)
