@@ -45,5 +45,13 @@ class MlopsConsolePlugin(AirflowPlugin):
             "category": "browse",
             "url_route": "mlops-reports",
         },
+        {
+            # Every quarantined batch's masked summary; its raw evidence for admins only.
+            "name": "Quarantine",
+            "href": "/mlops/quarantine",
+            "destination": "nav",
+            "category": "browse",
+            "url_route": "mlops-quarantine",
+        },
     ]
     global_operator_extra_links = [EvidenceLink()]

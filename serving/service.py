@@ -326,7 +326,8 @@ class ScoringService:
             from include.privacy.keys import load_key
             from include.privacy.pseudonym import Pseudonymiser
 
-            self._pseudo = Pseudonymiser(load_key())
+            # Never a new key here (its pseudonyms would match nothing): no key, no start.
+            self._pseudo = Pseudonymiser(load_key(create=False))
         settings = get_settings()
         self.unscored_decision = SPEC.serving.unscored_decision
         self.capture = capture.Capture(

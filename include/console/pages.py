@@ -32,7 +32,7 @@ _NAV = (
     ("Lineage", "lineage"),
     ("Deployments", "deployments"),
     ("Reports", "lake/reports/"),
-    ("Quarantine", "lake/quarantine/"),
+    ("Quarantine", "quarantine"),
 )
 
 

@@ -72,7 +72,7 @@ def home_page() -> str:
         (link("Validation reports", route("lake/reports/validation/")), "GX Data Docs per run"),
         (link("Drift reports", route("lake/reports/drift/")), "Evidently reports per window"),
         (link("Promotion reports", route("lake/reports/promotion/")), "challenger vs champion"),
-        (link("Quarantine", route("lake/quarantine/")), "batches that failed validation"),
+        (link("Quarantine", route("quarantine")), "batches that failed validation, and why"),
     ]
     body = table(("page", "what"), rows)
     from include.config import usecases
@@ -105,16 +105,26 @@ def _size(n: int | None) -> str:
     return ""
 
 
-def listing_page(target: Target, entries: Sequence[Entry]) -> str:
-    """A folder of the lake: sub-folders first, links relative to the folder's URL."""
+def listing_page(target: Target, entries: Sequence[Entry], *, hidden: int = 0) -> str:
+    """A folder of the lake: sub-folders first, links relative to the folder's URL;
+    ``hidden`` entries (quarantine evidence, for admins only) are said, not shown."""
     rows = [(link("../", "../"), "", "")]
     for e in entries:
         name = e.name + ("/" if e.is_dir else "")
         rows.append((link(name, name), "folder" if e.is_dir else "file", esc(_size(e.size))))
     crumbs = " / ".join(esc(p) for p in target.parts)
+    note = (
+        message(
+            "muted",
+            f"{hidden} more: quarantine evidence (raw files, the unmasked validation result, "
+            "Data Docs) holds raw personal data and is shown to admins only.",
+        )
+        if hidden
+        else ""
+    )
     return page(
         f"lake/{target.relative}",
-        f"<p class='muted'>{crumbs}</p>" + table(("name", "kind", "size"), rows),
+        f"<p class='muted'>{crumbs}</p>" + table(("name", "kind", "size"), rows) + note,
     )
 
 

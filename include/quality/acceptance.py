@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from include import layout, storage
+from include.quality import retention
 from include.quality.quarantine import overrulable
 
 
@@ -68,15 +69,27 @@ def latest_quarantine(lake_uri: str, feed: str, day: date, run: str | None = Non
     found = [(uri, json.loads(storage.read_bytes(uri))) for uri in summaries]
     uri, summary = max(found, key=lambda f: str(f[1].get("quarantined_at") or f[0]))
     folder = uri.rsplit("/", 1)[0]
-    report = json.loads(storage.read_bytes(layout.evidence(folder, layout.VALIDATION_RESULT)))
+    if summary.get(retention.DELETED_AT):
+        raise NotAcceptable(
+            f"the {feed} batch for {day} can no longer be accepted: "
+            f"{summary.get(retention.DELETED_REASON) or 'its evidence was deleted'}; "
+            "land it again"
+        )
+    # The summary is masked (pii as pseudonyms): what the reviewer sees. A summary written
+    # before it carried the digest and the checks' history falls back to the full report.
+    digest, failed = summary.get("digest"), summary.get("failed_checks")
+    if digest is None or failed is None or any("history" not in c for c in failed):
+        report = json.loads(storage.read_bytes(layout.evidence(folder, layout.VALIDATION_RESULT)))
+        digest = batch_digest([f["sha256"] for f in report["files"]])
+        failed = [c for c in report["checks"] if not c["success"]]
     return Quarantined(
         feed=feed,
         day=day.isoformat(),
         run=folder.rstrip("/").rsplit("/", 1)[-1],
         folder=folder,
-        digest=batch_digest([f["sha256"] for f in report["files"]]),
-        causes=list(report.get("causes") or []),
-        failed=[c for c in report["checks"] if not c["success"]],
+        digest=digest,
+        causes=list(summary.get("causes") or []),
+        failed=failed,
         raw_files=list(summary.get("raw_files") or []),
     )
 

@@ -1,8 +1,10 @@
 """Quarantine a failed batch: keep the raw files, the reason and the evidence together.
 
-Nothing is deleted: raw files are copied into ``quarantine/<feed>/<day>/<run>/raw/`` before
-they are removed from the landing zone, so a crash in between leaves two copies, never none,
-and a retry finishes the move. A re-delivered (fixed) batch can then land again.
+Nothing is lost in the move: raw files are copied into ``quarantine/<feed>/<day>/<run>/raw/``
+before they are removed from the landing zone, so a crash in between leaves two copies, never
+none, and a retry finishes the move. A re-delivered (fixed) batch can then land again. The
+evidence (raw files, unmasked report, Data Docs: raw personal data) is deleted after
+``privacy.quarantine_retention_days`` (include/quality/retention.py); the summary stays.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ CHECK_FIELDS = (
     "sample_keys",
     "sample_values",
     "message",
+    "history",
 )
 
 
@@ -62,6 +65,8 @@ def quarantine_batch(
         "day": report["day"],
         "run_id": report["run_id"],
         "row_count": report["row_count"],
+        # The delivered files' digest: a person's acceptance is bound to exactly these.
+        "digest": evidence.get("digest"),
         "quarantined_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "causes": report.get("causes", []),
         # Only the history failed: a person may accept it as the new normal (accept_batch).

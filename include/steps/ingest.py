@@ -131,6 +131,7 @@ def publish(summary: dict[str, Any]) -> dict[str, Any]:
     result = lake.publish(staged, settings.lake_uri, summary["feed"], day)
     # The landing copy stays: landing is the source of record; re-runs re-read it.
     normal = learn(summary["feed"], day, summary.get("arrived"), summary["run_id"])
+    expire(summary["feed"])
     return {
         "feed": summary["feed"],
         "unchanged": unchanged,
@@ -204,4 +205,26 @@ def quarantine(summary: dict[str, Any]) -> None:
         settings.lake_uri, summary["feed"], date.fromisoformat(summary["day"]), summary["run_id"]
     )
     result = quarantine_batch(report, summary, dest)
+    expire(summary["feed"])
     raise BatchValidationFailed(result)
+
+
+def expire(feed: str) -> dict[str, Any] | None:
+    """Delete the feed's quarantine evidence older than ``privacy.quarantine_retention_days``
+    (include/quality/retention.py); every ingest run does, whatever its batch's outcome,
+    without a task of its own. A failure is logged, never fails the batch: the next run
+    retries it."""
+    import logging
+
+    from include.quality import retention
+
+    settings = get_settings()
+    days = load_spec(settings.usecase_spec).privacy.quarantine_retention_days
+    try:
+        result = retention.expire_quarantine(settings.lake_uri, feed, days)
+    except Exception:  # noqa: BLE001 - retried by the next run; the batch is not at fault
+        logging.getLogger(__name__).exception("quarantine retention of %s failed", feed)
+        return None
+    if result.expired or result.undated:
+        print(f"quarantine retention ({days} days): {result.to_dict()}")
+    return result.to_dict()

@@ -98,6 +98,7 @@ ONE_RUN_AT_A_TIME = {
     "train_model": "promotions are serialized",
     "deploy_model": "the deployment pointer has one writer; a switch must not race a rollback",
     "accept_batch": "one acceptance at a time: each puts files back in the landing zone",
+    "erase_subject": "two erasures rewriting the same files would put back each other's rows",
 }
 
 # Tasks that fail for good on the first try: a retry repeats the same verdict (and the cost).
@@ -107,6 +108,7 @@ NO_RETRY = {
     ("deploy_model", "watch"): "a failed watch rolled back; retrying would redeploy blindly",
     ("retire_model", "retire_version"): "a refusal (champion, serving) repeats on every try",
     ("accept_batch", "find_quarantined"): "a refusal (spec rules broken, accepted) repeats",
+    ("erase_subject", "pseudonymise_subject"): "a refusal (no pii column, no key) repeats",
 }
 
 

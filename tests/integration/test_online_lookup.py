@@ -326,7 +326,7 @@ def test_request_rows_are_checked_before_any_read(platform) -> None:
     row = _requests(_newest_transactions(1))[0]
     bad = [
         ({k: v for k, v in row.items() if k != amount}, r"lacks \['amount'\]"),
-        ({**row, customer.join_key: 12.0}, "integers"),
+        ({**row, customer.join_key: 12.0}, "strings"),  # a pii key: its pseudonym, a string
         ({**row, merchant.join_key: "7"}, "integers"),
         ({**row, amount: None}, "not a number"),
         ({**row, fspec.event_ts: row[fspec.event_ts].replace(tzinfo=None)}, "tz-aware"),

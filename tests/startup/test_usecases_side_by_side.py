@@ -103,7 +103,7 @@ FRAUD_INGEST = ("fraud.ingest_transactions", "fraud.ingest_labels")
 
 
 @pytest.mark.timeout(2400)
-def test_b2_b10_b11_A18_two_use_cases_served_side_by_side_then_one_removed(
+def test_b2_b10_b11_E7_two_use_cases_served_side_by_side_then_one_removed(
     platform: EmbeddedRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import httpx
@@ -185,7 +185,7 @@ def test_b2_b10_b11_A18_two_use_cases_served_side_by_side_then_one_removed(
         )
         assert sum(f"[{n}]" in subject or f" {n}]" in subject for n in NAMES) == 1, subject
 
-    # A18: fraud's customer ids are pii. Past the landing zone and quarantine, no file of
+    # E7: fraud's customer ids are pii. Past the landing zone and quarantine, no file of
     # the platform holds one raw: lake, features, Feast, MLflow's store and artifacts, GX,
     # mails, the task and process logs, the metadata database (Parquet decoded, archives
     # opened: tests/pii_search.py).

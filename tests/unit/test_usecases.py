@@ -158,7 +158,7 @@ def test_every_dag_exists_once_per_use_case_with_its_own_assets(both: Path) -> N
     plain = {i.split(".", 1)[1] for i in ids}
     by_case = {name: {i for i in ids if i.startswith(f"{name}.")} for name in ("fraud", "flights")}
     assert ids == by_case["fraud"] | by_case["flights"]
-    assert len(by_case["fraud"]) == len(by_case["flights"]) == 9
+    assert len(by_case["fraud"]) == len(by_case["flights"]) == 10
     # Ingest and scoring DAGs are named after the use case's own feeds.
     assert {"fraud.ingest_transactions", "fraud.ingest_labels"} <= ids
     assert {"flights.ingest_flights", "flights.ingest_arrivals", "flights.score_flights"} <= ids

@@ -3,8 +3,9 @@ Airflow's auth manager, middlewares and cookie handling are the real ones), toke
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,20 @@ def client(airflow_app, token: str) -> Iterator[TestClient]:
     with TestClient(airflow_app, follow_redirects=False) as c:
         c.cookies.set("_token", token)
         yield c
+
+
+@pytest.fixture
+def client_as(airflow_app) -> Iterator[Callable[[str], TestClient]]:
+    """Browser sessions of users with a given SimpleAuthManager role (viewer, user, op,
+    admin): ``client_as("op")``."""
+    with contextlib.ExitStack() as stack:
+
+        def make(role: str) -> TestClient:
+            c = stack.enter_context(TestClient(airflow_app, follow_redirects=False))
+            c.cookies.set("_token", _token(role, f"{role}-user"))
+            return c
+
+        yield make
 
 
 @pytest.fixture

@@ -147,6 +147,6 @@ def test_home_links_every_page(client) -> None:
         "/mlops/lineage",
         "/mlops/deployments",
         "/mlops/lake/reports/validation/",
-        "/mlops/lake/quarantine/",
+        "/mlops/quarantine",
     ):
         assert f'href="{route}"' in r.text

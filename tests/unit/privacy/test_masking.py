@@ -54,7 +54,7 @@ def _report(key: str = "tx") -> dict:
     return {"checks": [failing, other, history], "gx_results": {"structure": gx}}
 
 
-def test_a_pii_columns_failing_values_become_pseudonyms_everywhere_else_is_kept() -> None:
+def test_E7_a_pii_columns_failing_values_become_pseudonyms_everywhere_else_is_kept() -> None:
     report = _report()
     masked = mask_report(report, ["who"], "tx", P)
     text = json.dumps(masked)
@@ -75,7 +75,7 @@ def test_a_pii_columns_failing_values_become_pseudonyms_everywhere_else_is_kept(
     assert "bad-1" in json.dumps(report)  # the unmasked one (quarantine evidence) is untouched
 
 
-def test_a_pii_key_is_masked_in_every_listed_row_and_query() -> None:
+def test_E7_a_pii_key_is_masked_in_every_listed_row_and_query() -> None:
     masked = mask_report(_report(key="who"), ["who"], "who", P)
     text = json.dumps(masked)
     assert "bad-1" not in text
@@ -86,5 +86,5 @@ def test_a_pii_key_is_masked_in_every_listed_row_and_query() -> None:
     assert "unexpected_index_query" not in amount
 
 
-def test_without_pii_the_report_is_unchanged() -> None:
+def test_E7_without_pii_the_report_is_unchanged() -> None:
     assert mask_report(_report(), [], "tx", P) == _report()

