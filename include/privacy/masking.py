@@ -79,6 +79,7 @@ def mask_report(
         if check.get("stage") == "history":
             continue
         if check.get("column") in pii:
+            check["pii"] = True  # what people read says its values are pseudonyms
             check["sample_values"] = _values(check.get("sample_values") or [], pseudo)
             if check.get("observed") is not None:
                 check["observed"] = _values(check["observed"], pseudo)

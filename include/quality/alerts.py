@@ -31,6 +31,10 @@ def headline(causes: list[str], failed: int) -> str:
     return f"{failed} check(s) failed"
 
 
+# A pii column's failing values, as the lake knows them: raw ones only in the evidence.
+PSEUDONYMISED = "sample values, pseudonymised (pii: the raw ones are in the evidence, admins only)"
+
+
 def _check_rows(failed: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """Each failed check as text lines and as an HTML table row."""
     lines, rows_html = [], []
@@ -52,7 +56,10 @@ def _check_rows(failed: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
         if c.get("sample_keys"):
             lines.append(f"    sample keys: {keys}")
         if c.get("sample_values"):
-            lines.append(f"    sample values: {values}")
+            label = PSEUDONYMISED if c.get("pii") else "sample values"
+            lines.append(f"    {label}: {values}")
+            if c.get("pii"):
+                values = f"{values} ({PSEUDONYMISED})"
         rows_html.append(
             f"<tr><td>{esc(c['name'])}</td><td>{esc(stage)}</td><td>{esc(amount)}</td>"
             f"<td>{esc(keys)}</td><td>{esc(values)}</td><td>{esc(detail)}</td></tr>"
@@ -104,11 +111,18 @@ def batch_quarantined(ctx: TaskContext, summary: dict[str, Any]) -> Alert:
     check_lines, rows_html = _check_rows(failed)
     lines += check_lines
     # Console pages (Airflow login) where the console serves the lake; else the location.
+    # The evidence holds the raw data (personal data too): the console opens it for admins.
     where = [
         ("Evidence folder", console_or_location(summary.get("evidence_uri"))),
-        ("Validation result (JSON)", console_or_location(summary.get("validation_result_uri"))),
-        ("Data Docs", console_or_location(summary.get("data_docs_uri"))),
-        ("Raw files", ", ".join(console_or_location(f) for f in summary.get("raw_files", []))),
+        (
+            "Validation result (JSON, admins)",
+            console_or_location(summary.get("validation_result_uri")),
+        ),
+        ("Data Docs (admins)", console_or_location(summary.get("data_docs_uri"))),
+        (
+            "Raw files (admins)",
+            ", ".join(console_or_location(f) for f in summary.get("raw_files", [])),
+        ),
         ("Stored at", summary.get("evidence_uri", "")),
         ("Task log", ctx.log_url),
     ]

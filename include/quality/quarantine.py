@@ -27,6 +27,7 @@ CHECK_FIELDS = (
     "sample_values",
     "message",
     "history",
+    "pii",
 )
 
 

@@ -111,8 +111,8 @@ def test_quarantine_mail_links_the_console(data_root: Path) -> None:
         },
     )
     base = "https://airflow.example/mlops/lake/quarantine/transactions/2026-11-20/r"
-    assert f"Data Docs: {base}/data_docs/index.html" in mail.text
-    assert f"Raw files: {base}/raw/t.csv" in mail.text
+    assert f"Data Docs (admins): {base}/data_docs/index.html" in mail.text
+    assert f"Raw files (admins): {base}/raw/t.csv" in mail.text
     assert f"Stored at: {q}" in mail.text
 
 

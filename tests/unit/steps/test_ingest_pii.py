@@ -75,6 +75,7 @@ def test_E7_raw_ids_stay_in_landing_and_quarantine_and_mails_show_pseudonyms(dat
     said = mail.subject + mail.text + mail.html + str(caught.value.summary) + str(caught.value)
     assert not [i for i in raw if i in said]
     assert pseudo.value("cus_X01") in mail.text  # the operator can find the rows by it
+    assert "sample values, pseudonymised (pii" in mail.text  # and is told they are pseudonyms
     # while the quarantine evidence (admins only) keeps the raw values that failed
     evidence = find_raw_ids([quarantine], BAD_IDS)
     assert any(p.endswith("validation_result.json") for p in evidence), evidence
