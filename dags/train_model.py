@@ -115,8 +115,15 @@ def build(usecase: UseCase):  # noqa: ANN201 (a DAG)
                     context["run_id"],
                     params.get("end_date") or None,
                     announced=announced,
+                    # New features during a catch-up: train once, after the last landed day
+                    # (a person's or monitoring's run trains on what is there now).
+                    wait_for_catch_up=bool(events)
+                    and not params.get("reason")
+                    and not params.get("end_date"),
                 )
             except TrainingWindowEmpty as exc:  # a young deployment, not a failure: no alert
+                # Why, where the run's page (and make run's progress) can show it.
+                context["ti"].xcom_push(key="skipped_because", value=str(exc))
                 raise AirflowSkipException(str(exc)) from exc
 
         @task(execution_timeout=pendulum.duration(hours=2))

@@ -65,9 +65,14 @@ def staging_uri(lake_uri: str, feed: str, day: date, run_id: str) -> str:
     return storage.join(lake_uri, "staging", feed, _day(day), f"{run_slug(run_id)}.parquet")
 
 
+def quarantine_feed_dir(lake_uri: str, feed: str) -> str:
+    """Every quarantined batch of one feed (one folder per day below)."""
+    return storage.join(lake_uri, "quarantine", feed)
+
+
 def quarantine_day_dir(lake_uri: str, feed: str, day: date) -> str:
     """Every quarantined batch of one feed and day (one folder per run below)."""
-    return storage.join(lake_uri, "quarantine", feed, _day(day))
+    return storage.join(quarantine_feed_dir(lake_uri, feed), _day(day))
 
 
 def quarantine_dir(lake_uri: str, feed: str, day: date, run_id: str) -> str:

@@ -28,7 +28,9 @@ unset _MLOPS_PG
 export AIRFLOW__CORE__DAGS_FOLDER="$MLOPS_ROOT/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$MLOPS_ROOT/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__CORE__EXECUTOR=LocalExecutor
+# The LocalExecutor, whose workers fork after the task libraries are imported once (warm task
+# processes: include/orchestration/local_executor.py; MLOPS_PRELOAD=false turns it off).
+export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-WarmLocalExecutor:include.orchestration.local_executor.WarmLocalExecutor}"
 # LocalExecutor pre-forks [core] parallelism workers: keep it small on a laptop.
 export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"
 # The bootstrap makes no REST write: DAGs start unpaused and the ingest DAGs catch up over the

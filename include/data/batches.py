@@ -61,6 +61,21 @@ def batch_prefix(landing_uri: str, feed: str, day: date) -> str:
     return layout.landing_dir(landing_uri, feed, day)
 
 
+def landed_days(landing_uri: str, feed: str) -> list[date]:
+    """Days with at least one landed file of ``feed``, oldest first (one listing)."""
+    root = storage.join(landing_uri, feed)
+    days = set()
+    for obj in storage.list_objects(root):
+        if obj.name.startswith(".") or obj.name.endswith((".tmp", ".part")):
+            continue
+        folder = obj.uri[len(root) :].strip("/").split("/")[0]
+        try:
+            days.add(date.fromisoformat(folder))
+        except ValueError:  # not a day folder (a README, a stray file)
+            continue
+    return sorted(days)
+
+
 def list_batch_files(landing_uri: str, feed: str, day: date) -> list[storage.ObjectInfo]:
     """Landed files of the batch, ignoring hidden/temporary files of writers in progress."""
     return [

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from include import storage
-from include.layout import partition_day, partition_uri, validated_dir
+from include.layout import partition_day, partition_uri, quarantine_feed_dir, validated_dir
 
 
 def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -75,6 +75,18 @@ def partitions(lake_uri: str, feed: str) -> list[date]:
         for obj in storage.list_objects(validated_dir(lake_uri, feed))
         if obj.name == "data.parquet"
     }
+    return sorted(days)
+
+
+def quarantined_days(lake_uri: str, feed: str) -> list[date]:
+    """Days with at least one quarantined batch of ``feed``, oldest first (a listing)."""
+    root = quarantine_feed_dir(lake_uri, feed)
+    days = set()
+    for obj in storage.list_objects(root):
+        try:
+            days.add(date.fromisoformat(obj.uri[len(root) :].strip("/").split("/")[0]))
+        except ValueError:
+            continue
     return sorted(days)
 
 

@@ -1,9 +1,12 @@
 """The ingest DAG shape, shared by every feed (transactions, labels).
 
-    wait_for_batch → validate_batch → route_batch ─┬→ publish_partition  (Asset event; a
-                                                   │   history warning mails once)
-                                                   └→ quarantine_batch   (fails: one alert)
+    wait_for_batch → validate_batch ─┬→ publish_partition  (Asset event; a history warning
+                     (branches)      │   mails once)
+                                     └→ quarantine_batch   (fails: one alert)
 
+Three tasks a day: each task costs a process and a scheduling round trip, which for a
+10k-row day were most of a run's time (issue 20). The sensor resolves the day; validation
+chooses the branch itself and hands its summary on under the XCom key ``summary``.
 Each task calls one function of ``include.steps.ingest``; heavy imports happen inside.
 """
 
@@ -27,6 +30,8 @@ from airflow.sdk import (
 from include.config import UseCase, get_settings
 from include.orchestration.alerts import default_args
 from include.orchestration.usecases import usecase_tags
+
+SUMMARY = "summary"  # the XCom key of validate_batch's summary
 
 
 def build_ingest_dag(
@@ -59,34 +64,27 @@ def build_ingest_dag(
         render_template_as_native_obj=False,
     )
     def ingest() -> None:
-        @task
-        def resolve_batch_date(params: dict[str, Any] | None = None, **context: Any) -> str:
-            from include.steps.ingest import batch_day
-
-            return batch_day((params or {}).get("batch_date"), context.get("data_interval_start"))
-
         @task.sensor(poke_interval=300, timeout=timedelta(hours=12), mode="reschedule")
-        def wait_for_batch(day: str) -> PokeReturnValue:
+        def wait_for_batch(params: dict[str, Any] | None = None, **context: Any) -> PokeReturnValue:
             from include.quality.errors import BatchNotLanded
-            from include.steps.ingest import find_batch
+            from include.steps.ingest import batch_day, find_batch
 
+            day = batch_day((params or {}).get("batch_date"), context.get("data_interval_start"))
             try:
-                return PokeReturnValue(is_done=True, xcom_value=find_batch(feed, day))
+                files = find_batch(feed, day)
             except BatchNotLanded as exc:
                 print(f"waiting: {exc}")
                 return PokeReturnValue(is_done=False)
+            return PokeReturnValue(is_done=True, xcom_value={"day": day, "files": files})
 
-        @task
-        def validate_batch(day: str, **context: Any) -> dict[str, Any]:
+        @task.branch
+        def validate_batch(batch: dict[str, Any], **context: Any) -> str:
             from include.orchestration.evidence import push_evidence
             from include.steps.ingest import validate
 
-            summary = validate(feed, day, context["run_id"])
+            summary = validate(feed, batch["day"], context["run_id"])
             push_evidence(summary.get("data_docs_uri"), context=context)  # "Evidence" link
-            return summary
-
-        @task.branch
-        def route_batch(summary: dict[str, Any]) -> str:
+            context["ti"].xcom_push(key=SUMMARY, value=summary)
             return "publish_partition" if summary["success"] else "quarantine_batch"
 
         @task(outlets=[asset])
@@ -122,10 +120,8 @@ def build_ingest_dag(
                 # Fail now, without retries: the data is wrong, not the infrastructure.
                 raise AirflowFailException(str(exc)) from exc
 
-        day = resolve_batch_date()
-        files = wait_for_batch(day)
-        summary = validate_batch(day)
-        files >> summary
-        route_batch(summary) >> [publish_partition(summary), quarantine_batch(summary)]
+        validated = validate_batch(wait_for_batch())
+        summary = validated[SUMMARY]  # the summary validate_batch pushed, not its branch
+        validated >> [publish_partition(summary), quarantine_batch(summary)]
 
     return ingest()

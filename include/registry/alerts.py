@@ -25,13 +25,22 @@ def promotion_rejected(ctx: TaskContext, result: dict[str, Any], reason: str = "
     metric = comparison.get("primary_metric", "")
     # The lake copy of the comparison, as a console page (Airflow login).
     page = console_or_location(result.get("lake_report_uri"))
-    subject = (
-        f"RETRAIN REJECTED {result.get('model')} v{result.get('version')}: "
-        f"champion v{result.get('champion_version') or '-'} kept"
-    )
+    first = not result.get("champion_version")
+    if first:  # nothing to keep: the spec's minimums for a first model were not reached
+        subject = (
+            f"FIRST MODEL REJECTED {result.get('model')} v{result.get('version')}: "
+            "no champion yet, nothing is served"
+        )
+    else:
+        subject = (
+            f"RETRAIN REJECTED {result.get('model')} v{result.get('version')}: "
+            f"champion v{result.get('champion_version')} kept"
+        )
     keys = sorted(set(challenger.get("overall", {})) | set(champion.get("overall", {})))
+    none = "(no champion)" if first else None
     rows = [
-        (k, challenger.get("overall", {}).get(k), champion.get("overall", {}).get(k)) for k in keys
+        (k, challenger.get("overall", {}).get(k), champion.get("overall", {}).get(k, none))
+        for k in keys
     ]
     table = "".join(
         f"<tr><td>{esc(k)}</td><td>{esc(shorten(a))}</td><td>{esc(shorten(b))}</td></tr>"
@@ -49,9 +58,15 @@ def promotion_rejected(ctx: TaskContext, result: dict[str, Any], reason: str = "
         if reason.startswith("monitoring")
         else ""
     )
+    verdict = (
+        "The first model did not reach the spec's minimums (model.minimums): no model is "
+        "served yet. More data, or other Params for a manual train_model run, is the next step."
+        if first
+        else "The retrained model did not pass the gate; the champion is unchanged."
+    )
     text = "\n".join(
         [
-            "The retrained model did not pass the gate; the champion is unchanged.",
+            verdict,
             *([persists] if persists else []),
             f"Reason: {result.get('reason')}",
             *[f"{k}: {v}" for k, v in context_rows(ctx)],
@@ -62,9 +77,9 @@ def promotion_rejected(ctx: TaskContext, result: dict[str, Any], reason: str = "
         ]
     )
     body = (
-        f"<h2>Retrain rejected: {esc(result.get('model'))} v{esc(result.get('version'))}</h2>"
-        f"<p>The champion (v{esc(result.get('champion_version') or '-')}) is unchanged. "
-        f"Reason: {esc(result.get('reason'))}</p>"
+        f"<h2>{'First model' if first else 'Retrain'} rejected: {esc(result.get('model'))} "
+        f"v{esc(result.get('version'))}</h2>"
+        f"<p>{esc(verdict)} Reason: {esc(result.get('reason'))}</p>"
         + (f"<p><b>{esc(persists)}</b></p>" if persists else "")
         + f"{html_table(context_rows(ctx))}"
         "<h3>Holdout metrics</h3><table border='1' cellpadding='4'>"

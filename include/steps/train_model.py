@@ -84,8 +84,65 @@ def training_days(
     return [d for d in ready if d > ready[-1] - timedelta(days=window_days)]
 
 
+def catch_up_pending(
+    landed: dict[str, list[date]],
+    done: dict[str, list[date]],
+    quarantined: dict[str, list[date]],
+    *,
+    start: date,
+    today: date,
+) -> dict[str, list[date]]:
+    """Per feed, the landed days an ingest still owes: newer than the feed's newest finished
+    day (``done``: with features for the events, published for the labels), not
+    quarantined, from ``start`` (the ingest start date) to before ``today`` (a day is
+    ingested once it has ended).
+
+    Non-empty while a first start or a restart after downtime catches up: a model trained
+    now would see part of the data and be replaced, or rejected, by the next day's run. A
+    day that failed or was quarantined and has a newer finished day after it holds nothing
+    up: the catch-up went past it.
+    """
+    out: dict[str, list[date]] = {}
+    for feed, days in landed.items():
+        finished = set(done.get(feed, ())) | set(quarantined.get(feed, ()))
+        newest = max(done.get(feed) or [date.min])
+        owed = [d for d in days if start <= d < today and d > newest and d not in finished]
+        if owed:
+            out[feed] = owed
+    return out
+
+
+def _catch_up_pending(spec: UseCaseSpec, featured: list[date]) -> dict[str, list[date]]:
+    from datetime import UTC, datetime
+
+    from include.data import batches
+
+    settings = get_settings()
+    names = spec.names
+    feeds = (names.events_feed, names.labels_feed)
+    return catch_up_pending(
+        {f: batches.landed_days(settings.landing_uri, f) for f in feeds},
+        {
+            names.events_feed: featured,
+            names.labels_feed: lake.partitions(settings.lake_uri, names.labels_feed),
+        },
+        {f: lake.quarantined_days(settings.lake_uri, f) for f in feeds},
+        start=date.fromisoformat(settings.ingest_start_date),
+        today=datetime.now(UTC).date(),
+    )
+
+
+def _days(days: list[date]) -> str:
+    return days[0].isoformat() if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)"
+
+
 def build_training_set(
-    window_days: int, run_id: str, end: str | None = None, *, announced: str | None = None
+    window_days: int,
+    run_id: str,
+    end: str | None = None,
+    *,
+    announced: str | None = None,
+    wait_for_catch_up: bool = False,
 ) -> dict[str, Any]:
     """Write the run's training set; returns its URI, size and lineage.
 
@@ -93,6 +150,9 @@ def build_training_set(
     (:func:`training_days`), up to ``end`` if given (a manual run's ``end_date``).
     ``announced``: the newest partition the triggering ``features`` events named
     (:func:`ready_through`), kept in the lineage; it never exceeds what has features.
+    ``wait_for_catch_up`` (a run new features triggered): while the ingest still owes landed
+    days (:func:`catch_up_pending`), :class:`TrainingWindowEmpty`: the run for the last of
+    them trains, once, on all of them.
     """
     import pandas as pd
 
@@ -111,6 +171,12 @@ def build_training_set(
             *(set(tables.existing_partitions(settings.features_uri, v.name)) for v in fspec.views)
         )
     )
+    if wait_for_catch_up and (owed := _catch_up_pending(spec, featured)):
+        raise TrainingWindowEmpty(
+            "catching up: "
+            + "; ".join(f"{feed} {_days(days)}" for feed, days in owed.items())
+            + " landed and not ingested yet; the run after the last of them trains"
+        )
     days = training_days(published, featured, window_days, until)
     if not days:
         raise TrainingWindowEmpty(

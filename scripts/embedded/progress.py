@@ -13,6 +13,7 @@ import urllib.error
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 from scripts.embedded.airflow_api import AirflowApi
 from scripts.embedded.console import Console
@@ -166,12 +167,21 @@ class Progress:
         if state == "failed":
             self._say(f"!! training {run_id} failed: see its log in the Airflow UI")
             return
-        built = self.api.task_state(self.dag("train_model"), run_id, "build_training_set")
+        dag = self.dag("train_model")
+        built = self.api.task_state(dag, run_id, "build_training_set")
         if built == "skipped":
-            self._say(
-                "   training skipped: the labelled window is not ready yet (labels mature "
-                "after a few days; see build_training_set's log)"
+            self._say(f"   training skipped: {self._skip_reason(dag, run_id)}")
+
+    def _skip_reason(self, dag: str, run_id: str) -> str:
+        """build_training_set's own reason (its ``skipped_because`` XCom)."""
+        try:
+            entry = self.api.get(
+                f"/api/v2/dags/{dag}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
+                "build_training_set/xcomEntries/skipped_because"
             )
+            return str(entry["value"])
+        except Exception:  # noqa: BLE001 - progress lines must never stop make run
+            return "the labelled window is not ready yet (see build_training_set's log)"
 
     def _poll_registry(self, quiet: bool) -> None:
         versions = self._versions()

@@ -200,9 +200,8 @@ def test_b1_worker_killed_mid_write_the_task_retries_to_the_same_partition(
         (r for r in api.dag_runs(dag) if r["state"] == "success" and r["logical_date"]),
         key=lambda r: r["logical_date"],
     )["dag_run_id"]
-    day = api.get(
-        f"{run_path(dag, run_id)}/taskInstances/resolve_batch_date/xcomEntries/return_value"
-    )["value"]
+    batch = f"{run_path(dag, run_id)}/taskInstances/wait_for_batch/xcomEntries/return_value"
+    day = api.get(batch)["value"]["day"]  # the sensor's {"day", "files"}
     partition, staging = f"validated/transactions/date={day}/", f"staging/transactions/{day}/"
     clean = {p: _lake_objects(prod, p) for p in (partition, staging)}
     assert clean[partition], f"no validated partition under s3://mlops-lake/{partition}"

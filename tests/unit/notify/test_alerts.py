@@ -132,6 +132,33 @@ def test_a_rejection_mail_shows_champion_and_challenger_side_by_side(mailbox, da
     assert "drift persists" not in body  # a scheduled retrain says nothing about drift
 
 
+def test_C18_a_first_model_below_the_minimums_says_nothing_is_served(mailbox, data_root) -> None:
+    from include.registry.alerts import promotion_rejected
+
+    result = {
+        "model": "fraud_detector",
+        "version": 1,
+        "champion_version": None,
+        "reason": "minimums failed",
+        "report_uri": "runs:/abc/gate/report.html",
+        "comparison": {
+            "primary_metric": "pr_auc",
+            "challenger": {"overall": {"pr_auc": 0.12}},
+            "champion": None,
+            "checks": [{"name": "minimum_pr_auc", "passed": False, "detail": "0.12 < 0.2"}],
+        },
+    }
+    send_alert(promotion_rejected(CTX, result))
+    (msg,) = mailbox.messages
+    assert msg["Subject"] == (
+        "[airflow-mlops] FIRST MODEL REJECTED fraud_detector v1: no champion yet, nothing is served"
+    )
+    body = _body(msg)
+    assert "(no champion)" in body and "no model is served yet" in body
+    for nothing in ("None", "null", "champion v-"):
+        assert nothing not in body
+
+
 def test_C6_a_rejected_monitoring_retrain_says_the_drift_persists_and_a_person_decides() -> None:
     from include.registry.alerts import promotion_rejected
 
