@@ -218,9 +218,14 @@ def _run_suite(
         batch_def = asset.get_batch_definition("whole_batch")
     except (KeyError, LookupError, ValueError):
         batch_def = asset.add_batch_definition_whole_dataframe("whole_batch")
-    suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
-    vdef = ctx.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=name, data=batch_def, suite=suite)
+    # Replaced whole, not merged: GX's add_or_update compares every stored expectation with
+    # every new one (seconds for a suite of a hundred), and the suites change every day (the
+    # history's bounds, the day's event-time window). The context is locked (gx_context).
+    suite = _replace(ctx.suites, name, gx.ExpectationSuite(name=name, expectations=expectations))
+    vdef = _replace(
+        ctx.validation_definitions,
+        name,
+        gx.ValidationDefinition(name=name, data=batch_def, suite=suite),
     )
     result_format: dict[str, Any] = {
         "result_format": "SUMMARY",
@@ -228,7 +233,9 @@ def _run_suite(
     }
     if keys and key in frame.columns:
         result_format["unexpected_index_column_names"] = [key]
-    checkpoint = ctx.checkpoints.add_or_update(
+    checkpoint = _replace(
+        ctx.checkpoints,
+        f"{name}_checkpoint",
         gx.Checkpoint(
             name=f"{name}_checkpoint",
             validation_definitions=[vdef],
@@ -236,11 +243,21 @@ def _run_suite(
             # suites ran (_build_evidence_docs), then the results leave GX's stores.
             actions=[],
             result_format=result_format,
-        )
+        ),
     )
     result = checkpoint.run(batch_parameters={"dataframe": frame})
     (identifier, vresult), *_ = result.run_results.items()
     return identifier, vresult
+
+
+def _replace(factory: Any, name: str, new: Any) -> Any:
+    """Store ``new`` under ``name`` in a GX factory (suites, validation definitions,
+    checkpoints), dropping what was there."""
+    try:
+        factory.delete(name)
+    except Exception as exc:  # noqa: BLE001 - GX raises several types for "not there"
+        log.debug("GX %s not deleted before replacing it: %s", name, exc)
+    return factory.add(new)
 
 
 def _check_name(cfg: Any, column: str | None, history: dict[str, Any] | None) -> str:
