@@ -175,7 +175,7 @@ def build_training_set(
         raise TrainingWindowEmpty(
             "catching up: "
             + "; ".join(f"{feed} {_days(days)}" for feed, days in owed.items())
-            + " landed and not ingested yet; the run after the last of them trains"
+            + " landed, not yet ingested (with features); the run after the last of them trains"
         )
     days = training_days(published, featured, window_days, until)
     if not days:
