@@ -19,5 +19,6 @@ nothing here imports Feast, Airflow or the training code.
 Environment (all optional): ``MLOPS_SERVING_MODEL`` (a BentoML model tag: serve exactly
 it), ``MLOPS_SERVING_POINTER`` (pointer file), ``MLOPS_SERVING_TOKEN`` /
 ``MLOPS_SERVING_TOKEN_FILE``, ``MLOPS_SERVING_CAPTURE`` (``false`` turns capture off),
-``BENTOML_HOME`` (default ``<data_root>/bentoml``).
+``MLOPS_SERVING_TIMING`` (``true``: each ``/predict`` answer carries a ``Server-Timing``
+header with its steps' durations), ``BENTOML_HOME`` (default ``<data_root>/bentoml``).
 """

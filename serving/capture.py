@@ -2,9 +2,10 @@
 
 The request thread only *offers* a record to a bounded in-memory queue: that never blocks
 and never raises; when the queue is full the record is dropped and counted (monitoring
-loses a sample, the client loses nothing). One writer thread drains the queue and writes a
-part file every ``flush_seconds`` or ``flush_records`` records, one per UTC day of
-``served_at``::
+loses a sample, the client loses nothing). An offer is a ``deque.append``: it wakes no
+thread (a ``queue.Queue`` put signals the waiting writer, a GIL hand-off per request). One
+writer thread looks at the queue every ``tick_seconds`` and writes a part file every
+``flush_seconds`` or ``flush_records`` records, one per UTC day of ``served_at``::
 
     <lake>/capture/date=<YYYY-MM-DD>/part-<UTC stamp>-<pid>-<seq>.jsonl   (include.layout)
 
@@ -28,9 +29,9 @@ import json
 import logging
 import math
 import os
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -40,7 +41,6 @@ from include import layout, storage
 CAPTURE_ENV = "MLOPS_SERVING_CAPTURE"
 log = logging.getLogger(__name__)
 
-_WAKE: Any = object()  # queued by close() so the writer notices at once
 Writer = Callable[[str, bytes], None]
 Events = Callable[[str, int], None]  # ("written" | "dropped" | "failed", count)
 
@@ -81,6 +81,7 @@ class Capture:
         max_queue: int = 10_000,
         flush_seconds: float = 2.0,
         flush_records: int = 1_000,
+        tick_seconds: float = 0.25,
         writer: Writer = storage.write_bytes,
         events: Events | None = None,
         log_every_seconds: float = 60.0,
@@ -89,9 +90,11 @@ class Capture:
         self.enabled = enabled
         self.flush_seconds = flush_seconds
         self.flush_records = flush_records
+        self.tick_seconds = min(tick_seconds, flush_seconds)
         self._writer = writer
         self._events = events
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=max_queue)
+        self._max_queue = max_queue
+        self._queue: deque[dict[str, Any]] = deque()
         self._lock = threading.Lock()
         self._counts = {"offered": 0, "written": 0, "dropped": 0, "failed": 0, "files": 0}
         self._seq = 0
@@ -108,12 +111,12 @@ class Capture:
         if not self.enabled:
             return False
         try:
-            self._queue.put_nowait(record)
+            if len(self._queue) >= self._max_queue:
+                self._count("dropped", 1)
+                return False
+            self._queue.append(record)
             self._count("offered", 1)
             return True
-        except queue.Full:
-            self._count("dropped", 1)
-            return False
         except Exception:  # noqa: BLE001 - a capture problem must never reach the request
             return False
 
@@ -121,7 +124,7 @@ class Capture:
         """Offered, written, dropped, failed records; files written; records queued."""
         with self._lock:
             out: dict[str, Any] = dict(self._counts)
-        out["queued"] = self._queue.qsize()
+        out["queued"] = len(self._queue)
         out["enabled"] = self.enabled
         out["last_error"] = self.last_error
         return out
@@ -136,10 +139,6 @@ class Capture:
     def close(self, timeout: float = 10.0) -> None:
         """Stop the writer after it has flushed what was queued (bounded by ``timeout``)."""
         self._stop.set()
-        try:
-            self._queue.put_nowait(_WAKE)  # the writer may be waiting on an empty queue
-        except queue.Full:
-            pass  # then it is busy, not waiting
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -151,36 +150,33 @@ class Capture:
         batch: list[dict[str, Any]] = []
         deadline = time.monotonic() + self.flush_seconds
         while True:
-            stopping = self._stop.is_set()
-            wait = 0.0 if stopping else min(0.5, max(0.0, deadline - time.monotonic()))
-            try:
-                item = self._queue.get(timeout=wait)
-                if item is not _WAKE:
-                    batch.append(item)
-            except queue.Empty:
-                pass
+            wait = min(self.tick_seconds, max(0.0, deadline - time.monotonic()))
+            stopping = self._stop.wait(wait)
+            batch += self._drain()
+            while len(batch) >= self.flush_records:
+                self._write(batch[: self.flush_records])
+                batch = batch[self.flush_records :]
             now = time.monotonic()
-            drained = self._queue.empty()
-            if batch and (
-                len(batch) >= self.flush_records or now >= deadline or (stopping and drained)
-            ):
+            if batch and (now >= deadline or stopping):
                 self._write(batch)
                 batch = []
             if now >= deadline:
                 deadline = now + self.flush_seconds
-            if stopping and drained and not batch:
+            if stopping:
                 return
+
+    def _drain(self) -> list[dict[str, Any]]:
+        out = []
+        pop = self._queue.popleft
+        try:
+            while True:
+                out.append(pop())
+        except IndexError:
+            return out
 
     def flush(self) -> int:
         """Write everything queued now, on the caller's thread; returns records written."""
-        batch: list[dict[str, Any]] = []
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not _WAKE:
-                batch.append(item)
+        batch = self._drain()
         return self._write(batch) if batch else 0
 
     def _write(self, batch: list[dict[str, Any]]) -> int:

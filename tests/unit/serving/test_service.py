@@ -12,7 +12,6 @@ import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import bentoml
 import numpy as np
@@ -91,16 +90,47 @@ def call(app, **kwargs):
 
 
 async def downstream(scope, receive, send):
-    """Stands in for BentoML: echoes what reached it."""
+    """Stands in for BentoML's routes (/status, /readyz, ...): echoes what reached it."""
     message = await receive()
     body = json.dumps({"reached": True, "bytes": len(message["body"])}).encode()
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": body})
 
 
+class FakeScorer:
+    """Stands in for the running ScoringService behind the guard: its token, and an
+    ``answer`` that records the validated transactions (and can be held or made to fail)."""
+
+    token = TOKEN
+
+    def __init__(self) -> None:
+        self.reached: list[list] = []
+        self.release: asyncio.Event | None = None
+        self.fail = False
+
+    async def answer(self, transactions, steps):
+        self.reached.append(list(transactions))
+        if self.release is not None:
+            await self.release.wait()
+        if self.fail:
+            raise RuntimeError("boom: a bug while scoring")
+        steps.mark("predict")
+        return svc_module.contract.PredictResponse(
+            request_id="r1",
+            model=svc_module.contract.ModelRef(name="fraud_is_fraud", version="3"),
+            predictions=[],
+        )
+
+
 @pytest.fixture
-def guard(monkeypatch):
-    monkeypatch.setattr(bentoml, "get_current_service", lambda: SimpleNamespace(token=TOKEN))
+def scorer(monkeypatch):
+    fake = FakeScorer()
+    monkeypatch.setattr(bentoml, "get_current_service", lambda: fake)
+    return fake
+
+
+@pytest.fixture
+def guard(scorer):
     return svc_module.RequestGuard(downstream)
 
 
@@ -112,10 +142,53 @@ def payload(*txs) -> bytes:
     return json.dumps({"transactions": list(txs)}).encode()
 
 
-def test_a_valid_request_passes_the_guard_whole(guard) -> None:
+def test_a_valid_request_is_read_whole_validated_once_and_answered_by_the_guard(
+    guard, scorer, monkeypatch
+) -> None:
+    # given a valid body sent in two chunks, and a count of the contract's validations
+    validations = []
+    original = svc_module.PredictRequest.model_validate_json
+
+    def counted(raw, *args, **kwargs):
+        validations.append(raw)
+        return original(raw, *args, **kwargs)
+
+    monkeypatch.setattr(svc_module.PredictRequest, "model_validate_json", counted)
     raw = payload(tx())
-    status, _, body, _ = call(guard, headers=auth(), chunks=[raw[:10], raw[10:]])
-    assert status == 200 and body == {"reached": True, "bytes": len(raw)}
+    # when it is posted
+    status, hdrs, body, pulled = call(guard, headers=auth(), chunks=[raw[:10], raw[10:]])
+    # then the whole body was validated once and scored; the answer is the service's JSON,
+    # never BentoML's dispatch (downstream), which would parse and validate it again
+    assert status == 200 and hdrs["content-type"] == "application/json"
+    assert body["request_id"] == "r1" and "reached" not in body
+    assert validations == [raw] and pulled == len(raw)
+    (transactions,) = scorer.reached
+    assert [t.transaction_id for t in transactions] == [tx()["transaction_id"]]
+    assert "server-timing" not in hdrs  # only when MLOPS_SERVING_TIMING is on
+
+
+def test_the_steps_of_a_request_are_timed_in_a_server_timing_header(scorer, monkeypatch) -> None:
+    # given the service started with MLOPS_SERVING_TIMING=true
+    monkeypatch.setenv(svc_module.TIMING_ENV, "true")
+    guard = svc_module.RequestGuard(downstream)
+    # when a valid request is answered
+    status, hdrs, _, _ = call(guard, headers=auth(), chunks=[payload(tx())])
+    # then each step's duration (ms) is in Server-Timing, in order, and the total last
+    assert status == 200
+    steps = [part.split(";dur=") for part in hdrs["server-timing"].split(", ")]
+    assert [name for name, _ in steps] == ["auth", "read", "validate", "predict", "encode", "total"]
+    durations = {name: float(ms) for name, ms in steps}
+    assert all(ms >= 0 for ms in durations.values())
+    total = durations.pop("total")
+    assert sum(durations.values()) == pytest.approx(total, abs=0.01)
+
+
+def test_a_failure_while_scoring_is_a_500_without_details(guard, scorer, caplog) -> None:
+    scorer.fail = True
+    status, _, body, _ = call(guard, headers=auth(), chunks=[payload(tx())])
+    assert status == 500 and body == {"error": "internal", "message": "see the service log"}
+    assert "boom" not in json.dumps(body)
+    assert any("boom" in r.getMessage() or r.exc_info for r in caplog.records)
 
 
 @pytest.mark.parametrize(
@@ -138,6 +211,8 @@ def test_E4_predict_without_or_with_a_wrong_token_is_401(guard, headers, why) ->
 def test_E4_other_paths_need_no_token(guard) -> None:
     status, _, body, _ = call(guard, method="GET", path="/status", chunks=[b""])
     assert status == 200 and body["reached"]
+    status, _, body, _ = call(guard, method="GET", path="/predict", chunks=[b""])
+    assert status == 200 and body["reached"]  # BentoML's route answers 405
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
@@ -146,16 +221,18 @@ def test_D1_a_wrong_content_type_is_415(guard, content_type) -> None:
     assert status == 415 and body["allowed"] == "application/json"
 
 
-def test_D1_malformed_json_is_400_and_a_bad_field_422_never_reaching_the_model(guard) -> None:
+def test_D1_malformed_json_is_400_and_a_bad_field_422_never_reaching_the_model(
+    guard, scorer
+) -> None:
     status, _, body, _ = call(guard, headers=auth(), chunks=[b'{"transactions": ['])
     assert status == 400 and body["error"] == "malformed_json"
     status, _, body, _ = call(guard, headers=auth(), chunks=[payload(tx(amount="12"))])
     assert status == 422 and body["problems"][0]["field"] == "transactions[0].amount"
-    assert "reached" not in body
+    assert scorer.reached == []
     status, _, _, _ = call(
         guard, headers=auth("application/json; charset=utf-8"), chunks=[payload(tx())]
     )
-    assert status == 200
+    assert status == 200 and len(scorer.reached) == 1
 
 
 def test_D5_a_declared_50_mb_body_is_413_before_any_byte_is_read(guard) -> None:
@@ -174,28 +251,20 @@ def test_D5_a_streamed_body_is_cut_at_the_limit(guard) -> None:
     assert pulled <= limit + len(chunk)
 
 
-def test_D4_beyond_max_concurrency_bentoml_answers_429_at_once(guard) -> None:
+def test_D4_beyond_max_concurrency_bentoml_answers_429_at_once(scorer) -> None:
     from bentoml._internal.server.http.traffic import MaxConcurrencyMiddleware
 
     assert svc_module.ScoringService.config["traffic"]["max_concurrency"] == (
         SPEC.serving.max_concurrency
     )
-    release = asyncio.Event()
-
-    async def slow(scope, receive, send):
-        await receive()
-        await release.wait()
-        await downstream(scope, lambda: _body(), send)
-
-    async def _body():
-        return {"type": "http.request", "body": b"{}", "more_body": False}
 
     async def scenario():
-        app = MaxConcurrencyMiddleware(svc_module.RequestGuard(slow), max_concurrency=1)
+        scorer.release = asyncio.Event()  # the first request is held while being scored
+        app = MaxConcurrencyMiddleware(svc_module.RequestGuard(downstream), max_concurrency=1)
         first = asyncio.create_task(_call(app, headers=auth(), chunks=[payload(tx())]))
         await asyncio.sleep(0.05)
         second = await asyncio.wait_for(_call(app, headers=auth(), chunks=[payload(tx())]), 1)
-        release.set()
+        scorer.release.set()
         return (await first)[0], second[0]
 
     assert asyncio.run(scenario()) == (200, 429)
@@ -282,6 +351,28 @@ def test_scores_every_known_transaction_with_the_pinned_version(service) -> None
     assert second.fraud_probability == pytest.approx(0.8) and second.decision == "review"
     assert first.scored and first.unscored_reason is None and first.threshold == 0.5
     assert set(first.features_as_of) == {"customer", "merchant"}
+
+
+def test_every_step_of_scoring_is_timed_in_order(service) -> None:
+    # given a validated transaction and the steps the guard timed so far
+    steps = svc_module.Steps()
+    steps.mark("validate")
+    items = [svc_module.Transaction.model_validate_json(json.dumps(tx(1)))]
+    # when the service answers it
+    out = asyncio.run(service.answer(items, steps))
+    # then each step of the request path has its duration, in the order they ran
+    assert out.predictions[0].scored
+    assert [name for name, _ in steps.durations] == [
+        "validate",
+        "yield",
+        "pseudonymise",
+        "lookup",
+        "predict",
+        "respond",
+        "metrics",
+        "capture",
+    ]
+    assert all(seconds >= 0 for _, seconds in steps.durations)
 
 
 def test_the_decision_at_the_threshold_is_review_just_below_is_approve(service) -> None:
