@@ -10,15 +10,17 @@ TORCH_SOURCE := $(if $(wildcard $(FIND_LINKS)/torch-*),--find-links $(FIND_LINKS
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 ENV := source scripts/embedded_env.sh &&
 
-.PHONY: help run run-prod test lint bench bench-startup bench-production lock clean mlflow-ui evidently-ui inject-drift lineage spec-schema spec-check
+.PHONY: help run run-prod test lint bench bench-compare bench-startup bench-production bench-day lock clean mlflow-ui evidently-ui inject-drift lineage spec-schema spec-check
 
 help:
 	@echo "make run    start the embedded platform (Airflow UI on http://localhost:8080)"
 	@echo "make run-prod  the production stack without Docker (CeleryExecutor, Redis, MLflow server, S3)"
 	@echo "make test   install test tools and run the whole suite"
-	@echo "make bench  run the benchmark harness"
+	@echo "make bench  run the benchmark harness (BENCH_ARGS=--quick: the baseline's size)"
+	@echo "make bench-compare  the last bench results against bench/baseline.json"
 	@echo "make bench-startup  time make run to the first champion (scratch data, free ports)"
 	@echo "make bench-production  the production profile's bootstrap, 1 Celery worker vs 2"
+	@echo "make bench-day  one new day of 100k rows: ingest to redeploy, timed on a live platform"
 	@echo "make mlflow-ui  MLflow's UI on http://localhost:5000 (runs, registry, champion)"
 	@echo "make evidently-ui  Evidently's UI on http://localhost:8001 (monitoring trends)"
 	@echo "make inject-drift  re-land the last days with drift into the running platform"
@@ -66,8 +68,14 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 
+# BENCH_ARGS: e.g. --quick (the baseline's size), --smoke, --only gx, --out file.json
 bench: $(VENV)/.dev
-	@$(ENV) $(PY) -m bench
+	@$(ENV) $(PY) -m bench $(BENCH_ARGS)
+
+# The last `make bench` against the committed baseline; COMPARE_ARGS: e.g. results.json
+# --baseline other.json (bench/README.md, "Regression watch").
+bench-compare: $(VENV)/.dev
+	@$(PY) -m bench.compare $(COMPARE_ARGS)
 
 bench-startup: $(VENV)/.runtime
 	@$(ENV) $(PY) -m bench.startup
@@ -75,6 +83,11 @@ bench-startup: $(VENV)/.runtime
 # The production profile's 14-day bootstrap with one Celery worker, then two (deploy/README.md).
 bench-production: $(VENV)/.prod
 	@$(PY) -m bench.production $(BENCH_ARGS)
+
+# One new day through ingest, features, training, gate and deployment (bench/README.md);
+# BENCH_ARGS="--attach data" measures the running `make run` instead of starting one.
+bench-day: $(VENV)/.runtime
+	@$(ENV) $(PY) -m bench.day_cycle $(BENCH_ARGS)
 
 mlflow-ui: $(VENV)/.runtime
 	@$(ENV) $(VENV)/bin/mlflow ui --backend-store-uri "$$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port $${MLFLOW_UI_PORT:-5000}

@@ -16,11 +16,23 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PYCACHE = REPO_ROOT / ".cache" / "pycache"
 # A developer's own set-up (.env, `make run`) must not leak into a measurement.
 _DEV_PREFIXES = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "MLOPS_", "MLFLOW_")
+
+# How much a run measures. "smoke": the smallest input that still runs every section's whole
+# path (a few thousand rows, one rep; the e2e tier runs it: tests/bench); "quick": what the
+# committed baseline (bench/baseline.json) is measured at; "default": the anchors' sizes.
+Size = Literal["smoke", "quick", "default"]
+SIZES: tuple[Size, ...] = ("smoke", "quick", "default")
+
+
+def size_from_argv(argv: Sequence[str]) -> Size:
+    """A section run on its own (``python -m bench.<section> [--quick | --smoke]``)."""
+    return "smoke" if "--smoke" in argv else "quick" if "--quick" in argv else "default"
 
 
 def isolated_env(scratch: Path) -> dict[str, str]:
@@ -100,6 +112,13 @@ class Figure:
     unit: str  # "s", "x" or "rows/s"
     target: float | None = None  # the value must be <= target to meet the anchor
     note: str = ""
+    # Which way is better (for ``bench.compare``); None: by unit, higher for rows/s.
+    better: Literal["lower", "higher"] | None = None
+
+    @property
+    def key(self) -> str:
+        """The figure's name in the JSON and the baseline (``bench.compare``)."""
+        return f"{self.section}: {self.name}"
 
     @property
     def of_target(self) -> float | None:
@@ -114,8 +133,14 @@ class Figure:
             "unit": self.unit,
             "target": self.target,
             "of_target": round(self.of_target, 4) if self.of_target is not None else None,
+            "better": self.better or better_by_unit(self.unit),
             "note": self.note,
         }
+
+
+def better_by_unit(unit: str) -> Literal["lower", "higher"]:
+    """A throughput is better higher; a time, or a ratio of times, lower."""
+    return "higher" if unit == "rows/s" else "lower"
 
 
 def fmt(value: float, unit: str) -> str:

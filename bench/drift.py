@@ -48,9 +48,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.common import REPO_ROOT, Figure, fmt, median
+from bench.common import REPO_ROOT, Figure, Size, fmt, median, size_from_argv
 
 ROWS = 100_000
+# size -> (rows of each window, reps). A smoke run's windows are smaller than the spec's
+# max_rows, so its max_rows is lowered to half of them: the sampled path still runs.
+SIZES: dict[Size, tuple[int, int]] = {"smoke": (4_000, 1), "quick": (ROWS, 1), "default": (ROWS, 3)}
 SEED = 20_261_201
 TARGET_CPU_S = 5.0
 TARGET_RATIO = 5.0
@@ -281,7 +284,7 @@ def measure(columns: list[str], rows: int, reps: int, mon: Any) -> dict[str, Any
     }
 
 
-def run(quick: bool) -> dict[str, Any]:
+def run(size: Size) -> dict[str, Any]:
     """Measure, print and return the drift section (``figures``: summary rows)."""
     from include.features import schema
     from include.spec import load_spec
@@ -289,19 +292,21 @@ def run(quick: bool) -> dict[str, Any]:
     spec = load_spec(REPO_ROOT / "usecase" / "fraud.yaml")
     mon = spec.monitoring
     columns = schema.model_features(schema.feature_spec(spec))
-    reps = 1 if quick else 3
+    n_rows, reps = SIZES[size]
+    if mon.max_rows >= n_rows:
+        mon = dataclasses.replace(mon, max_rows=n_rows // 2)
     print(
-        f"\n== Drift: {ROWS:,} current x {len(columns)} features vs a {ROWS:,}-row reference, "
+        f"\n== Drift: {n_rows:,} current x {len(columns)} features vs a {n_rows:,}-row reference, "
         f"{mon.drift_method} >= {mon.drift_threshold} (median of {reps}) =="
     )
     imported = import_cost()
-    got = measure(columns, ROWS, reps, mon)
+    got = measure(columns, n_rows, reps, mon)
     m = {k: median(v) for k, v in got.items() if k.endswith("_s") and isinstance(v, list)}
     floor_cpu = m["floor_cpu_s"]
     sampled = got["project_summary"]["sampled_from"]
     rows = [
         (f"project: data_drift (max_rows {mon.max_rows:,})", "project"),
-        (f"project: data_drift unsampled ({ROWS:,})", "unsampled"),
+        (f"project: data_drift unsampled ({n_rows:,})", "unsampled"),
         ("project: snapshot.save_html", "html"),
         ("floor: scipy wasserstein / std, per column", "floor"),
     ]
@@ -330,6 +335,7 @@ def run(quick: bool) -> dict[str, Any]:
             f"  {verdict:<8} {s['label']:<26} drifted {len(s['project_drifted'])} "
             f"vs floor {len(s['floor_drifted'])}, max |score - floor| {s['max_score_diff']:.2g}"
         )
+    shape = f"{n_rows // 1000}k x {len(columns)}"
     return {
         **got,
         "import": imported,
@@ -337,7 +343,7 @@ def run(quick: bool) -> dict[str, Any]:
         "figures": [
             Figure(
                 "drift",
-                "data_drift 100k x 18 (spec max_rows), CPU",
+                f"data_drift {shape} (spec max_rows), CPU",
                 m["project_cpu_s"],
                 "s",
                 TARGET_CPU_S,
@@ -352,7 +358,7 @@ def run(quick: bool) -> dict[str, Any]:
             ),
             Figure(
                 "drift",
-                "data_drift 100k x 18 unsampled, CPU",
+                f"data_drift {shape} unsampled, CPU",
                 m["unsampled_cpu_s"],
                 "s",
                 TARGET_CPU_S,
@@ -373,4 +379,4 @@ def run(quick: bool) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    run("--quick" in sys.argv)
+    run(size_from_argv(sys.argv))

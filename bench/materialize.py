@@ -32,11 +32,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.common import Figure, fmt, median
+from bench.common import Figure, Size, fmt, median, size_from_argv
 from include.features.schema import TIMESTAMP, View
 
 RATIO_TARGET = 2.0
 DAY = date(2026, 3, 1)
+# size -> (entities, reps)
+SIZES: dict[Size, tuple[int, int]] = {
+    "smoke": (1_000, 1),
+    "quick": (20_000, 3),
+    "default": (100_000, 3),
+}
 
 
 def _view() -> View:
@@ -154,10 +160,9 @@ def _materialize(view_name: str, data_root: Path, stock: bool) -> float:
     return time.perf_counter() - start
 
 
-def run(quick: bool) -> dict[str, Any]:
+def run(size: Size) -> dict[str, Any]:
     """Measure, print and return the materialization section (``figures``: summary rows)."""
-    n = 20_000 if quick else 100_000
-    reps = 3
+    n, reps = SIZES[size]
     print(
         f"\n== Feast materialize into SQLite vs insert floor ({n:,} entities, median of {reps}) =="
     )
@@ -182,7 +187,7 @@ def run(quick: bool) -> dict[str, Any]:
         long_s = [_floor_long(view, Path(part), scratch / f"long-{i}.db") for i in range(reps)]
         _materialize(view.name, data_root, stock=False)  # untimed warm-up (first-use costs)
         project_s = [_materialize(view.name, data_root, stock=False) for _ in range(reps)]
-        stock_runs = 1 if not quick else reps
+        stock_runs = reps if size == "quick" else 1
         stock_s = [_materialize(view.name, data_root, stock=True) for _ in range(stock_runs)]
     finally:
         if old_root is None:
@@ -238,4 +243,4 @@ def run(quick: bool) -> dict[str, Any]:
 if __name__ == "__main__":
     import sys
 
-    run("--quick" in sys.argv)
+    run(size_from_argv(sys.argv))

@@ -45,11 +45,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO_ROOT, Figure, percentile
+from bench.common import REPO_ROOT, Figure, Size, percentile
 
 P99_TARGET_S = 0.001
 ROUND = 100
 HEAVY = ("feast", "pandas", "pyarrow", "redis")
+# size -> (calls per side, warm-up calls, import reps, store days, rows a day)
+SIZES: dict[Size, tuple[int, int, int, int, int]] = {
+    "smoke": (200, 50, 1, 2, 500),
+    "quick": (1000, 200, 3, 2, 500),
+    "default": (2000, 200, 5, 4, 2000),
+}
 _CHILD = (
     "import json, sys; from bench import online_lookup as b; b.alone_child(json.loads(sys.argv[1]))"
 )
@@ -188,11 +194,9 @@ def _import_env() -> dict[str, str]:
     return env
 
 
-def run(quick: bool, data_root: Path | None = None, spec: Path | None = None) -> dict[str, Any]:
+def run(size: Size, data_root: Path | None = None, spec: Path | None = None) -> dict[str, Any]:
     """Measure, print and return the online lookup section (``figures``: summary rows)."""
-    calls = 1000 if quick else 2000
-    warm = 200
-    reps = 3 if quick else 5
+    calls, warm, reps, days, rows = SIZES[size]
     saved = {k: v for k, v in os.environ.items() if k.startswith("MLOPS_")}
     scratch = Path(tempfile.mkdtemp(prefix="mlops-bench-online-"))
     built = data_root is None
@@ -205,7 +209,6 @@ def run(quick: bool, data_root: Path | None = None, spec: Path | None = None) ->
             os.environ["MLOPS_USECASE_SPEC"] = str(spec)
         print(f"\n== online feature lookup, 1 transaction per call ({calls} calls per side) ==")
         if built:
-            days, rows = (2, 500) if quick else (4, 2000)
             t0 = time.perf_counter()
             _build_store(days, rows)
             print(f"built a store: {days} days x {rows} rows ({time.perf_counter() - t0:.0f} s)")
@@ -277,7 +280,7 @@ def run(quick: bool, data_root: Path | None = None, spec: Path | None = None) ->
                 "online", "lookup p99 (project, no Feast)", stats["alone"]["p99"], "s", P99_TARGET_S
             ),
             Figure("online", "lookup p99 (Feast get_online_features)", stats["feast"]["p99"], "s"),
-            Figure("online", "Feast / project lookup p50", p50_ratio, "x"),
+            Figure("online", "Feast / project lookup p50", p50_ratio, "x", better="higher"),
             Figure("online", "import serving.online", import_s, "s"),
         ],
     }
@@ -285,11 +288,13 @@ def run(quick: bool, data_root: Path | None = None, spec: Path | None = None) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.online_lookup", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="1,000 calls, a smaller store")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="1,000 calls, a smaller store")
+    size.add_argument("--smoke", action="store_true", help="200 calls, a smaller store")
     parser.add_argument("--data-root", type=Path, help="an existing data root (read only)")
     parser.add_argument("--spec", type=Path, help="the use-case spec of that data root")
     args = parser.parse_args(argv)
-    run(args.quick, args.data_root, args.spec)
+    run("smoke" if args.smoke else "quick" if args.quick else "default", args.data_root, args.spec)
     return 0
 
 

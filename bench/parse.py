@@ -87,11 +87,12 @@ def _run_once(code: str, args: list[str], env: dict[str, str]) -> tuple[float, s
 
 
 def time_fresh_processes(
-    files: list[Path], reps: int, env: dict[str, str]
+    files: list[Path], reps: int, env: dict[str, str], warmup: bool = True
 ) -> tuple[list[float], dict[Path, tuple[list[float], list[str]]]]:
     """Seconds per fresh ``import airflow.sdk`` and per fresh run of each file, interleaved
     (sdk, file1, file2, ... per round) so machine noise spreads over both sides."""
-    for code, args in [(IMPORT_SDK, []), *[(RUN_FILE, [str(f)]) for f in files]]:
+    commands = [(IMPORT_SDK, []), *[(RUN_FILE, [str(f)]) for f in files]]
+    for code, args in commands if warmup else []:
         _run_once(code, args, env)  # warm-up: bytecode cache and OS page cache
     baseline: list[float] = []
     per_file: dict[Path, tuple[list[float], list[str]]] = {f: ([], []) for f in files}
@@ -110,14 +111,22 @@ def time_fresh_processes(
     return baseline, per_file
 
 
-def run(env: dict[str, str], *, warm_reps: int, fresh_reps: int) -> dict[str, Any]:
-    """Measure, print and return the parse section (``figures`` holds the summary rows)."""
+def run(
+    env: dict[str, str],
+    *,
+    warm_reps: int,
+    fresh_reps: int,
+    fresh_files: int | None = None,
+    fresh_warmup: bool = True,
+) -> dict[str, Any]:
+    """Measure, print and return the parse section (``figures`` holds the summary rows).
+    A smoke run: only the first ``fresh_files`` files in fresh processes, no warm-up."""
     files = dag_files()
     print(f"\n== DAG parse cost ({len(files)} files in dags/) ==", flush=True)
     warm = time_warm_dagbag(files, warm_reps)
-    baseline, fresh = time_fresh_processes(files, fresh_reps, env)
+    baseline, fresh = time_fresh_processes(files[:fresh_files], fresh_reps, env, fresh_warmup)
     sdk = median(baseline)
-    results = [FileParse(p.name, warm[p][0], warm[p][1], fresh[p][0], fresh[p][1]) for p in files]
+    results = [FileParse(p.name, warm[p][0], warm[p][1], *fresh.get(p, ([], []))) for p in files]
     figures: list[Figure] = []
     print(f"warm DagBag.process_file, {warm_reps} reps per file (target <= {WARM_TARGET_S} s):")
     for r in results:
@@ -138,6 +147,8 @@ def run(env: dict[str, str], *, warm_reps: int, fresh_reps: int) -> dict[str, An
     for r in results:
         if r.errors:
             print(f"  {r.file:<32} FAILED to run: {r.errors[-1]}")
+            continue
+        if not r.fresh_s:  # not run fresh (a smoke run)
             continue
         ratio = r.fresh_median / sdk
         print(

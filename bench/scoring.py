@@ -2,10 +2,10 @@
 
 Set-up in a scratch data root, not timed: eight simulated days (1,500 transactions each,
 their labels) written straight into the validated zone (the bench measures scoring, not
-ingest), a ninth day of N transactions (100k; ``quick``: 20k) to score, the feature tables
-of all nine days, ``feast apply``, and a champion trained and promoted by the training steps
-(XGBoost, budget 1: the gate stores its threshold). Then, in this process, after one untimed
-warm-up call (Feast, MLflow and model code load once per task process):
+ingest), a ninth day of N transactions (100k; ``quick``: 20k; ``smoke``: 2k) to score, the
+feature tables of all nine days, ``feast apply``, and a champion trained and promoted by the
+training steps (XGBoost, budget 1: the gate stores its threshold). Then, in this process,
+after one untimed warm-up call (Feast, MLflow and model code load once per task process):
 
 * **project**: ``score_partition(day, model, pyfunc=loaded)`` — read the partition, feature
   coverage, point-in-time features, predict, decide, write the partition (a re-run each rep);
@@ -28,12 +28,18 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import Figure, fmt, median
+from bench.common import Figure, Size, fmt, median, size_from_argv
 
 FIRST = date(2026, 10, 20)  # eight days whose labels split with fraud in every part
 HISTORY_DAYS = 8
 HISTORY_ROWS = 1_500
 _ENV = ("MLOPS_DATA_ROOT", "MLOPS_USECASE_SPEC", "MLFLOW_TRACKING_URI")
+# size -> (rows of the scored day, reps); the history the champion learns from is fixed.
+SIZES: dict[Size, tuple[int, int]] = {
+    "smoke": (2_000, 1),
+    "quick": (20_000, 3),
+    "default": (100_000, 3),
+}
 
 
 def _spec(path: Path) -> Path:
@@ -121,10 +127,9 @@ def _measure(score_day: date, reps: int) -> dict[str, Any]:
     }
 
 
-def run(quick: bool) -> dict[str, Any]:
+def run(size: Size) -> dict[str, Any]:
     """Measure, print and return the scoring section (``figures``: summary rows)."""
-    rows = 20_000 if quick else 100_000
-    reps = 3
+    rows, reps = SIZES[size]
     score_day = FIRST + timedelta(days=HISTORY_DAYS)
     print(f"\n== Batch scoring: one day of {rows:,} transactions (median of {reps}) ==")
     saved = {k: os.environ.get(k) for k in _ENV}
@@ -183,4 +188,4 @@ def run(quick: bool) -> dict[str, Any]:
 if __name__ == "__main__":
     import sys
 
-    run("--quick" in sys.argv)
+    run(size_from_argv(sys.argv))

@@ -88,7 +88,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.common import REPO_ROOT, Figure
+from bench.common import REPO_ROOT, Figure, Size
 
 RESULTS = REPO_ROOT / "bench" / "results" / "staleness.json"
 QUICK_RESULTS = RESULTS.with_name("staleness-quick.json")  # a quick run keeps the full figures
@@ -126,6 +126,14 @@ class Setup:
 
 FULL = Setup(train_days=14, max_age=21)
 QUICK = Setup(train_days=7, max_age=8, rows_per_day=4_000, tuning_budget=2)
+# Every step once, on the smallest window that trains (tests/unit/bench/test_staleness.py).
+SMOKE = Setup(train_days=3, max_age=2, rows_per_day=1_000, history_days=3, tuning_budget=1)
+SETUPS: dict[Size, Setup] = {"smoke": SMOKE, "quick": QUICK, "default": FULL}
+
+
+def results_path(size: Size, folder: Path = RESULTS.parent) -> Path:
+    """Where a run of ``size`` writes its curve: ``staleness[-quick|-smoke].json``."""
+    return folder / (RESULTS.name if size == "default" else f"staleness-{size}.json")
 
 
 class _SimulatedLake:
@@ -605,19 +613,16 @@ def save_plot(result: Mapping[str, Any], path: Path) -> Path | None:
 
 
 # ------------------------------------------------------------------------------ section
-def run(quick: bool, out: Path | None = None) -> dict[str, Any]:
+def run(size: Size, out: Path | None = None) -> dict[str, Any]:
     """Run, print and save the experiment; returns the section (``figures``: summary rows)."""
     from include.spec import load_spec
 
-    setup = QUICK if quick else FULL
+    setup = SETUPS[size]
     spec = load_spec(REPO_ROOT / "usecase" / "fraud.yaml")
-    print(
-        f"\n== Model staleness: one champion scored day by day under drift "
-        f"({'quick' if quick else 'default'}) =="
-    )
+    print(f"\n== Model staleness: one champion scored day by day under drift ({size}) ==")
     result = staleness(spec, setup, log=lambda msg: print(f"  {msg}", flush=True))
     print(tables_text(result))
-    out = out or (QUICK_RESULTS if quick else RESULTS)
+    out = out or results_path(size)
     out.parent.mkdir(parents=True, exist_ok=True)
     markdown = curve_markdown(result)
     out.with_suffix(".md").write_text(markdown)
@@ -641,6 +646,7 @@ def run(quick: bool, out: Path | None = None) -> dict[str, Any]:
                     low / ref,
                     "x",
                     note="quality kept at the worst window; 1 = as on the holdout",
+                    better="higher",
                 )
             )
     return {**result, "figures": figures}
@@ -652,14 +658,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Train one champion, score it day by day after its window under no, "
         "covariate and concept drift; print and save the quality-versus-age curve.",
     )
-    parser.add_argument(
-        "--quick", action="store_true", help="4k rows/day, 7 training days, ages 1-8"
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="4k rows/day, 7 training days, ages 1-8")
+    size.add_argument(
+        "--smoke", action="store_true", help="1k rows/day, 3 history and training days, ages 1-2"
     )
     parser.add_argument(
         "--out", type=Path, help=f"JSON path (default {RESULTS.name}, --quick {QUICK_RESULTS.name})"
     )
     args = parser.parse_args(argv)
-    run(args.quick, args.out)
+    run("smoke" if args.smoke else "quick" if args.quick else "default", args.out)
     return 0
 
 

@@ -27,14 +27,35 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO_ROOT, Figure, median
+from bench.common import REPO_ROOT, Figure, Size, median
 
 SHARE_TARGET = 0.05
 THREAD_RATIO_TARGET = 1.0
 _CHILD = "import json,sys; from bench import training; training.{fn}(json.loads(sys.argv[1]))"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """One run's sizes: the XGBoost shapes (rows, features, rounds), the fresh-process
+    rounds, and the ``train_candidates`` frame (days x rows a day) and tuning budget."""
+
+    big: tuple[int, int, int]
+    small: tuple[int, int, int]
+    reps: int
+    days: int
+    rows_per_day: int
+    budget: int
+
+
+SIZES: dict[Size, Sizes] = {
+    "smoke": Sizes((20_000, 10, 10), (5_000, 5, 10), 1, 2, 3_000, 1),
+    "quick": Sizes((200_000, 20, 30), (60_000, 10, 30), 3, 4, 20_000, 2),
+    "default": Sizes((1_000_000, 20, 20), (60_000, 10, 30), 5, 5, 30_000, 4),
+}
 
 
 def _child(fn: str, args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
@@ -151,13 +172,12 @@ def migrate_child(args: dict[str, Any]) -> None:
 
 
 # ------------------------------------------------------------------------------ section
-def run(quick: bool) -> dict[str, Any]:
+def run(size: Size) -> dict[str, Any]:
     """Measure, print and return the training section (``figures`` holds the summary rows)."""
-    reps = 3 if quick else 5
-    big = (200_000, 20, 30) if quick else (1_000_000, 20, 20)
-    small = (60_000, 10, 30)
-    shapes = {f"{r}x{c}x{n}": (r, c, n) for r, c, n in (big, small)}
-    print(f"\n== Training: XGBoost threads, MLflow share ({'quick' if quick else 'default'}) ==")
+    sizes = SIZES[size]
+    reps = sizes.reps
+    shapes = {f"{r}x{c}x{n}": (r, c, n) for r, c, n in (sizes.big, sizes.small)}
+    print(f"\n== Training: XGBoost threads, MLflow share ({size}) ==")
     # One fresh process per (round, policy), policies alternating: the machine's load drifts,
     # and OpenMP's default policy suffers most from it, so both must see the same drift.
     times: dict[str, dict[str, dict[str, list[float]]]] = {"project": {}, "default": {}}
@@ -206,14 +226,13 @@ def run(quick: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-training-") as tmp:
         uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
         _child("migrate_child", {"uri": uri}, _env())
-        days, per_day, budget = (4, 20_000, 2) if quick else (5, 30_000, 4)
         share = _child(
             "share_child",
             {
                 "uri": uri,
-                "days": days,
-                "rows_per_day": per_day,
-                "budget": budget,
+                "days": sizes.days,
+                "rows_per_day": sizes.rows_per_day,
+                "budget": sizes.budget,
                 "lock_dir": str(Path(tmp) / "locks"),
             },
             _env(),

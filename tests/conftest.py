@@ -140,6 +140,7 @@ _TIERS = {
     "dag_validation": "integrity",
     "unit": "unit",
     "integration": "e2e",
+    "bench": "e2e",
     "startup": "startup",
     "production": "production",
     "browser": "browser",
