@@ -66,10 +66,11 @@ Also per age: the metrics pooled over the trailing ``monitoring.window_days`` da
 quality check over that window sees). Seeds are fixed (simulator seed from the spec,
 training seed 42, one XGBoost thread): a re-run gives the same numbers.
 
-Output: a table per scenario, ``bench/results/staleness.json`` (``--quick``:
-``staleness-quick.json``), the curve as Markdown tables (``.md``) and a plot (``.png``)
-next to it. ``python -m bench.staleness
-[--quick]`` or ``python -m bench --only staleness`` (then also in ``latest.json``). Measured
+Output: a table per scenario, ``bench/results/staleness.json`` (``--quick`` / ``--smoke``:
+``staleness-quick.json`` / ``staleness-smoke.json``; run by the harness: next to its
+``--out``), the curve as Markdown tables (``.md``) and a plot (``.png``) next to it.
+``python -m bench.staleness [--quick | --smoke]`` or ``python -m bench --only staleness``
+(then also in ``latest.json``). Measured
 on the 2-core dev machine: ``--quick`` ~35 s, full ~4.5 min (bench/README.md, "Model
 staleness", has the curve and what the thresholds take from it).
 """

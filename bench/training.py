@@ -17,6 +17,8 @@ library loads, and a training task is a fresh process under Airflow):
   params, metrics, plots, model logging and read-back). A *cold* call (first in a fresh
   process, as an Airflow task) and a *warm* one (second call). Target: MLflow <= 5 %. The
   gate (``evaluate_and_promote``) is timed after the warm call, for information.
+
+Sizes per run (``smoke``, ``quick``, ``default``) in :data:`SIZES`.
 """
 
 from __future__ import annotations
