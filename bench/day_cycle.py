@@ -9,10 +9,11 @@
 redeployed" (issue 20: target ≤ 5 min, orchestration overhead ≤ 25 % of it). By default it
 starts ``make run`` (``scripts.embedded.trial``) on a scratch data directory and free ports
 with ``--days`` days of ``--rows`` transactions, and waits for the first champion to serve
-and the platform to fall quiet. Then it lands the next day of both feeds (the simulator,
-no drift), triggers both ingest DAGs with ``batch_date`` over the REST API, follows the
-runs the Assets start (``materialize_features`` → ``train_model`` → ``deploy_model``) and
-reads every task instance back from Airflow.
+(or the gate to reject the bootstrap's model) and the platform to fall quiet. Then it lands
+the next day of both feeds (the simulator, no drift), triggers both ingest DAGs with
+``batch_date`` over the REST API, follows the runs the Assets start
+(``materialize_features`` → ``train_model`` → ``deploy_model``) and reads every task
+instance back from Airflow.
 
 Figures (seconds; the clock starts when both files have landed):
 
