@@ -11,6 +11,8 @@ never the gate's internals:
   footprint and its decision threshold as the gate recorded them;
 * :func:`model_version` — the same for any version, by number or alias (a pinned version,
   a rollback);
+* :func:`newest_judged` — the newest version the gate decided on (promoted, rejected or
+  awaiting approval), or None;
 * :func:`decision_threshold` — a version's decision threshold, or :class:`ThresholdMissing`
   naming the version when it was registered before thresholds were stored.
 
@@ -181,6 +183,25 @@ def champion(
     if version is None:
         return None
     return _describe(client, model, version, model.champion_alias)
+
+
+def newest_judged(
+    spec: UseCaseSpec | None = None, tracking_uri: str | None = None
+) -> RegisteredVersion | None:
+    """The highest-numbered version carrying the gate's decision (``gate.decision``:
+    promoted, rejected, awaiting_approval), or None when the gate judged none yet. A version
+    registered by a gate that failed before deciding is not judged."""
+    spec = spec or load_spec()
+    client = tracking.configure(tracking_uri).MlflowClient()
+    name = spec.model.registered_name
+    judged = [
+        int(v.version)
+        for v in client.search_model_versions(f"name = '{name}'")
+        if (v.tags or {}).get("gate.decision")
+    ]
+    if not judged:
+        return None
+    return _describe(client, spec.model, str(max(judged)), "")
 
 
 def model_version(

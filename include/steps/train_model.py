@@ -290,8 +290,55 @@ def already_announced(previous: list[dict[str, Any]], result: dict[str, Any]) ->
 
 
 class TrainingSetUnchanged(ValueError):
-    """The training set is the one the champion was trained on: retraining would only
-    produce a copy of it (or a coin-flip rejection), so the run is skipped."""
+    """The training set is the one the champion was trained on, or (an automatic run) holds
+    no labelled event the newest judged version did not see: retraining would only produce
+    a copy of it (or a coin-flip rejection), so the run is skipped."""
+
+
+def automatic(events: list[Any], params: dict[str, Any]) -> bool:
+    """Whether new features started the run (its triggering ``features`` events), not a
+    person's run with Params nor a retrain monitoring asked for (``reason``)."""
+    return bool(events) and not params.get("reason") and not params.get("end_date")
+
+
+def nothing_new(frame: Any, spec: UseCaseSpec, tracking_uri: str, current: Any) -> str | None:
+    """Why an automatic run has nothing to learn, or None.
+
+    Nothing is new when the newest version the gate judged (:func:`newest_judged`) was
+    trained on every labelled event of ``frame`` with the same label, and judged against
+    the current champion (``current``, or none). A day's transactions arrive before their
+    labels, so the features they trigger add no matured labelled row: without this every
+    day would train twice, the second time on the same data or on a day less, and a
+    rejected candidate would be trained again and rejected again. Where the judged
+    version's training set can no longer be read, the run trains."""
+    import pandas as pd
+
+    from include.registry.read import newest_judged
+
+    judged = newest_judged(spec, tracking_uri)
+    if judged is None or not judged.training_set_uri:
+        return None
+    champion_now = current.version if current is not None else "none"
+    if judged.version != champion_now and judged.tags.get("gate.compared_with") != champion_now:
+        return None  # the champion changed since: judging against it again is news
+    key, target = spec.names.tx_key, spec.names.target
+    try:
+        seen = pd.read_parquet(
+            io.BytesIO(storage.read_bytes(judged.training_set_uri)), columns=[key, target]
+        )
+    except (FileNotFoundError, OSError, KeyError, ValueError):
+        return None
+    now = frame[[key, target]]
+    fresh = now.merge(seen.drop_duplicates(), on=[key, target], how="left", indicator=True)
+    if (fresh["_merge"] == "left_only").any():
+        return None
+    decision = judged.tags.get("gate.decision", "judged")
+    return (
+        f"nothing new to learn: each of the {len(now)} labelled events is in the training "
+        f"set of v{judged.version} ({decision.replace('_', ' ')}, against "
+        f"{'no champion' if champion_now == 'none' else f'champion v{champion_now}'}) with "
+        "the same label; the next matured labels train"
+    )
 
 
 def train(
@@ -301,9 +348,12 @@ def train(
     tuning_budget: int | None,
     spec: Any = None,
     tracking_uri: str | None = None,
+    only_if_new: bool = False,
 ) -> dict[str, Any]:
     """Train the candidates on the run's training set, unless the champion was trained on
-    exactly this data (same digest of the same split): then :class:`TrainingSetUnchanged`."""
+    exactly this data (same digest of the same split), or, with ``only_if_new`` (an
+    :func:`automatic` run), the newest judged version saw every row (:func:`nothing_new`):
+    then :class:`TrainingSetUnchanged`."""
     import pandas as pd
 
     from include.registry.read import champion
@@ -319,6 +369,8 @@ def train(
             f"the training set ({training_set['uri']}, sha256 {digest[:12]}) is the one "
             f"champion v{current.version} was trained on: nothing new to learn; skipped"
         )
+    if only_if_new and (why := nothing_new(frame, spec, tracking_uri, current)):
+        raise TrainingSetUnchanged(why)
     return train_candidates(
         frame,
         training_set["features"],

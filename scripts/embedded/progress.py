@@ -168,20 +168,21 @@ class Progress:
             self._say(f"!! training {run_id} failed: see its log in the Airflow UI")
             return
         dag = self.dag("train_model")
-        built = self.api.task_state(dag, run_id, "build_training_set")
-        if built == "skipped":
-            self._say(f"   training skipped: {self._skip_reason(dag, run_id)}")
+        for task_id in ("build_training_set", "train_candidates"):
+            if self.api.task_state(dag, run_id, task_id) == "skipped":
+                self._say(f"   training skipped: {self._skip_reason(dag, run_id, task_id)}")
+                return
 
-    def _skip_reason(self, dag: str, run_id: str) -> str:
-        """build_training_set's own reason (its ``skipped_because`` XCom)."""
+    def _skip_reason(self, dag: str, run_id: str, task_id: str) -> str:
+        """The skipped task's own reason (its ``skipped_because`` XCom)."""
         try:
             entry = self.api.get(
                 f"/api/v2/dags/{dag}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
-                "build_training_set/xcomEntries/skipped_because"
+                f"{task_id}/xcomEntries/skipped_because"
             )
             return str(entry["value"])
         except Exception:  # noqa: BLE001 - progress lines must never stop make run
-            return "the labelled window is not ready yet (see build_training_set's log)"
+            return f"see {task_id}'s log in the Airflow UI"
 
     def _poll_registry(self, quiet: bool) -> None:
         versions = self._versions()

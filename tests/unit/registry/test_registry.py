@@ -528,6 +528,125 @@ def test_C9_a_retrain_on_the_champions_own_training_set_is_skipped(
     assert len(client.search_runs([good["experiment_id"]])) == runs_before  # nothing trained
 
 
+def _judged_on(frame, named, tracking_uri, lock_dir, tmp_path, name: str, **kw) -> dict:
+    """``frame`` written where the lineage says, an XGBoost candidate trained on it, gated."""
+    from include import storage
+    from include.data import lake
+
+    uri = str(tmp_path / f"{name}.parquet")
+    storage.write_bytes(uri, lake.to_parquet_bytes(frame))
+    training = train_candidates(
+        frame,
+        sample_data.FEATURES,
+        {**LINEAGE, "training_set_uri": uri, "dag_run_id": name},
+        spec=named,
+        tracking_uri=tracking_uri,
+        families=["xgboost"],
+        **FAST,
+    )
+    return _gate(training, named, tracking_uri, lock_dir, **kw)
+
+
+def _written(frame, tmp_path, name: str) -> str:
+    from include import storage
+    from include.data import lake
+
+    uri = str(tmp_path / f"{name}.parquet")
+    storage.write_bytes(uri, lake.to_parquet_bytes(frame))
+    return uri
+
+
+def test_C19_an_automatic_run_on_rows_the_newest_judged_version_saw_is_skipped(
+    frame, spec, tracking_uri, lock_dir, client, tmp_path
+) -> None:
+    """A day's transactions trigger features but add no matured label: the window is the
+    champion's minus its oldest day (another digest, nothing new). The run that new features
+    started skips; a person's run on the same data trains."""
+    from include.registry.read import champion
+    from include.steps.train_model import TrainingSetUnchanged, train
+
+    named = with_policy(spec, "automatic_nothing_new")
+    first = _judged_on(frame, named, tracking_uri, lock_dir, tmp_path, "v1")
+    assert first["promoted"]
+    experiment = client.get_run(first["run_ids"]["training"]).info.experiment_id
+    current = champion(named, tracking_uri)
+    newest_day = frame["event_timestamp"].dt.floor("D")
+    smaller = frame[newest_day > newest_day.min()].reset_index(drop=True)
+    training_set = {
+        "uri": _written(smaller, tmp_path, "smaller"),
+        "features": sample_data.FEATURES,
+        "lineage": LINEAGE,
+    }
+    runs_before = len(client.search_runs([experiment]))
+    with pytest.raises(TrainingSetUnchanged, match=f"v{current.version} \\(promoted"):
+        train(
+            training_set,
+            families=["xgboost"],
+            tuning_budget=1,
+            spec=named,
+            tracking_uri=tracking_uri,
+            only_if_new=True,
+        )
+    assert len(client.search_runs([experiment])) == runs_before  # nothing trained
+    # a person's run (Params) on the same window is not an automatic one: it trains
+    result = train(
+        training_set, families=["xgboost"], tuning_budget=1, spec=named, tracking_uri=tracking_uri
+    )
+    assert result["data_sha256"] != current.data_sha256
+
+
+def test_C19_a_rejected_candidate_is_not_trained_again_on_the_same_rows(
+    frame, spec, tracking_uri, lock_dir, tmp_path
+) -> None:
+    from include.registry.read import champion
+    from include.steps.train_model import nothing_new
+
+    named = with_policy(spec, "automatic_after_rejection")
+    assert _judged_on(frame, named, tracking_uri, lock_dir, tmp_path, "champ")["promoted"]
+    # labels shuffled before the holdout (a broken label join): the gate rejects it
+    old = frame["event_timestamp"] < frame["event_timestamp"].quantile(0.85)
+    broken = frame.copy()
+    broken.loc[old, "is_fraud"] = np.random.default_rng(1).permutation(broken.loc[old, "is_fraud"])
+    rejected = _judged_on(
+        broken, named, tracking_uri, lock_dir, tmp_path, "broken", raise_on_reject=False
+    )
+    assert rejected["decision"] == "rejected"
+    current = champion(named, tracking_uri)
+    # the rejected version saw every row of the same window with the same labels: nothing new
+    why = nothing_new(broken, named, tracking_uri, current)
+    assert why is not None and f"v{rejected['version']} (rejected" in why
+    assert f"champion v{current.version}" in why
+    # one more labelled event, or one label that changed, is news: the run trains
+    extra = frame.tail(1).assign(transaction_id="a-new-event")
+    assert nothing_new(pd.concat([broken, extra]), named, tracking_uri, current) is None
+    relabelled = broken.copy()
+    relabelled.loc[0, "is_fraud"] = 1 - relabelled.loc[0, "is_fraud"]
+    assert nothing_new(relabelled, named, tracking_uri, current) is None
+
+
+def test_C19_a_version_judged_against_another_champion_is_no_reason_to_skip(
+    frame, spec, tracking_uri, lock_dir, tmp_path
+) -> None:
+    from include.registry.read import RegisteredVersion
+    from include.steps.train_model import nothing_new
+
+    named = with_policy(spec, "automatic_champion_changed")
+    assert _judged_on(frame, named, tracking_uri, lock_dir, tmp_path, "first")["promoted"]
+    other = RegisteredVersion(
+        name=named.model.registered_name,
+        version="99",  # e.g. a rollback to a version the newest judged one never met
+        alias="champion",
+        model_uri="models:/x/99",
+        family=None,
+        features=[],
+        data_sha256=None,
+        training_set_uri=None,
+        training_run_id=None,
+        holdout_uri=None,
+    )
+    assert nothing_new(frame, named, tracking_uri, other) is None
+
+
 def test_the_registry_read_api_describes_the_champion(good, spec, tracking_uri, lock_dir) -> None:
     from include.registry.read import champion
 

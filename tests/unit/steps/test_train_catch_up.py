@@ -81,3 +81,13 @@ def test_C18_a_features_triggered_run_skips_with_the_days_still_owed(data_root: 
     # A person's run (or monitoring's) does not wait: it trains on what is there now.
     with pytest.raises(TrainingWindowEmpty, match="ingest and materialize first"):
         build_training_set(28, "run_y", wait_for_catch_up=False)
+
+
+def test_C19_only_a_run_that_new_features_started_is_automatic() -> None:
+    from include.steps.train_model import automatic
+
+    event = [{"partition": "2026-11-20"}]
+    assert automatic(event, {})
+    assert not automatic([], {})  # a person's run from the UI (Params, no event)
+    assert not automatic(event, {"reason": "monitoring: drift in amount"})
+    assert not automatic(event, {"end_date": "2026-11-01"})
