@@ -10,7 +10,7 @@ TORCH_SOURCE := $(if $(wildcard $(FIND_LINKS)/torch-*),--find-links $(FIND_LINKS
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 ENV := source scripts/embedded_env.sh &&
 
-.PHONY: help run run-prod test lint bench bench-compare bench-startup bench-production bench-day lock clean mlflow-ui evidently-ui inject-drift lineage spec-schema spec-check
+.PHONY: help run run-prod test lint bench bench-compare bench-startup bench-production bench-day bench-scale lock clean mlflow-ui evidently-ui inject-drift lineage spec-schema spec-check
 
 help:
 	@echo "make run    start the embedded platform (Airflow UI on http://localhost:8080)"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench-startup  time make run to the first champion (scratch data, free ports)"
 	@echo "make bench-production  the production profile's bootstrap, 1 Celery worker vs 2"
 	@echo "make bench-day  one new day of 100k rows: ingest to redeploy, timed on a live platform"
+	@echo "make bench-scale  each stage's time and peak RAM at 10k, 100k and 1M rows a day"
 	@echo "make mlflow-ui  MLflow's UI on http://localhost:5000 (runs, registry, champion)"
 	@echo "make evidently-ui  Evidently's UI on http://localhost:8001 (monitoring trends)"
 	@echo "make inject-drift  re-land the last days with drift into the running platform"
@@ -88,6 +89,11 @@ bench-production: $(VENV)/.prod
 # BENCH_ARGS="--attach data" measures the running `make run` instead of starting one.
 bench-day: $(VENV)/.runtime
 	@$(ENV) $(PY) -m bench.day_cycle $(BENCH_ARGS)
+
+# Each stage's time and peak RAM at 10k, 100k and 1M rows a day (~40 min; bench/README.md,
+# "Scale curve"); BENCH_ARGS: e.g. --sizes 10000,100000 --only train, or --smoke.
+bench-scale: $(VENV)/.dev
+	@$(ENV) $(PY) -m bench.scale $(BENCH_ARGS)
 
 mlflow-ui: $(VENV)/.runtime
 	@$(ENV) $(VENV)/bin/mlflow ui --backend-store-uri "$$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port $${MLFLOW_UI_PORT:-5000}

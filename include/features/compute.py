@@ -68,7 +68,8 @@ def _cum_before(
     """
     if len(at) == 0:
         return np.zeros((0, len(cols)))
-    left = pd.DataFrame({key: keys, _TS: at.to_numpy(), "_q": np.arange(len(at))})
+    # ``at.array`` keeps the tz-aware dtype: ``to_numpy()`` would box every stamp in Python.
+    left = pd.DataFrame({key: keys, _TS: at.array, "_q": np.arange(len(at))})
     left = left.sort_values(_TS, kind="stable")
     hit = pd.merge_asof(
         left,
@@ -78,7 +79,9 @@ def _cum_before(
         direction="backward",
         allow_exact_matches=False,  # strictly before: the stamp never sees its own instant
     )
-    return hit.sort_values("_q")[cols].fillna(0.0).to_numpy(dtype="float64")
+    out = np.empty((len(at), len(cols)))
+    out[hit["_q"].to_numpy()] = hit[cols].fillna(0.0).to_numpy(dtype="float64")
+    return out
 
 
 def _cumulate(events: pd.DataFrame, key: str, cols: list[str]) -> pd.DataFrame:
@@ -87,13 +90,27 @@ def _cumulate(events: pd.DataFrame, key: str, cols: list[str]) -> pd.DataFrame:
     return out
 
 
-def _window(
-    events: pd.DataFrame, key: str, cols: list[str], keys: np.ndarray, at: pd.Series, days: int
-) -> np.ndarray:
-    """Sums of ``cols`` over ``[at - days, at)`` per query."""
-    upper = _cum_before(events, key, cols, keys, at)
-    lower = _cum_before(events, key, cols, keys, at - pd.Timedelta(days=days))
-    return upper - lower
+class _Lookups:
+    """One source's cumulative sums looked up at the stamps, once per offset: every
+    aggregate of the source shares the lookup at ``at`` and the one at ``at - W`` of its
+    window W (one ``merge_asof`` per offset, not two per aggregate)."""
+
+    def __init__(self, sums: pd.DataFrame, key: str, keys: np.ndarray, at: pd.Series) -> None:
+        self.sums, self.key, self.keys, self.at = sums, key, keys, at
+        self.parts = [c for c in sums.columns if c not in (_TS, key)]
+        self._before: dict[int, dict[str, np.ndarray]] = {}
+
+    def _cum(self, days: int) -> dict[str, np.ndarray]:
+        if days not in self._before:
+            at = self.at - pd.Timedelta(days=days) if days else self.at
+            got = _cum_before(self.sums, self.key, self.parts, self.keys, at)
+            self._before[days] = dict(zip(self.parts, got.T, strict=True))
+        return self._before[days]
+
+    def window(self, parts: list[str], days: int) -> dict[str, np.ndarray]:
+        """Sums of ``parts`` over ``[at - days, at)`` per query."""
+        upper, lower = self._cum(0), self._cum(days)
+        return {p: upper[p] - lower[p] for p in parts}
 
 
 def event_stamps(target: pd.DataFrame, key: str, key_type: str) -> pd.DataFrame:
@@ -187,14 +204,30 @@ def view_stats(
     since = stamps[_TS].min() - pd.Timedelta(days=view.longest_window)
     if view.stamps == "per_event":
         ev = ev[ev[key].isin(stamps[key]) & (ev[_TS] >= since)].reset_index(drop=True)
-    keys, at = stamps[key].to_numpy(), stamps[_TS]
-    sums = {"events": _event_sums(ev, key, view), "labels": _label_sums(lab, key, view)}
+    ev, lab, coded = _coded(key, ev, lab, stamps)
+    keys, at = coded[key].to_numpy(), coded[_TS]
+    lookups = {
+        "events": _Lookups(_event_sums(ev, key, view), key, keys, at),
+        "labels": _Lookups(_label_sums(lab, key, view), key, keys, at),
+    }
     with np.errstate(invalid="ignore", divide="ignore"):
         for agg in view.aggregates:
             source = ev if agg.source == "events" else lab
-            out[agg.feature] = _aggregate(agg, source, sums[agg.source], key, keys, at)
+            out[agg.feature] = _aggregate(agg, source, lookups[agg.source], key, keys, at)
     out[view.as_of] = at
     return _typed(out, view)
+
+
+def _coded(key: str, *frames: pd.DataFrame) -> list[pd.DataFrame]:
+    """``frames`` with ``key`` replaced by an int64 code per distinct value, shared by all:
+    every ``merge_asof`` and ``groupby`` below would otherwise hash the (pseudonymised,
+    32-character) keys again. Row order and every other column are unchanged."""
+    codes, _ = pd.factorize(pd.concat([f[key] for f in frames], ignore_index=True))
+    bounds = np.cumsum([0, *(len(f) for f in frames)])
+    return [
+        f.assign(**{key: codes[lo:hi].astype("int64")})
+        for f, lo, hi in zip(frames, bounds[:-1], bounds[1:], strict=True)
+    ]
 
 
 def _parts(agg: Aggregate) -> list[str]:
@@ -244,7 +277,7 @@ def _label_sums(lab: pd.DataFrame, key: str, view: View) -> pd.DataFrame:
 def _aggregate(
     agg: Aggregate,
     source: pd.DataFrame,
-    sums: pd.DataFrame,
+    lookups: _Lookups,
     key: str,
     keys: np.ndarray,
     at: pd.Series,
@@ -255,7 +288,7 @@ def _aggregate(
     if fn == "distinct_count":
         return _distinct(source, key, agg.column, keys, at, w)
     parts = _parts(agg)
-    got = dict(zip(parts, _window(sums, key, parts, keys, at, w).T, strict=True))
+    got = lookups.window(parts, w)
     if fn == "count":
         return np.rint(got["n"])  # float sums of 1.0 are exact, rint guards the cast
     if fn == "ratio":
@@ -280,12 +313,12 @@ def _rolling_extreme(
     events = pd.DataFrame(
         {
             key: source[key].to_numpy(),
-            _TS: source[_TS].to_numpy(),
+            _TS: source[_TS].array,
             "v": source[col].astype("float64").to_numpy(),
             "_q": -1,
         }
     )
-    queries = pd.DataFrame({key: keys, _TS: at.to_numpy(), "v": np.nan, "_q": np.arange(len(at))})
+    queries = pd.DataFrame({key: keys, _TS: at.array, "v": np.nan, "_q": np.arange(len(at))})
     both = pd.concat([events, queries], ignore_index=True)
     both[_TS] = pd.to_datetime(both[_TS], utc=True)
     both = both.sort_values([key, _TS], kind="stable", ignore_index=True)

@@ -12,6 +12,7 @@ function of the lake up to D, and re-running it gives the same bytes.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterable
 from datetime import date, timedelta
@@ -25,6 +26,10 @@ from include.features import compute
 from include.features.schema import FeatureSpec
 
 log = logging.getLogger(__name__)
+# Rows per Parquet row group of a table. Tables are sorted by join key (compute), so a reader
+# of a few neighbouring keys decodes a few groups of this size, not the whole day
+# (store.read_view: the point-in-time reads of training and scoring, in pieces).
+ROW_GROUP_ROWS = 65_536
 
 
 def transaction_columns(fspec: FeatureSpec) -> list[str]:
@@ -89,7 +94,9 @@ def write_table(frame: pd.DataFrame, features_uri: str, view: str, day: date) ->
         # No rows: no file (an empty Parquet file would still be read by the offline store).
         storage.delete(uri)
         return {"view": view, "partition": day.isoformat(), "rows": 0, "path": None}
-    storage.write_bytes(uri, lake.to_parquet_bytes(frame))
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False, row_group_size=ROW_GROUP_ROWS)
+    storage.write_bytes(uri, buf.getvalue())
     return {"view": view, "partition": day.isoformat(), "rows": len(frame), "path": uri}
 
 

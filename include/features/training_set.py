@@ -39,6 +39,12 @@ from include.features import schema, store
 from include.features.schema import FeatureSpec
 
 _ROW = "__entity_row"
+# Entity rows per Feast call. The file store joins each entity row with every feature row of
+# its keys before it filters by time, so a call's memory is its rows x the feature rows per
+# key (measured: ~21 MB per 1,000 rows at 2 transactions per customer a day over 8 days of
+# tables, 2.6 GB for a 100k-row day in one call); pieces keep it flat whatever a day's size
+# (bench/scale.py, README "Scale curve").
+MAX_CHUNK_ROWS = 25_000
 _TS = schema.TIMESTAMP  # Feast's entity timestamp column (the feed's is renamed to it)
 
 
@@ -108,19 +114,27 @@ def _known_keys(path: Any, view: str, key: str) -> np.ndarray:
     return np.unique(table.column(key).to_numpy())
 
 
-def _chunks(frame: pd.DataFrame, chunk_days: int, first_key: str) -> list[pd.DataFrame]:
+def _chunks(
+    frame: pd.DataFrame, chunk_days: int, first_key: str, max_rows: int
+) -> list[pd.DataFrame]:
     """Time chunks (the pruned view's size), then rounds without a duplicate (first view's
-    join key, time). Feast's file store de-duplicates the entity rows of each view's join on
-    the join keys of the views joined so far plus the time, so rows sharing the first view's
-    key and time would be silently dropped (A8): e.g. two flights of one carrier scheduled
-    at the same minute. Unique on the first key means unique on every later key set."""
+    join key, time), then pieces of at most ``max_rows`` rows of neighbouring first-view
+    keys (each piece's pruned view then reads a narrow key range of the tables:
+    ``store.read_view``). Feast's file store de-duplicates the entity rows of each view's
+    join on the join keys of the views joined so far plus the time, so rows sharing the
+    first view's key and time would be silently dropped (A8): e.g. two flights of one
+    carrier scheduled at the same minute. Unique on the first key means unique on every
+    later key set (and on any piece of a round)."""
     day = frame[_TS].dt.floor("D")
     bucket = ((day - day.min()).dt.days // chunk_days).to_numpy()
     rounds = frame.groupby([first_key, _TS]).cumcount().to_numpy()
-    return [
-        frame[(bucket == b) & (rounds == r)]
-        for b, r in sorted(set(zip(bucket, rounds, strict=False)))
-    ]
+    out = []
+    for b, r in sorted(set(zip(bucket, rounds, strict=False))):
+        part = frame[(bucket == b) & (rounds == r)]
+        if len(part) > max_rows:
+            part = part.sort_values(first_key, kind="stable")
+        out.extend(part.iloc[i : i + max_rows] for i in range(0, len(part), max_rows))
+    return out
 
 
 def historical_features(
@@ -136,7 +150,8 @@ def historical_features(
     frame = _checked(entity_df, fspec)
     first_key = fspec.views[0].join_key  # the feature service's first view (definitions)
     results = []
-    for part in _chunks(frame, max(1, chunk_days), first_key) if len(frame) else []:
+    pieces = _chunks(frame, max(1, chunk_days), first_key, MAX_CHUNK_ROWS) if len(frame) else []
+    for part in pieces:
         first, last = store.partitions_for_stamps(
             part[_TS].min() - timedelta(days=fspec.ttl_days),
             part[_TS].max(),
@@ -147,12 +162,12 @@ def historical_features(
             settings.features_uri, store.scratch_dir(settings), first, last, keys
         ) as view:
             expected = _expected_as_of(part, view.tables, fspec)
-            chunk_store = store.feature_store(settings, repo_path=view.path)
+            chunk_store = store.feature_store(settings, repo_path=view.path, retrieval=True)
             service = chunk_store.get_feature_service(fspec.feature_service)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # "experimental" ODFV notice
                 job = chunk_store.get_historical_features(entity_df=part, features=service)
-                result = job.to_df()
+                result = _stamps_typed(job.to_df(), fspec)
         _check_as_of(result, expected, fspec)
         results.append(result)
     out = pd.concat(results, ignore_index=True) if results else pd.DataFrame(columns=[_ROW])
@@ -206,6 +221,15 @@ def _expected_as_of(
             )
         out = out.merge(hit[[_ROW, col]], on=_ROW)
     return out
+
+
+def _stamps_typed(result: pd.DataFrame, fspec: FeatureSpec) -> pd.DataFrame:
+    """The ``*_as_of`` stamps as UTC datetimes: the DuckDB store returns a timestamp
+    feature as text (``2026-11-20 23:45:28.867001000Z``)."""
+    for col in schema.as_of_columns(fspec):
+        if col in result and not isinstance(result[col].dtype, pd.DatetimeTZDtype):
+            result[col] = pd.to_datetime(result[col], utc=True, format="ISO8601")
+    return result
 
 
 def _check_as_of(result: pd.DataFrame, expected: pd.DataFrame, fspec: FeatureSpec) -> None:

@@ -31,6 +31,7 @@ HEAVY = (
     "great_expectations",
     "mlflow",
     "feast",
+    "feast.infra.offline_stores.duckdb",  # ibis + DuckDB: training sets, batch scores
     "xgboost",
     "sklearn.metrics",
     "torch",

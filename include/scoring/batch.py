@@ -101,12 +101,20 @@ def feature_stamps(
     times = pd.to_datetime(frame[fspec.event_ts], utc=True)
     reach = timedelta(days=fspec.ttl_days * _REACH_TTLS)
     first, last = store.partitions_for_stamps(times.min() - reach, times.max(), fspec)
-    views = {v.entity: v.name for v in fspec.views}
-    keys = {v.name: frame[v.join_key].unique() for v in fspec.views}
-    with store.pruned_view(
-        settings.features_uri, store.scratch_dir(settings), first, last, keys
-    ) as view:
-        return {e: view.tables[v] for e, v in views.items() if v in view.tables}
+    out = {}
+    for v in fspec.views:
+        # Only the key and stamp columns: the reach spans two TTLs of every view's rows.
+        table = store.read_view(
+            settings.features_uri,
+            v.name,
+            first,
+            last,
+            frame[v.join_key].unique(),
+            columns=[schema.TIMESTAMP],
+        )
+        if table is not None:
+            out[v.entity] = table.to_pandas()
+    return out
 
 
 def score_frame(

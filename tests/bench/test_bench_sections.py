@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from bench.__main__ import SECTIONS
-from tests.conftest import ROOT
+from tests.bench.runner import run_smoke
 
 pytestmark = pytest.mark.e2e
 
@@ -45,16 +43,8 @@ def _selected(request: pytest.FixtureRequest) -> list[str]:
 def smoke(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> SmokeRun:
     out = tmp_path_factory.mktemp("bench") / "smoke.json"
     only = [arg for section in _selected(request) for arg in ("--only", section)]
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", *only, "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    log = f"{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
-    assert out.exists(), f"the harness wrote no JSON (exit {proc.returncode}):\n{log}"
+    code, log = run_smoke("bench", out, *only)
+    assert out.exists(), f"the harness wrote no JSON (exit {code}):\n{log}"
     return SmokeRun(json.loads(out.read_text()), log)
 
 

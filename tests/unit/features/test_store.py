@@ -181,6 +181,59 @@ def test_A7_a_late_row_inside_a_materialized_window_reaches_the_online_store(fea
         shutil.rmtree(Path(layout.feature_table_uri(features_uri, CUSTOMER.name, late_day)).parent)
 
 
+def _online_rows(root: Path) -> dict[str, list]:
+    with sqlite3.connect(root / "feast/online.db") as db:
+        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {
+            n: sorted(db.execute(f'SELECT entity_key, feature_name, value, event_ts FROM "{n}"'))
+            for n in names
+        }
+
+
+def _empty_online_tables(root: Path) -> None:
+    """Earlier tests leave newer rows (a late partition since removed) the guard would keep."""
+    with sqlite3.connect(root / "feast/online.db") as db:
+        for name in _online_rows(root):
+            db.execute(f'DELETE FROM "{name}"')
+
+
+def test_materializing_in_pieces_of_keys_writes_what_one_call_writes(
+    feast_root, monkeypatch
+) -> None:
+    # given every day materialized into emptied online tables with one Feast call per view
+    window = (_utc(DAYS[0] - timedelta(days=2)), _utc(DAYS[-1] + timedelta(days=1), 1))
+    monkeypatch.setattr(store, "MATERIALIZE_CHUNK_ROWS", 10**9)
+    _empty_online_tables(feast_root)
+    store.materialize(*window)
+    whole = _online_rows(feast_root)
+    assert any(whole.values())
+    # when the online tables are emptied again and the window loaded in pieces of ~7 rows
+    _empty_online_tables(feast_root)
+    monkeypatch.setattr(store, "MATERIALIZE_CHUNK_ROWS", 7)
+    store.materialize(*window)
+    # then the online store holds exactly the same rows
+    assert _online_rows(feast_root) == whole
+
+
+def test_key_chunks_are_sorted_runs_of_distinct_keys_of_bounded_rows() -> None:
+    import pyarrow as pa
+
+    # given 60 rows of 9 keys, one key holding 20 of them
+    keys = pa.chunked_array([[f"k{i % 8}" for i in range(40)] + ["k9"] * 20])
+    # when cut into runs of about 10 rows
+    runs = store.key_chunks(keys, 10)
+    # then each key is in exactly one run, in sorted order, and a run holds fewer than 10
+    # rows besides those of its first key
+    flat = [k for run in runs for k in run.to_pylist()]
+    assert flat == sorted(set(keys.to_pylist()))
+    counts = pd.Series(keys.to_pylist()).value_counts()
+    assert len(runs) > 1
+    for run in map(pa.Array.to_pylist, runs):
+        assert counts[run].sum() - counts[run[0]] < 10
+    assert store.key_chunks(pa.chunked_array([[]], type=pa.string()), 10) == []
+    assert [r.to_pylist() for r in store.key_chunks([3, 1, 1, 2], 2)] == [[1], [2, 3]]
+
+
 def _entities(root: Path, n: int = 50) -> pd.DataFrame:
     tx = _transactions(root)
     columns = list(training_set.entity_columns(store.feature_spec_from()))
@@ -206,6 +259,58 @@ def test_historical_features_one_row_per_entity_row_in_order_without_leakage(fea
         *entity_df.columns,
         *schema.model_features(store.feature_spec_from()),
     ]
+
+
+def test_retrieval_runs_on_duckdb_and_gives_the_file_stores_rows(feast_root, monkeypatch) -> None:
+    from include.features.offline_store import TYPE, PrunedDuckDBOfflineStore
+
+    # given entity rows of every day, one a duplicate of another's keys and time
+    entity_df = _entities(feast_root, 150)
+    entity_df = pd.concat([entity_df, entity_df.tail(1).assign(amount=1.0)], ignore_index=True)
+    calls = []
+    real = PrunedDuckDBOfflineStore.get_historical_features
+    monkeypatch.setattr(
+        PrunedDuckDBOfflineStore,
+        "get_historical_features",
+        staticmethod(lambda *a, **kw: calls.append(1) or real(*a, **kw)),
+    )
+    # when the training read runs (DuckDB) and the same read on Feast's file store (Dask)
+    duck = training_set.historical_features(entity_df, include_as_of=True)
+    assert calls, "the point-in-time read did not use the DuckDB store"
+    assert store.RETRIEVAL_OFFLINE_STORE == TYPE
+    monkeypatch.setattr(store, "RETRIEVAL_OFFLINE_STORE", "file")
+    dask = training_set.historical_features(entity_df, include_as_of=True)
+    # then every row has the same features, in the same order
+    pd.testing.assert_frame_equal(duck, dask, check_exact=True)
+
+
+def test_pieces_of_a_day_give_the_same_rows_as_one_call(feast_root, monkeypatch) -> None:
+    # given entity rows of every day with a duplicate (keys and time), fetched in one call
+    entity_df = _entities(feast_root, 120)
+    entity_df = pd.concat([entity_df, entity_df.tail(1).assign(amount=1.0)], ignore_index=True)
+    whole = training_set.historical_features(entity_df, include_as_of=True)
+    # when Feast is called on pieces of at most 7 rows (a large day's memory cap)
+    monkeypatch.setattr(training_set, "MAX_CHUNK_ROWS", 7)
+    pieces = training_set.historical_features(entity_df, include_as_of=True)
+    # then every row gets the same features, in the same order
+    pd.testing.assert_frame_equal(pieces, whole, check_exact=True)
+
+
+def test_a_piece_never_exceeds_the_cap_nor_holds_a_duplicate_key_and_time() -> None:
+    # given 3 days of rows, many sharing a key and a time (Feast would collapse those)
+    stamps = pd.to_datetime(["2026-11-18 10:00", "2026-11-19 10:00", "2026-11-20 10:00"], utc=True)
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"c{i % 5}" for i in range(60)],
+            "event_timestamp": [stamps[i % 3] for i in range(60)],
+        }
+    )
+    # when it is cut into pieces of at most 4 rows
+    pieces = training_set._chunks(frame, 1, "customer_id", 4)
+    # then each row is in exactly one piece, no piece exceeds 4 rows or repeats (key, time)
+    assert sorted(i for p in pieces for i in p.index) == list(range(60))
+    assert max(len(p) for p in pieces) <= 4
+    assert not any(p.duplicated(["customer_id", "event_timestamp"]).any() for p in pieces)
 
 
 def test_A8_entity_row_before_every_feature_row_raises_instead_of_vanishing(feast_root) -> None:
