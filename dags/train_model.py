@@ -97,7 +97,12 @@ def build(usecase: UseCase):  # noqa: ANN201 (a DAG)
         def build_training_set(params: dict[str, Any] | None = None, **context: Any) -> dict:
             from airflow.sdk.exceptions import AirflowSkipException
 
-            from include.steps.train_model import TrainingWindowEmpty, automatic, ready_through
+            from include.steps.train_model import (
+                TrainingSetUnchanged,
+                TrainingWindowEmpty,
+                automatic,
+                ready_through,
+            )
             from include.steps.train_model import build_training_set as build
 
             params = params or {}
@@ -118,8 +123,10 @@ def build(usecase: UseCase):  # noqa: ANN201 (a DAG)
                     # New features during a catch-up: train once, after the last landed day
                     # (a person's or monitoring's run trains on what is there now).
                     wait_for_catch_up=automatic(events, params),
+                    # New features without new matured labels (a day's transactions): skip.
+                    only_if_new=automatic(events, params),
                 )
-            except TrainingWindowEmpty as exc:  # a young deployment, not a failure: no alert
+            except (TrainingWindowEmpty, TrainingSetUnchanged) as exc:  # not failures: no alert
                 # Why, where the run's page (and make run's progress) can show it.
                 context["ti"].xcom_push(key="skipped_because", value=str(exc))
                 raise AirflowSkipException(str(exc)) from exc
@@ -130,19 +137,16 @@ def build(usecase: UseCase):  # noqa: ANN201 (a DAG)
         ) -> dict:
             from airflow.sdk.exceptions import AirflowSkipException
 
-            from include.steps.train_model import TrainingSetUnchanged, automatic, train
+            from include.steps.train_model import TrainingSetUnchanged, train
 
             params = params or {}
-            events = (context.get("triggering_asset_events") or {}).get(assets.features, [])
             try:
                 return train(
                     training_set,
                     families=params.get("candidates"),
                     tuning_budget=params.get("tuning_budget"),
-                    # New features without new matured labels (a day's transactions): skip.
-                    only_if_new=automatic(events, params),
                 )
-            except TrainingSetUnchanged as exc:  # data already judged: skip, no mail
+            except TrainingSetUnchanged as exc:  # the champion's own data: skip, no mail
                 context["ti"].xcom_push(key="skipped_because", value=str(exc))
                 raise AirflowSkipException(str(exc)) from exc
 

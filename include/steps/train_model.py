@@ -143,6 +143,7 @@ def build_training_set(
     *,
     announced: str | None = None,
     wait_for_catch_up: bool = False,
+    only_if_new: bool = False,
 ) -> dict[str, Any]:
     """Write the run's training set; returns its URI, size and lineage.
 
@@ -152,7 +153,9 @@ def build_training_set(
     (:func:`ready_through`), kept in the lineage; it never exceeds what has features.
     ``wait_for_catch_up`` (a run new features triggered): while the ingest still owes landed
     days (:func:`catch_up_pending`), :class:`TrainingWindowEmpty`: the run for the last of
-    them trains, once, on all of them.
+    them trains, once, on all of them. ``only_if_new`` (an :func:`automatic` run): when the
+    newest judged version saw every labelled row of the window (:func:`nothing_new`),
+    :class:`TrainingSetUnchanged`, before the point-in-time join is paid for.
     """
     import pandas as pd
 
@@ -226,6 +229,13 @@ def build_training_set(
             f"{days[0]}..{days[-1]}; training needs {min_rows} rows with {min_pos} fraud and "
             "both classes. Negative events are labelled after the spec's maturity_days."
         )
+    if only_if_new:
+        from include.registry.read import champion
+
+        tracking_uri = settings.mlflow_tracking_uri
+        current = champion(spec, tracking_uri)
+        if why := nothing_new(entity, spec, tracking_uri, current):
+            raise TrainingSetUnchanged(why)
     for view in fspec.views:
         key_values = entity[view.join_key]
         entity[view.join_key] = (
@@ -332,12 +342,17 @@ def nothing_new(frame: Any, spec: UseCaseSpec, tracking_uri: str, current: Any) 
     fresh = now.merge(seen.drop_duplicates(), on=[key, target], how="left", indicator=True)
     if (fresh["_merge"] == "left_only").any():
         return None
-    decision = judged.tags.get("gate.decision", "judged")
+    decision = judged.tags.get("gate.decision", "judged").replace("_", " ")
+    if judged.version == champion_now:
+        status = f"{decision}, the champion"
+    elif champion_now == "none":
+        status = f"{decision}, no champion yet"
+    else:
+        status = f"{decision} against champion v{champion_now}"
     return (
         f"nothing new to learn: each of the {len(now)} labelled events is in the training "
-        f"set of v{judged.version} ({decision.replace('_', ' ')}, against "
-        f"{'no champion' if champion_now == 'none' else f'champion v{champion_now}'}) with "
-        "the same label; the next matured labels train"
+        f"set of v{judged.version} ({status}) with the same label; the next matured labels "
+        "train"
     )
 
 
@@ -348,12 +363,9 @@ def train(
     tuning_budget: int | None,
     spec: Any = None,
     tracking_uri: str | None = None,
-    only_if_new: bool = False,
 ) -> dict[str, Any]:
     """Train the candidates on the run's training set, unless the champion was trained on
-    exactly this data (same digest of the same split), or, with ``only_if_new`` (an
-    :func:`automatic` run), the newest judged version saw every row (:func:`nothing_new`):
-    then :class:`TrainingSetUnchanged`."""
+    exactly this data (same digest of the same split): then :class:`TrainingSetUnchanged`."""
     import pandas as pd
 
     from include.registry.read import champion
@@ -369,8 +381,6 @@ def train(
             f"the training set ({training_set['uri']}, sha256 {digest[:12]}) is the one "
             f"champion v{current.version} was trained on: nothing new to learn; skipped"
         )
-    if only_if_new and (why := nothing_new(frame, spec, tracking_uri, current)):
-        raise TrainingSetUnchanged(why)
     return train_candidates(
         frame,
         training_set["features"],
