@@ -4,7 +4,8 @@
 Runs when a `validated_transactions` or `validated_labels` partition is published:
 
 1. **resolve_partitions** – the partitions named by the triggering events (a manual run:
-   the `start_date`..`end_date` range, or else the latest partition of each feed);
+   the `start_date`..`end_date` range, or else the latest partition of each feed), plus
+   every day published since its tables were computed, whose event was lost (fault B12);
 2. **compute_feature_tables** – point-in-time customer and merchant rows for those
    partitions, looking back 30+ days into earlier partitions, one Parquet file per view and
    partition under `<data_root>/features/` (re-runs replace it);

@@ -202,3 +202,16 @@ def feature_table_dir(features_uri: str, view: str) -> str:
 
 def feature_table_uri(features_uri: str, view: str, day: date) -> str:
     return storage.join(feature_table_dir(features_uri, view), f"date={_day(day)}", "data.parquet")
+
+
+# Not a view (view names are identifiers): one small file per computed day, written after
+# every view of the day, whose time says which lake partitions the tables have seen.
+COMPUTED_DIR = "_computed"
+
+
+def computed_marker_dir(features_uri: str) -> str:
+    return storage.join(features_uri, COMPUTED_DIR)
+
+
+def computed_marker_uri(features_uri: str, day: date) -> str:
+    return storage.join(computed_marker_dir(features_uri), f"date={_day(day)}", "computed.json")

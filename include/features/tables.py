@@ -8,14 +8,20 @@ summary of rows per view and day.
 Partition D's rows use the partitions **up to and including D** of both feeds: exactly what
 had arrived when D was processed, whatever arrives later. So a partition's table is a pure
 function of the lake up to D, and re-running it gives the same bytes.
+
+After every view of D is written, ``<features>/_computed/date=<D>/computed.json`` is written
+too (:func:`stale_partitions`): a day whose own lake partition (of either feed) is newer than
+that file was published after its tables were computed, so its features are owed, whether
+or not an Asset event said so (fault B12: the scheduler can drop an event).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -107,11 +113,15 @@ def build_partitions(
     cache = PartitionCache(lake_uri, fspec)
     summary: dict[str, dict[str, int]] = {}
     for day in sorted(set(days)):
+        inputs = {
+            f: _published_at(lake_uri, f, day) for f in (fspec.events_feed, fspec.labels_feed)
+        }
         tables = partition_tables(day, cache, fspec)
         summary[day.isoformat()] = {
             view: write_table(frame, features_uri, view, day)["rows"]
             for view, frame in tables.items()
         }
+        _mark_computed(features_uri, day, inputs)
         log.info("features for %s: %s", day, summary[day.isoformat()])
     return summary
 
@@ -123,3 +133,71 @@ def existing_partitions(features_uri: str, view: str) -> list[date]:
         for obj in storage.list_objects(layout.feature_table_dir(features_uri, view))
         if obj.name == "data.parquet"
     )
+
+
+def _published_at(lake_uri: str, feed: str, day: date) -> str | None:
+    """When ``feed``'s partition of ``day`` was written (the store's clock), or None."""
+    listed = storage.list_objects(storage.join(layout.validated_dir(lake_uri, feed), f"date={day}"))
+    times = [o.modified for o in listed if o.name == "data.parquet" and o.modified is not None]
+    return times[0].isoformat() if times else None
+
+
+def _mark_computed(features_uri: str, day: date, inputs: dict[str, str | None]) -> None:
+    """Written after every view of ``day``: the write times of the day's own partitions as
+    they were listed just before the day was computed (:func:`stale_partitions`)."""
+    body = {"partition": day.isoformat(), "inputs": inputs}
+    storage.write_bytes(
+        layout.computed_marker_uri(features_uri, day), json.dumps(body).encode("utf-8")
+    )
+
+
+def _written_by_day(prefix: str, name: str) -> dict[date, datetime]:
+    """Per day, the newest write time of the files called ``name`` under ``prefix``."""
+    out: dict[date, datetime] = {}
+    for obj in storage.list_objects(prefix):
+        if obj.name != name or obj.modified is None:
+            continue
+        try:
+            day = date.fromisoformat(layout.partition_day(obj.uri))
+        except ValueError:
+            continue
+        out[day] = max(out.get(day, obj.modified), obj.modified)
+    return out
+
+
+def stale_partitions(lake_uri: str, features_uri: str, fspec: FeatureSpec) -> list[date]:
+    """Days whose own lake partition (of either feed) is not the one their feature tables
+    were computed from: published or replaced since, or never computed. What the Asset
+    events would have asked for, had none been lost (fault B12). Listings, plus a marker
+    read for a day whose partition is older than its marker.
+
+    A day computed before markers existed counts from its oldest table file.
+    """
+    feeds = (fspec.events_feed, fspec.labels_feed)
+    published = {
+        feed: _written_by_day(layout.validated_dir(lake_uri, feed), "data.parquet")
+        for feed in feeds
+    }
+    marked = _written_by_day(layout.computed_marker_dir(features_uri), "computed.json")
+    tables: dict[date, datetime] = {}
+    for view in fspec.views:
+        listed = _written_by_day(layout.feature_table_dir(features_uri, view.name), "data.parquet")
+        for day, at in listed.items():
+            tables[day] = min(tables.get(day, at), at)
+    stale = []
+    for day in sorted({d for times in published.values() for d in times}):
+        newest = max(times[day] for times in published.values() if day in times)
+        if day not in marked:
+            if day not in tables or tables[day] < newest:
+                stale.append(day)
+            continue
+        if marked[day] < newest:
+            stale.append(day)
+            continue
+        # Listed before the day was read: a partition published while the day was being
+        # computed is newer than what the tables saw, though older than the marker.
+        seen = json.loads(storage.read_bytes(layout.computed_marker_uri(features_uri, day)))
+        current = {f: (t[day].isoformat() if day in t else None) for f, t in published.items()}
+        if any(seen.get("inputs", {}).get(f) != current[f] for f in feeds):
+            stale.append(day)
+    return stale

@@ -11,6 +11,7 @@ replaced per partition, the online store is written with an event-time guard).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -19,6 +20,8 @@ from include.config import Settings, get_settings
 from include.data import lake
 from include.features import store, tables
 from include.spec import load_spec
+
+log = logging.getLogger(__name__)
 
 
 class NoPartitionsToCompute(ValueError):
@@ -39,7 +42,9 @@ def resolve_partitions(
 
     A manual range wins (every day in it that has a validated partition of either feed);
     otherwise the partitions named by the triggering asset events; otherwise (a manual run
-    without a range) the latest partition of each feed.
+    without a range) the latest partition of each feed. Without a range, every day whose
+    tables are older than its partitions is added (``tables.stale_partitions``): a partition
+    whose Asset event the scheduler dropped gets its features from the next run (B12).
     """
     settings = settings or get_settings()
     feeds = list(load_spec(settings.usecase_spec).feeds)
@@ -55,6 +60,18 @@ def resolve_partitions(
     else:
         days = {ds[-1] for feed in feeds if (ds := _existing(settings, feed))}
         where = "in the lake"
+    if not (start_date or end_date):
+        fspec = store.feature_spec_from(settings)
+        if (
+            owed := set(tables.stale_partitions(settings.lake_uri, settings.features_uri, fspec))
+            - days
+        ):
+            log.warning(
+                "features owed by days no event named (published or replaced after their "
+                "tables were computed): %s",
+                ", ".join(d.isoformat() for d in sorted(owed)),
+            )
+            days |= owed
     if not days:
         raise NoPartitionsToCompute(
             f"no validated partitions {where} (lake: {settings.lake_uri}); ingest first"

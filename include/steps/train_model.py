@@ -136,6 +136,22 @@ def _days(days: list[date]) -> str:
     return days[0].isoformat() if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)"
 
 
+def _owed(owed: dict[str, list[date]], events_feed: str, published: set[date]) -> str:
+    """What the catch-up still owes, in words: a landed day not validated yet, or a published
+    events day whose features the next ``materialize_features`` run computes (B12)."""
+    parts = []
+    for feed, days in owed.items():
+        unfeatured = [d for d in days if feed == events_feed and d in published]
+        if waiting := [d for d in days if d not in unfeatured]:
+            parts.append(f"{feed} {_days(waiting)} landed, not yet ingested")
+        if unfeatured:
+            parts.append(
+                f"{feed} {_days(unfeatured)} published, features not computed yet "
+                "(materialize_features computes them on its next run)"
+            )
+    return "; ".join(parts) + "; the run after the last of them trains"
+
+
 def build_training_set(
     window_days: int,
     run_id: str,
@@ -175,11 +191,7 @@ def build_training_set(
         )
     )
     if wait_for_catch_up and (owed := _catch_up_pending(spec, featured)):
-        raise TrainingWindowEmpty(
-            "catching up: "
-            + "; ".join(f"{feed} {_days(days)}" for feed, days in owed.items())
-            + " landed, not yet ingested (with features); the run after the last of them trains"
-        )
+        raise TrainingWindowEmpty("catching up: " + _owed(owed, names.events_feed, set(published)))
     days = training_days(published, featured, window_days, until)
     if not days:
         raise TrainingWindowEmpty(

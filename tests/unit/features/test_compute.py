@@ -240,6 +240,9 @@ def test_partitions_resolve_from_range_events_or_latest(tmp_path: Path, monkeypa
     with pytest.raises(NoPartitionsToCompute):
         resolve_partitions([])
     days = _land_lake(str(tmp_path / "lake"), days=3, rows=50)
+    # Nothing computed yet: every published day is owed (B12), whatever the events name.
+    assert resolve_partitions([days[0].isoformat()]) == [d.isoformat() for d in days]
+    _features(tmp_path, days)
     assert resolve_partitions([]) == [days[-1].isoformat()]
     assert resolve_partitions([days[0].isoformat()]) == [days[0].isoformat()]
     assert resolve_partitions([], days[0].isoformat(), days[1].isoformat()) == [
@@ -247,6 +250,82 @@ def test_partitions_resolve_from_range_events_or_latest(tmp_path: Path, monkeypa
     ]
     with pytest.raises(NoPartitionsToCompute):
         resolve_partitions([], "2020-01-01", "2020-01-02")
+
+
+def _features(tmp_path: Path, days: list[date]) -> None:
+    """What materialize_features' compute step does for ``days``, on the tmp lake."""
+    from include.steps.materialize_features import compute_tables
+
+    compute_tables([d.isoformat() for d in days])
+
+
+def _republish(tmp_path: Path, feed: str, day: date) -> None:
+    """A partition published again (a re-delivery, a late batch): a new file, same rows."""
+    uri = lake.partition_uri(str(tmp_path / "lake"), feed, day)
+    frame = pd.read_parquet(uri)
+    Path(uri).unlink()
+    lake.stage(frame, uri)
+
+
+def test_B12_a_day_whose_asset_event_was_dropped_gets_its_features_from_the_next_run(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The scheduler dropped the event of the last day's transactions (Airflow deletes the
+    queue rows of events that arrive while it creates the run): the next run, whatever it
+    was triggered by, computes that day too, once."""
+    monkeypatch.setenv("MLOPS_DATA_ROOT", str(tmp_path))
+    monkeypatch.delenv("MLOPS_LAKE_URI", raising=False)
+    days = _land_lake(str(tmp_path / "lake"), days=3, rows=50)
+    _features(tmp_path, days[:2])  # the runs the first two days' events started
+    named = [days[0].isoformat()]  # e.g. a labels event of the first day
+    assert resolve_partitions(named) == [days[0].isoformat(), days[2].isoformat()]
+    assert resolve_partitions([]) == [days[2].isoformat()]  # the latest, and owed
+    _features(tmp_path, [days[0], days[2]])
+    assert resolve_partitions(named) == named  # healed: owed no more
+
+
+def test_B12_a_day_computed_before_its_transactions_were_published_is_owed_again(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A labels event computed the day while its transactions were not published yet (no
+    transaction rows: no customer table); the transactions' event was then dropped."""
+    monkeypatch.setenv("MLOPS_DATA_ROOT", str(tmp_path))
+    monkeypatch.delenv("MLOPS_LAKE_URI", raising=False)
+    days = _land_lake(str(tmp_path / "lake"), days=3, rows=50)
+    last = lake.partition_uri(str(tmp_path / "lake"), "transactions", days[2])
+    held = pd.read_parquet(last)
+    Path(last).unlink()
+    _features(tmp_path, days)
+    assert resolve_partitions([days[0].isoformat()]) == [days[0].isoformat()]
+    lake.stage(held, last)  # published now; its event never reaches materialize_features
+    assert resolve_partitions([days[0].isoformat()]) == [days[0].isoformat(), days[2].isoformat()]
+    _features(tmp_path, days[2:])
+    assert resolve_partitions([days[0].isoformat()]) == [days[0].isoformat()]
+    assert lake.partitions(str(tmp_path / "lake"), "labels") == days[2:]
+    _republish(tmp_path, "labels", days[2])  # labels too: either feed's partition counts
+    assert resolve_partitions([days[0].isoformat()]) == [days[0].isoformat(), days[2].isoformat()]
+
+
+def test_B12_a_partition_published_while_its_day_was_computed_is_owed_again(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The day's marker is written after its tables, so it is newer than a partition
+    published mid-computation: what counts is the partition the computation listed."""
+    monkeypatch.setenv("MLOPS_DATA_ROOT", str(tmp_path))
+    monkeypatch.delenv("MLOPS_LAKE_URI", raising=False)
+    days = _land_lake(str(tmp_path / "lake"), days=2, rows=50)
+    _features(tmp_path, days[:1])
+    real = tables.partition_tables
+
+    def published_meanwhile(day, cache, fspec):  # the ingest publishes mid-computation
+        out = real(day, cache, fspec)
+        _republish(tmp_path, "transactions", day)
+        return out
+
+    monkeypatch.setattr(tables, "partition_tables", published_meanwhile)
+    _features(tmp_path, days[1:])
+    monkeypatch.setattr(tables, "partition_tables", real)
+    assert resolve_partitions([days[0].isoformat()]) == [d.isoformat() for d in days]
 
 
 # --------------------------------------------------------------- the generic engine

@@ -91,3 +91,25 @@ def test_C19_only_a_run_that_new_features_started_is_automatic() -> None:
     assert not automatic([], {})  # a person's run from the UI (Params, no event)
     assert not automatic(event, {"reason": "monitoring: drift in amount"})
     assert not automatic(event, {"end_date": "2026-11-01"})
+
+
+def test_B12_a_published_day_without_features_is_named_as_owed_by_the_features_run(
+    data_root: Path,
+) -> None:
+    """Its Asset event was dropped: the day is validated, only its features are owed; the
+    skip says which step owes it, not that the ingest does."""
+    import pandas as pd
+
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    days = [yesterday - timedelta(days=i) for i in (2, 1, 0)]
+    for day in days:
+        _land(data_root, "transactions", day)
+    lake.stage(
+        pd.DataFrame({"a": [1]}),
+        lake.partition_uri(str(data_root / "lake"), "transactions", days[-1]),
+    )
+    with pytest.raises(TrainingWindowEmpty) as caught:
+        build_training_set(28, "run_x", wait_for_catch_up=True)
+    said = str(caught.value)
+    assert f"transactions {days[0]}..{days[1]} (2 days) landed, not yet ingested" in said
+    assert f"transactions {days[-1]} published, features not computed yet" in said
