@@ -605,6 +605,31 @@ def _own_env(data_root: Path) -> None:
     os.environ["MLOPS_DATA_ROOT"] = str(data_root)
 
 
+def scaled_spec(rows: int, folder: Path) -> Path | None:
+    """The use case's spec with the simulator's customers and merchants scaled with the day's
+    rows (a business ten times as big has ten times the customers, not customers who each
+    pay ten times a day); None when the spec has no simulator or ``rows`` is its own size."""
+    import yaml
+
+    from include.config import get_settings
+
+    source = get_settings().usecase_spec
+    raw = yaml.safe_load(source.read_text())
+    sim = raw.get("simulator") or {}
+    base = int(sim.get("rows_per_day") or 0)
+    if not base or rows == base:
+        return None
+    factor = rows / base
+    for key in ("customers", "merchants"):
+        if sim.get(key):
+            sim[key] = max(1, round(int(sim[key]) * factor))
+    sim["rows_per_day"] = rows
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / source.name  # same stem: same use case name, DAG ids and storage
+    target.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return target
+
+
 def _commit() -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True)
     return out.stdout.decode().strip()
@@ -626,6 +651,11 @@ def main() -> int:
     ap.add_argument("--boot-timeout", type=float, default=3600)
     ap.add_argument("--timeout", type=float, default=1800, help="for the day's chain")
     ap.add_argument("--quiet", type=float, default=60, help="s without a new run = the end")
+    ap.add_argument(
+        "--same-population",
+        action="store_true",
+        help="keep the spec's customers and merchants (default: scaled with --rows)",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
 
@@ -658,8 +688,18 @@ def main() -> int:
         meta.update(mode="own", days=args.days, rows=rows, champion_expected=expect)
         with tempfile.TemporaryDirectory(prefix="bench-day-", ignore_cleanup_errors=True) as tmp:
             scratch = Path(tmp)
-            run = EmbeddedRun(scratch / "data", days=args.days, rows=rows)
+            spec = None if args.same_population else scaled_spec(rows, scratch / "usecase")
+            extra = {"MLOPS_USECASE_SPEC": str(spec)} if spec else {}
+            run = EmbeddedRun(scratch / "data", days=args.days, rows=rows, extra_env=extra)
             _own_env(run.data_root)
+            os.environ.update(extra)
+            if spec:
+                sim = load_spec(spec).simulator
+                meta.update(spec=str(spec), customers=sim.customers, merchants=sim.merchants)
+                print(
+                    f"population scaled with the rows: {sim.customers:,} customers, "
+                    f"{sim.merchants:,} merchants ({spec})"
+                )
             try:
                 print(f"make run: {args.days} days x {rows:,} transactions on {run.data_root}")
                 result["boot"] = boot(run, scratch / "make-run.log", expect, args.boot_timeout)

@@ -1,4 +1,4 @@
-"""``python -m bench.startup``: wall time of ``make run`` to the first champion.
+"""``python -m bench.startup``: wall time of ``make run`` to the first served model.
 
     make bench-startup                      # warm: this checkout, its venv already built
     python -m bench.startup --fresh-clone   # a `git clone` of HEAD: includes building .venv
@@ -6,10 +6,11 @@
 
 Each run starts ``make run`` exactly as a person does (``scripts.embedded.trial``) on an
 empty scratch data directory and free ports, with the default bootstrap (14 days of 10k
-transactions, or ``--days``/``--rows``), and stops it with Ctrl-C once the first champion is
-registered. Printed per run: seconds from ``make run`` to the UI being healthy, to every
-landed day ingested, and to the first champion (target: ≤ 10 minutes warm on 2 cores, from
-docs/performance-anchors.md); restarts by the watchdog; whether the stop left anything.
+transactions, or ``--days``/``--rows``), and stops it with Ctrl-C once the first champion
+serves (its version in the service's ``/status``). Printed per run: seconds from ``make run``
+to the UI being healthy, to every landed day ingested, to the first champion registered
+(target ≤ 5 min warm on 2 cores, issue 20) and to it being served (target ≤ 6 min);
+restarts by the watchdog; whether the stop left anything.
 Results go to ``bench/results/startup.json``. The harness measures; it does not judge.
 """
 
@@ -29,7 +30,8 @@ from scripts.embedded.supervisor import pid_alive
 from scripts.embedded.trial import ROOT, EmbeddedRun, ingested, port_open
 
 RESULTS = ROOT / "bench" / "results" / "startup.json"
-TARGET_S = 600
+TARGET_S = 360  # first served model (issue 20); the first champion's is 300
+CHAMPION_TARGET_S = 300
 
 
 def _one(repo: Path, scratch: Path, days: int, rows: int | None, timeout_s: float) -> dict:
@@ -45,16 +47,20 @@ def _one(repo: Path, scratch: Path, days: int, rows: int | None, timeout_s: floa
                 marks["ui_healthy_s"] = now
             if ingested(status) and "all_ingested_s" not in marks:
                 marks["all_ingested_s"] = now
-            if (status.get("progress") or {}).get("first_champion_s"):
+            progress = status.get("progress") or {}
+            if progress.get("first_champion_s") and "first_champion_s" not in marks:
                 marks["first_champion_s"] = now
-                marks["champion"] = status["progress"]["champion"]
+                marks["champion"] = progress["champion"]
+            if progress.get("first_deployed_s"):
+                marks["first_served_s"] = now
+                marks["served"] = progress.get("deployed")
                 break
             if run.proc is not None and run.proc.poll() is not None:
                 marks["error"] = f"make run exited {run.proc.returncode}"
                 break
             time.sleep(2)
         else:
-            marks["error"] = f"no champion after {timeout_s:.0f} s"
+            marks["error"] = f"no served model after {timeout_s:.0f} s"
         pids = {k: v for k, v in (run.status().get("pids") or {}).items() if v}
         marks["restarts"] = run.status().get("restarts")
         marks["exit_code"] = run.ctrl_c() if run.proc and run.proc.poll() is None else None
@@ -89,11 +95,13 @@ def main() -> int:
             results.append(marks)
             if args.fresh_clone:
                 shutil.rmtree(repo / ".venv", ignore_errors=True)
-        champ = marks.get("first_champion_s")
+        champ, served = marks.get("first_champion_s"), marks.get("first_served_s")
         print(
             f"run {i + 1}: UI healthy {marks.get('ui_healthy_s')} s, all ingested "
             f"{marks.get('all_ingested_s')} s, first champion {champ} s "
-            f"({'%.2f' % (champ / TARGET_S) if champ else '-'} of the {TARGET_S} s target), "
+            f"({'%.2f' % (champ / CHAMPION_TARGET_S) if champ else '-'} of its "
+            f"{CHAMPION_TARGET_S} s target), served {served} s "
+            f"({'%.2f' % (served / TARGET_S) if served else '-'} of its {TARGET_S} s target), "
             f"restarts {marks.get('restarts')}, exit {marks.get('exit_code')}, left "
             f"{marks.get('left_processes') or 'nothing'} / ports "
             f"{marks.get('held_ports') or 'free'}"

@@ -59,3 +59,19 @@ def test_stage_figures_follow_the_timeline() -> None:
     assert mat["gap_s"] == 4  # the ingest's last task ended at 9, materialize started at 13
     assert (mat["span_s"], mat["busy_s"], mat["span_minus_task_s"]) == (6, 5.0, 1)
     assert got["ingest labels"] == {"runs": 0, "states": []}
+
+
+def test_a_bigger_day_comes_from_a_bigger_population_under_the_same_use_case(
+    tmp_path, monkeypatch
+) -> None:
+    from bench.day_cycle import scaled_spec
+    from include.spec import load_spec
+
+    monkeypatch.delenv("MLOPS_USECASE_SPEC", raising=False)
+    base = load_spec().simulator
+    spec = scaled_spec(base.rows_per_day * 10, tmp_path)
+    assert spec is not None and spec.stem == "fraud"  # same use case name, DAG ids, storage
+    sim = load_spec(spec).simulator
+    assert (sim.customers, sim.merchants) == (base.customers * 10, base.merchants * 10)
+    assert sim.rows_per_day == base.rows_per_day * 10
+    assert scaled_spec(base.rows_per_day, tmp_path / "same") is None

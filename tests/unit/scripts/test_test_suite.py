@@ -7,19 +7,37 @@ from tests.conftest import _TIERS, ROOT
 
 
 def test_the_lanes_run_every_tier_folder_once_with_its_marker() -> None:
-    listed = [
-        (marker, folder)
-        for lane in test_suite.LANES
-        for marker, folders in lane
-        for folder in folders.split()
-    ]
-    assert len(listed) == len(set(listed))
+    tiers = [t for lane in test_suite._tiers(test_suite.LANES) for t in lane]
+    assert len({t.name for t in tiers}) == len(tiers)  # one log, one scratch folder each
+    whole = [(t.marker, f) for t in tiers if not t.ignored for f in t.folders.split()]
+    cut = [t for t in tiers if t.ignored]
+    for rest in cut:
+        # The rest of a cut tier: its folder, without exactly what its first part runs.
+        (folder,) = rest.folders.split()
+        parts = [(m, f) for m, f in whole if m == rest.marker and f.startswith(f"{folder}/")]
+        assert sorted(f for _, f in parts) == sorted(rest.ignored.split())
+        assert all((ROOT / f).exists() for _, f in parts), parts
+        whole = [w for w in whole if w not in parts] + [(rest.marker, folder)]
+    assert len(whole) == len(set(whole))
     folders = {
         p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and any(p.glob("test_*.py"))
     }
     # Every folder holding tests is a tier, and every tier runs in a lane.
     assert folders == set(_TIERS)
-    assert {(marker, f"tests/{folder}") for folder, marker in _TIERS.items()} == set(listed)
+    assert {(marker, f"tests/{folder}") for folder, marker in _TIERS.items()} == set(whole)
+
+
+def test_a_tier_cut_in_two_runs_each_test_once(tmp_path, monkeypatch, capsys) -> None:
+    here = "tests/unit/scripts/test_test_suite.py"
+    monkeypatch.setattr(test_suite, "OUTPUT", tmp_path)
+    lanes = ((("unit", here),), (("unit", "tests/unit/scripts", here),))
+    monkeypatch.setattr(test_suite, "LANES", lanes)
+    # One test, selected in both parts: the first part runs it, the rest leaves its file out.
+    assert test_suite.main(["-q", "-k", "a_tiers_summary_is"]) == 1
+    assert "1 passed" in (tmp_path / "unit.log").read_text()
+    rest = (tmp_path / "unit-2.log").read_text()
+    assert "deselected" in rest and "passed" not in rest
+    assert "failed tiers: unit-2" in capsys.readouterr().out
 
 
 def test_a_tiers_summary_is_pytests_last_line() -> None:
