@@ -114,6 +114,18 @@ def read_bytes(uri: str) -> bytes:
     return Path(uri).read_bytes()
 
 
+def read_tail(uri: str, nbytes: int) -> bytes:
+    """The last ``nbytes`` of an object (all of it when smaller): a Parquet footer without
+    the data before it (a ranged GET on S3)."""
+    if is_s3(uri):
+        bucket, key = _split_s3(uri)
+        body = s3_client().get_object(Bucket=bucket, Key=key, Range=f"bytes=-{nbytes}")["Body"]
+        return body.read()
+    with Path(uri).open("rb") as fh:
+        fh.seek(max(0, fh.seek(0, os.SEEK_END) - nbytes))
+        return fh.read()
+
+
 def write_bytes(uri: str, data: bytes) -> None:
     """Write atomically: readers see the old object or the new one, never a part."""
     if is_s3(uri):

@@ -30,6 +30,21 @@ def parquet_rows(data: bytes) -> int:
     return int(pq.ParquetFile(io.BytesIO(data)).metadata.num_rows)
 
 
+_FOOTER_GUESS = 64 * 1024  # bytes: most footers fit; a bigger one costs a second read
+
+
+def partition_rows(lake_uri: str, feed: str, day: date) -> int:
+    """A partition's row count from its Parquet footer alone (no row is read or decoded)."""
+    import pyarrow.parquet as pq
+
+    uri = partition_uri(lake_uri, feed, day)
+    tail = storage.read_tail(uri, _FOOTER_GUESS)
+    needed = int.from_bytes(tail[-8:-4], "little") + 8  # footer length, then b"PAR1"
+    if needed > len(tail):
+        tail = storage.read_tail(uri, needed)
+    return int(pq.ParquetFile(io.BytesIO(tail[-needed:])).metadata.num_rows)
+
+
 def stage(frame: pd.DataFrame, uri: str) -> None:
     storage.write_bytes(uri, to_parquet_bytes(frame))
 

@@ -195,6 +195,8 @@ def _training_set_step(uri: str, tags: Mapping[str, str]) -> Step:
         "columns": meta.num_columns,
         "data sha256 (split)": tags.get("data_sha256"),
         "features event through": tags.get("lineage.features_event_through"),
+        # Beyond model.max_training_rows: "<kept> of about <all> ... (rate, by key hash)".
+        "sampled": tags.get("lineage.sampled", "-"),
     }
     return _step("training_set", "Training set", fields)
 

@@ -305,6 +305,8 @@ def register_challenger(
         "features": list(training["features"]),
         "sensitive": list(training["sensitive"]),
         "holdout_uri": training["holdout_uri"],
+        # A training set over model.max_training_rows is a uniform sample (its holdout too).
+        "training_sampled": training.get("lineage", {}).get("sampled", "-"),
     }
 
 
@@ -425,6 +427,7 @@ def compare_with_champion(
             "from": ts.min().isoformat() if ts is not None else None,
             "to": ts.max().isoformat() if ts is not None else None,
             "sha256": frame_digest(holdout, needed),
+            "sampled": challenger.get("training_sampled", "-"),
         },
         "challenger": {**dict(challenger), **mine},
         "champion": champion,

@@ -116,6 +116,11 @@ def render_html(comparison: Mapping[str, Any]) -> str:
         f"{_fmt(hold.get('positives'))} frauds, {_fmt(hold.get('from'))} to "
         f"{_fmt(hold.get('to'))} ({_fmt(hold.get('uri'))}).</p>"
     )
+    if hold.get("sampled") not in (None, "-"):
+        out.append(
+            "<p>The training window was over the spec's <code>model.max_training_rows</code>: "
+            f"training set and holdout are its uniform sample, {_fmt(hold['sampled'])}.</p>"
+        )
     out.append("<h2>Checks</h2><table><tr><th>check</th><th>verdict</th><th>detail</th></tr>")
     for check in comparison.get("checks", []):
         out.append(

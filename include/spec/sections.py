@@ -436,6 +436,13 @@ class ModelSpec:
     min_positives: PositiveInt
     candidates: Annotated[tuple[Family, ...], Field(min_length=1), AfterValidator(_distinct)]
     tuning_budget: PositiveInt  # configs tried per family
+    # The training set's cap: a window with more matured labelled events trains on a
+    # uniform sample of about this many, drawn by event key hash while the partitions are
+    # read (the same window gives the same sample), so memory stays bounded at any volume.
+    # Training peaked at 3.2 GB for 1M rows (bench/README.md): 2M fits beside the other
+    # tasks on a 24 GB worker. A larger number lifts it (None, no cap, is for code: a null
+    # in a spec file means the default, as everywhere).
+    max_training_rows: PositiveInt | None = 2_000_000
     champion_alias: Text = "champion"
     challenger_alias: Text = "challenger"
     minimums: dict[Metric, Number] = Field(default_factory=dict)  # a first model's floor
@@ -452,6 +459,11 @@ class ModelSpec:
     def __post_init__(self) -> None:
         if self.champion_alias == self.challenger_alias:
             raise ValueError("challenger_alias must differ from champion_alias")
+        if self.max_training_rows is not None and self.max_training_rows < self.min_training_rows:
+            raise ValueError(
+                f"max_training_rows ({self.max_training_rows}) is below min_training_rows "
+                f"({self.min_training_rows}): no training set could ever be large enough"
+            )
 
 
 @dataclass(frozen=True, config=_CONFIG)

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import subprocess
 from datetime import date, timedelta
 from typing import Any
 
 from include import layout, storage
 from include.config import REPO_ROOT, get_settings
-from include.data import lake
+from include.data import lake, sample
 from include.spec import UseCaseSpec, load_spec
+
+log = logging.getLogger(__name__)
 
 
 class TrainingWindowEmpty(ValueError):
@@ -206,33 +209,49 @@ def build_training_set(
     if not label_days:
         raise TrainingWindowEmpty("no validated label partition yet: labels arrive days later")
     sensitive = [a for f in spec.feeds.values() for a in f.sensitive_attributes]
-    tx = pd.concat(
-        [
-            lake.read_partition(
-                settings.lake_uri,
-                names.events_feed,
-                d,
-                list(dict.fromkeys([*entity_columns(fspec), *sensitive])),
-            )
-            for d in days
-        ],
-        ignore_index=True,
+    columns = list(dict.fromkeys([*entity_columns(fspec), *sensitive]))
+    # Only matured events: before an event is `maturity_days` old only a positive outcome
+    # can have arrived, so a younger window would over-represent the positive class.
+    maturity = spec.labels.maturity_days
+    cutoff = pd.Timestamp(max(label_days) + timedelta(days=1 - maturity), tz="UTC")
+    # Beyond model.max_training_rows, a uniform sample by event key hash, taken from each
+    # partition as it is read (events and labels alike): the window is never held whole.
+    # Its rate comes from the footers of the partitions whose events all matured (a
+    # partition holds its day's events and late ones, never later ones).
+    matured_rows = sum(
+        lake.partition_rows(settings.lake_uri, names.events_feed, d)
+        for d in days
+        if d < cutoff.date()
     )
+    rate = sample.rate_for(matured_rows, model.max_training_rows)
+
+    def matured(d: date) -> pd.DataFrame:
+        frame = lake.read_partition(settings.lake_uri, names.events_feed, d, columns)
+        return sample.keep(frame[frame[event_ts] < cutoff], key, rate)
+
+    tx = pd.concat([matured(d) for d in days], ignore_index=True)
     labels = pd.concat(
         [
-            lake.read_partition(settings.lake_uri, names.labels_feed, d, [key, target])
+            sample.keep(
+                lake.read_partition(settings.lake_uri, names.labels_feed, d, [key, target]),
+                key,
+                rate,
+            )
             for d in label_days
         ]
         or [pd.DataFrame(columns=[key, target])],
         ignore_index=True,
     ).drop_duplicates(key, keep="last")
-    # Only matured events: before an event is `maturity_days` old only a positive outcome
-    # can have arrived, so a younger window would over-represent the positive class.
-    maturity = spec.labels.maturity_days
-    cutoff = pd.Timestamp(max(label_days) + timedelta(days=1 - maturity), tz="UTC")
-    tx = tx[tx[event_ts] < cutoff]
     entity = tx.merge(labels, on=key, how="inner")
+    del tx, labels
     entity[target] = model.positives(entity[target])  # 0/1 from here on
+    sampled = sample.Sampling(rate, len(entity)).describe("matured labelled events", key)
+    if rate < 1.0:
+        log.info(
+            "training set sampled (model.max_training_rows %s): %s",
+            f"{model.max_training_rows:,}",
+            sampled,
+        )
     positives = int(entity[target].sum()) if len(entity) else 0
     min_rows, min_pos = model.min_training_rows, model.min_positives
     if len(entity) < min_rows or positives < min_pos or positives == len(entity):
@@ -267,6 +286,8 @@ def build_training_set(
         )[:4000],
         "git_commit": _git_commit(),
         "features_event_through": announced or "-",
+        "sampled": sampled,
+        "sampling_rate": repr(rate),  # exact: nothing_new samples a later window at it
         "dag_run_id": run_id,
         "training_set_uri": uri,
     }
@@ -332,7 +353,12 @@ def nothing_new(frame: Any, spec: UseCaseSpec, tracking_uri: str, current: Any) 
     labels, so the features they trigger add no matured labelled row: without this every
     day would train twice, the second time on the same data or on a day less, and a
     rejected candidate would be trained again and rejected again. Where the judged
-    version's training set can no longer be read, the run trains."""
+    version's training set can no longer be read, the run trains.
+
+    A capped window (``model.max_training_rows``) is compared at the judged version's
+    sampling rate (``lineage.sampling_rate``): when the window lost its oldest day, the
+    rate rises and the sample takes keys the judged one left out by design, not news. The
+    same rows at the rate it had are the rows it saw; a new matured day still shows."""
     import pandas as pd
 
     from include.registry.read import newest_judged
@@ -351,6 +377,11 @@ def nothing_new(frame: Any, spec: UseCaseSpec, tracking_uri: str, current: Any) 
     except (FileNotFoundError, OSError, KeyError, ValueError):
         return None
     now = frame[[key, target]]
+    try:
+        judged_rate = float(judged.tags.get("lineage.sampling_rate") or 1.0)
+    except ValueError:
+        return None
+    now = sample.keep(now, key, judged_rate)
     fresh = now.merge(seen.drop_duplicates(), on=[key, target], how="left", indicator=True)
     if (fresh["_merge"] == "left_only").any():
         return None
@@ -361,10 +392,11 @@ def nothing_new(frame: Any, spec: UseCaseSpec, tracking_uri: str, current: Any) 
         status = f"{decision}, no champion yet"
     else:
         status = f"{decision} against champion v{champion_now}"
+    at = f" (sampled at its rate, {judged_rate:.4g})" if judged_rate < 1.0 else ""
     return (
-        f"nothing new to learn: each of the {len(now)} labelled events is in the training "
-        f"set of v{judged.version} ({status}) with the same label; the next matured labels "
-        "train"
+        f"nothing new to learn: each of the {len(now)} labelled events{at} is in the "
+        f"training set of v{judged.version} ({status}) with the same label; the next matured "
+        "labels train"
     )
 
 

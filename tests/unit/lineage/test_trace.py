@@ -18,6 +18,7 @@ from include.spec import load_spec
 ROOT = Path(__file__).resolve().parents[3]
 NAME = "lin_fraud"
 TX = "tx_00000000000000aa"
+SAMPLED = "2 of about 20 matured labelled events (rate 0.1, by hash of transaction_id)"
 
 
 @pytest.fixture
@@ -54,6 +55,7 @@ def world(data_root, tmp_path, monkeypatch):
         "lineage.feature_service": "fraud_detection_v1",
         "lineage.data_partitions": "transactions:2026-11-01..2026-11-02",
         "lineage.validation_result_ids": "transactions/2026-11-02/scheduled__a",
+        "lineage.sampled": SAMPLED,
         "features": "amount,tx_count_1d",
     }
     client.create_model_version(NAME, source="runs:/x/model", run_id=run.info.run_id, tags=tags)
@@ -99,6 +101,7 @@ def test_trace_a_prediction_through_every_step(world) -> None:
     run_links = [link["href"] for link in steps["training_run"]["links"]]
     assert "http://mlflow.example/#/experiments/" in run_links[0] and world["run"] in run_links[0]
     assert steps["training_set"]["fields"]["rows"] == "2"
+    assert steps["training_set"]["fields"]["sampled"] == SAMPLED  # over max_training_rows
     assert steps["feature_service"]["fields"]["feature service"] == "fraud_detection_v1"
     assert "(2/2 partitions present)" in steps["partitions"]["fields"]["transactions"]
     assert steps["validation"]["fields"] == {"transactions 2026-11-02": "passed"}

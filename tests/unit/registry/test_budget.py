@@ -240,3 +240,15 @@ def test_the_report_shows_latency_and_size_against_the_budget_and_the_threshold(
     ) in page
     assert "Decision threshold (challenger)" in page and "<td>0.8125</td>" in page
     assert "latency_budget" in page
+
+
+def test_the_report_says_when_the_training_set_and_its_holdout_are_a_sample() -> None:
+    sampled = "2,000,000 of about 21,034,112 matured labelled events (rate 0.09508, by hash)"
+    base = {"model": "m", "decision": "promote", "reason": "r", "checks": [], "champion": None}
+    base["challenger"] = {"version": "2"}
+
+    page = render_html({**base, "holdout": {"rows": 300_000, "sampled": sampled}})
+    whole = render_html({**base, "holdout": {"rows": 300_000, "sampled": "-"}})
+
+    assert f"uniform sample, {sampled}" in page and "max_training_rows" in page
+    assert "max_training_rows" not in whole

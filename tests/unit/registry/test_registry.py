@@ -279,6 +279,7 @@ def test_first_model_is_promoted_when_it_reaches_the_minimums(
     for key, value in LINEAGE.items():
         assert version.tags[f"lineage.{key}"] == value
     assert version.tags["gate.decision"] == "promoted"
+    assert result["comparison"]["holdout"]["sampled"] == "-"  # LINEAGE: the whole window
     assert (
         float(version.tags["gate.pr_auc"])
         == result["comparison"]["challenger"]["overall"]["pr_auc"]

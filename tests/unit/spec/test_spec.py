@@ -136,6 +136,7 @@ def test_sections_left_out_take_their_defaults(tmp_path: Path, raw) -> None:
     assert spec.serving.target_false_positive_rate == 0.02
     assert spec.monitoring == MonitoringSpec()
     assert spec.model.rejection_mail_cooldown_hours == 24.0
+    assert spec.model.max_training_rows == 2_000_000  # commented out in the bundled spec
     assert spec.simulator is None  # a production spec need not describe a simulator
     assert spec.alerts.recipients == ()
 
@@ -165,6 +166,12 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
         (_set("model.registered_name", ...), r"model\.registered_name: is missing"),
         (_set("model.min_training_rows", ...), r"model\.min_training_rows: is missing"),
         (_set("model", ...), r": model: is missing"),
+        # a training-set cap below the training minimum: no window could ever train
+        (
+            _set("model.max_training_rows", 100),
+            r"max_training_rows \(100\) is below min_training_rows \(5000\)",
+        ),
+        (_set("model.max_training_rows", 0), r"model\.max_training_rows: "),
         # a split that does not sum to 1
         (
             _set("model.split", {"train": 0.7, "validation": 0.2, "holdout": 0.2}),
@@ -400,3 +407,11 @@ def test_a_pii_mark_that_would_break_a_join_or_a_feature_is_refused(
     with pytest.raises(SpecError) as err:
         load_spec(_write(tmp_path, raw, change))
     assert any(p.where == where and what in p.what for p in err.value.problems), str(err.value)
+
+
+def test_a_null_training_set_cap_is_the_default_not_no_cap(tmp_path: Path, raw) -> None:
+    """As every null of a spec file: a cap is lifted by a number, never by omission."""
+    spec = load_spec(_write(tmp_path, raw, _set("model.max_training_rows", None)))
+    assert spec.model.max_training_rows == 2_000_000
+    spec = load_spec(_write(tmp_path, raw, _set("model.max_training_rows", 10**12)))
+    assert spec.model.max_training_rows == 10**12
