@@ -215,7 +215,7 @@ def build_training_set(
     maturity = spec.labels.maturity_days
     cutoff = pd.Timestamp(max(label_days) + timedelta(days=1 - maturity), tz="UTC")
     # Beyond model.max_training_rows, a uniform sample by event key hash, taken from each
-    # partition as it is read (events and labels alike): the window is never held whole.
+    # partition as it is read: the window is never held whole.
     # Its rate comes from the footers of the partitions whose events all matured (a
     # partition holds its day's events and late ones, never later ones).
     matured_rows = sum(
@@ -229,17 +229,15 @@ def build_training_set(
         frame = lake.read_partition(settings.lake_uri, names.events_feed, d, columns)
         return sample.keep(frame[frame[event_ts] < cutoff], key, rate)
 
+    def labelled(d: date, events: pd.Series) -> pd.DataFrame:
+        # Every label partition is read (a label may come long after its event): only the
+        # labels of the events kept are held, however long the platform's history.
+        frame = lake.read_partition(settings.lake_uri, names.labels_feed, d, [key, target])
+        return frame[frame[key].isin(events)]
+
     tx = pd.concat([matured(d) for d in days], ignore_index=True)
     labels = pd.concat(
-        [
-            sample.keep(
-                lake.read_partition(settings.lake_uri, names.labels_feed, d, [key, target]),
-                key,
-                rate,
-            )
-            for d in label_days
-        ]
-        or [pd.DataFrame(columns=[key, target])],
+        [labelled(d, tx[key]) for d in label_days] or [pd.DataFrame(columns=[key, target])],
         ignore_index=True,
     ).drop_duplicates(key, keep="last")
     entity = tx.merge(labels, on=key, how="inner")
