@@ -40,6 +40,7 @@ import argparse
 import ast
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -450,7 +451,11 @@ class Chain:
             res = _xcom(self.api, run, "evaluate_and_promote", "return_value") or {}
             decision = res.get("decision", "?")
             result = "promoted" if res.get("promoted") else f"rejected at the gate ({decision})"
-            before = res.get("champion_version")
+            # After a promotion the result's champion_version is the new one: the champion
+            # it was compared with is the comparison's.
+            before = (res.get("comparison") or {}).get(
+                "champion_version", res.get("champion_version")
+            )
             against = f"champion v{before}" if before not in (None, res.get("version")) else "none"
             detail = f"v{res.get('version')} (against {against}): "
             return {
@@ -630,6 +635,16 @@ def scaled_spec(rows: int, folder: Path) -> Path | None:
     return target
 
 
+def keep_logs(data_root: Path, results: Path) -> str:
+    """Copy the platform's component logs (deployment candidates included) and Airflow's
+    task logs out of the scratch data root, which is deleted when the bench ends."""
+    target = results / f"day_cycle-logs-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    for part in ("logs", "airflow/logs"):
+        if (data_root / part).is_dir():
+            shutil.copytree(data_root / part, target / part, dirs_exist_ok=True)
+    return str(target)
+
+
 def _commit() -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True)
     return out.stdout.decode().strip()
@@ -710,6 +725,9 @@ def main() -> int:
                 result["error"] = str(exc)
                 code = 1
             finally:
+                failed = code or "fail" in str((result.get("day") or {}).get("outcome"))
+                if failed:  # the scratch folder goes: what a person needs to see why stays
+                    result["kept_logs"] = keep_logs(run.data_root, args.out.parent)
                 pids = {k: v for k, v in (run.status().get("pids") or {}).items() if v}
                 stop = result.setdefault("stop", {})
                 stop["exit_code"] = run.ctrl_c() if run.proc and run.proc.poll() is None else None
@@ -724,6 +742,8 @@ def main() -> int:
         print(f"ERROR {result['error'][:2000]}")
     if "stop" in result:
         print(f"stopped: {result['stop']}")
+    if result.get("kept_logs"):
+        print(f"the day failed somewhere: its logs are kept in {result['kept_logs']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, default=str))
     print(f"-> {args.out} ({meta['wall_s']} s in all)")
