@@ -112,6 +112,9 @@ PHASES: dict[str, list[str]] = {
     ],
     "materialize": [
         "include.features.tables:PartitionCache.span",
+        "include.features.shards:ShardedLake._split_events",
+        "include.features.shards:ShardedLake._split_labels",
+        "include.features.shards:_gather",
         "include.features.compute:view_stats",
         "include.features.tables:write_table",
     ],

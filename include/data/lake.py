@@ -33,11 +33,14 @@ def parquet_rows(data: bytes) -> int:
 _FOOTER_GUESS = 64 * 1024  # bytes: most footers fit; a bigger one costs a second read
 
 
-def partition_rows(lake_uri: str, feed: str, day: date) -> int:
-    """A partition's row count from its Parquet footer alone (no row is read or decoded)."""
+def partition_rows(lake_uri: str, feed: str, day: date) -> int | None:
+    """A partition's row count from its Parquet footer alone (no row is read or decoded);
+    None when the day has no partition."""
     import pyarrow.parquet as pq
 
     uri = partition_uri(lake_uri, feed, day)
+    if not storage.exists(uri):
+        return None
     tail = storage.read_tail(uri, _FOOTER_GUESS)
     needed = int.from_bytes(tail[-8:-4], "little") + 8  # footer length, then b"PAR1"
     if needed > len(tail):

@@ -47,14 +47,15 @@ def _events(frame: pd.DataFrame, fspec: FeatureSpec) -> pd.DataFrame:
     return frame.drop(columns=[_TS], errors="ignore").rename(columns={fspec.event_ts: _TS})
 
 
-def _key(values: pd.Series, key_type: str) -> pd.Series:
+def typed_keys(values: pd.Series, key_type: str) -> pd.Series:
+    """Join key values as every table holds them: int64, or text."""
     return values.astype("int64") if key_type == "int" else values.astype(str)
 
 
 def _prepare(frame: pd.DataFrame, key: str, key_type: str, ts: str = _TS) -> pd.DataFrame:
     """Drop rows without key/time, type the key and sort by time (merge_asof needs it)."""
     out = frame.dropna(subset=[key, ts]).copy()
-    out[key] = _key(out[key], key_type)
+    out[key] = typed_keys(out[key], key_type)
     out[ts] = pd.to_datetime(out[ts], utc=True)
     return out.sort_values(ts, kind="stable", ignore_index=True)
 
@@ -141,7 +142,9 @@ def daily_stamps(
             labels.loc[(labels[_TS] >= reach) & (labels[_TS] < end), key],
         ]
     ).unique()
-    daily = pd.DataFrame({key: _key(pd.Series(active, dtype=object), view.key_type), _TS: end})
+    daily = pd.DataFrame(
+        {key: typed_keys(pd.Series(active, dtype=object), view.key_type), _TS: end}
+    )
     first = target.groupby(key, as_index=False)[_TS].min()
     stamps = pd.concat([daily, first], ignore_index=True).drop_duplicates([key, _TS])
     return stamps.sort_values([key, _TS], ignore_index=True)
@@ -186,9 +189,17 @@ def view_stats(
     target: pd.DataFrame,
     day: date,
     fspec: FeatureSpec,
+    first_stamp: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Rows of ``view`` for partition ``day``: one per stamp of its kind, each aggregating
-    ``history`` events (which include the target ones) and ``labels`` strictly before it."""
+    ``history`` events (which include the target ones) and ``labels`` strictly before it.
+
+    ``first_stamp``: when ``target`` is one shard of the partition's events
+    (:mod:`include.features.shards`), the earliest stamp of the whole partition
+    (:func:`earliest_stamp`). A per-event view keeps the history from one longest window
+    before it, as the whole partition does: each key's cumulative sums then start at the same
+    event, so the shard's floats are the whole's to the last bit.
+    """
     key = view.join_key
     history, target = _events(history, fspec), _events(target, fspec)
     ev = _prepare(history, key, view.key_type)
@@ -201,7 +212,8 @@ def view_stats(
     if stamps.empty:
         return _typed(out.reindex(columns=[key, _TS, *view.columns]), view)
     # Only the stamped entities' events within the longest window matter.
-    since = stamps[_TS].min() - pd.Timedelta(days=view.longest_window)
+    first = stamps[_TS].min() if first_stamp is None else first_stamp
+    since = first - pd.Timedelta(days=view.longest_window)
     if view.stamps == "per_event":
         ev = ev[ev[key].isin(stamps[key]) & (ev[_TS] >= since)].reset_index(drop=True)
     ev, lab, coded = _coded(key, ev, lab, stamps)
@@ -216,6 +228,12 @@ def view_stats(
             out[agg.feature] = _aggregate(agg, source, lookups[agg.source], key, keys, at)
     out[view.as_of] = at
     return _typed(out, view)
+
+
+def earliest_stamp(view: View, target: pd.DataFrame, fspec: FeatureSpec) -> pd.Timestamp | None:
+    """The earliest stamp of ``view``'s per-event rows of ``target`` (None: no rows)."""
+    stamps = _prepare(_events(target, fspec), view.join_key, view.key_type)[_TS]
+    return stamps.min() if len(stamps) else None
 
 
 def _coded(key: str, *frames: pd.DataFrame) -> list[pd.DataFrame]:
@@ -370,5 +388,5 @@ def _typed(frame: pd.DataFrame, view: View) -> pd.DataFrame:
         else:
             out[name] = pd.to_datetime(out[name], utc=True)
     out[_TS] = pd.to_datetime(out[_TS], utc=True)
-    out[view.join_key] = _key(out[view.join_key], view.key_type)
+    out[view.join_key] = typed_keys(out[view.join_key], view.key_type)
     return out[[view.join_key, _TS, *view.columns]].reset_index(drop=True)

@@ -28,7 +28,7 @@ import pandas as pd
 
 from include import layout, storage
 from include.data import lake
-from include.features import compute
+from include.features import compute, shards
 from include.features.schema import FeatureSpec
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,12 @@ class PartitionCache:
                 lake.read_partition(self.lake_uri, feed, day, cols) if storage.exists(uri) else None
             )
         return self._frames[(feed, day)]
+
+    def forget_before(self, day: date) -> None:
+        """Drop the frames of days before ``day``: days are computed in order, so no later
+        day reads them (a backfill holds one look-back, not every day of the run)."""
+        for key in [k for k in self._frames if k[1] < day]:
+            del self._frames[key]
 
     def span(self, feed: str, first: date, last: date) -> pd.DataFrame:
         """Every existing partition of ``feed`` in ``[first, last]``, concatenated."""
@@ -109,20 +115,34 @@ def write_table(frame: pd.DataFrame, features_uri: str, view: str, day: date) ->
 def build_partitions(
     days: Iterable[date], *, lake_uri: str, features_uri: str, fspec: FeatureSpec
 ) -> dict[str, dict[str, int]]:
-    """Compute and write every view for each day; returns ``{day: {view: rows}}``."""
+    """Compute and write every view for each day; returns ``{day: {view: rows}}``.
+
+    A day whose look-back holds more than ``shards.SHARD_ROWS`` rows is computed by shards
+    of join keys (:mod:`include.features.shards`: the same bytes, a fraction of the memory);
+    the others whole, from frames cached for the days after them.
+    """
     cache = PartitionCache(lake_uri, fspec)
+    reach = timedelta(days=max(fspec.transaction_lookback_days, fspec.label_lookback_days))
     summary: dict[str, dict[str, int]] = {}
-    for day in sorted(set(days)):
-        inputs = {
-            f: _published_at(lake_uri, f, day) for f in (fspec.events_feed, fspec.labels_feed)
-        }
-        tables = partition_tables(day, cache, fspec)
-        summary[day.isoformat()] = {
-            view: write_table(frame, features_uri, view, day)["rows"]
-            for view, frame in tables.items()
-        }
-        _mark_computed(features_uri, day, inputs)
-        log.info("features for %s: %s", day, summary[day.isoformat()])
+    with shards.ShardedLake(lake_uri, fspec) as sharded:
+        for day in sorted(set(days)):
+            inputs = {
+                f: _published_at(lake_uri, f, day) for f in (fspec.events_feed, fspec.labels_feed)
+            }
+            n = sharded.shard_count(day)
+            if n > 1:
+                cache.forget_before(day + timedelta(days=1))  # not read: held no longer
+                tables = sharded.partition_tables(day, n)
+            else:
+                cache.forget_before(day - reach)
+                tables = partition_tables(day, cache, fspec)
+            summary[day.isoformat()] = {
+                view: write_table(frame, features_uri, view, day)["rows"]
+                for view, frame in tables.items()
+            }
+            del tables
+            _mark_computed(features_uri, day, inputs)
+            log.info("features for %s: %s", day, summary[day.isoformat()])
     return summary
 
 

@@ -219,7 +219,7 @@ def build_training_set(
     # Its rate comes from the footers of the partitions whose events all matured (a
     # partition holds its day's events and late ones, never later ones).
     matured_rows = sum(
-        lake.partition_rows(settings.lake_uri, names.events_feed, d)
+        lake.partition_rows(settings.lake_uri, names.events_feed, d) or 0
         for d in days
         if d < cutoff.date()
     )
