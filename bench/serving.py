@@ -631,18 +631,27 @@ def run_live(size: str | bool = "default", url: str | None = None) -> dict[str, 
     transactions = checks.golden_requests(rows=rows)[:rows]
     payloads = [json.dumps({"transactions": [tx]}).encode() for tx in transactions]
     print(f"== Serving, live: {url} ({status['model']['tag']}, pid {status['pid']}) ==")
-    served = Served("live", url, token, payloads, synthetic=True)
+    served = Served("live", url, token, payloads, pid=status.get("pid"), synthetic=True)
     model = _model_rows(status["model"]["tag"], transactions)
-    measured = measure([served], n=n, seconds=seconds, rounds=rounds, model=model)
-    svc, inproc = measured["live"], measured["in_process"]
+    # BentoML's hello world beside it, in alternating blocks: what any endpoint costs on
+    # this machine at this moment, as in the bench platform's run.
+    with (
+        tempfile.TemporaryDirectory(prefix="mlops-bench-floor-") as logs,
+        _serve_floor(Path(logs)) as (floor_url, floor_pid, _),
+    ):
+        floor_served = Served("floor", floor_url, "", [FLOOR_PAYLOAD], FLOOR_PATH, floor_pid)
+        measured = measure([floor_served, served], n=n, seconds=seconds, rounds=rounds, model=model)
+    floor, svc, inproc = measured["floor"], measured["live"], measured["in_process"]
     ratio = svc["sequential"]["p99_s"] / inproc["p99_s"]
+    print(_line("floor (BentoML hello world)", floor))
     print(_line("live service", svc))
+    _print_floor_gap(floor, svc)
     _print_steps(svc)
     print(
         f"  in-process predict p50 {_us(inproc['p50_s'])}, p99 {_us(inproc['p99_s'])} "
         f"→ HTTP p99 / in-process p99 {ratio:.1f}x"
     )
-    return {"service": svc, "in_process": inproc, "ratio": ratio, "url": url}
+    return {"service": svc, "floor": floor, "in_process": inproc, "ratio": ratio, "url": url}
 
 
 if __name__ == "__main__":
