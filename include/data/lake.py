@@ -36,11 +36,14 @@ _FOOTER_GUESS = 64 * 1024  # bytes: most footers fit; a bigger one costs a secon
 def partition_rows(lake_uri: str, feed: str, day: date) -> int | None:
     """A partition's row count from its Parquet footer alone (no row is read or decoded);
     None when the day has no partition."""
+    uri = partition_uri(lake_uri, feed, day)
+    return file_rows(uri) if storage.exists(uri) else None
+
+
+def file_rows(uri: str) -> int:
+    """A Parquet file's row count from its footer alone (no row is read or decoded)."""
     import pyarrow.parquet as pq
 
-    uri = partition_uri(lake_uri, feed, day)
-    if not storage.exists(uri):
-        return None
     tail = storage.read_tail(uri, _FOOTER_GUESS)
     needed = int.from_bytes(tail[-8:-4], "little") + 8  # footer length, then b"PAR1"
     if needed > len(tail):

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from include import layout, storage
-from include.data import lake
+from include.data import lake, sample
 from include.monitoring.errors import MonitoringInputInvalid
 from include.spec import UseCaseSpec
 
@@ -100,8 +100,9 @@ class Scored:
     frame: pd.DataFrame
     days_present: list[str] = field(default_factory=list)
     days_missing: list[str] = field(default_factory=list)
-    rows_total: int = 0  # scored + unscored
-    model_versions: dict[str, int] = field(default_factory=dict)
+    rows_total: int = 0  # scored + unscored (every row of the window, sampled or not)
+    model_versions: dict[str, int] = field(default_factory=dict)  # rows read, per version
+    sampling: sample.Sampling = field(default_factory=lambda: sample.Sampling(1.0, 0))
 
 
 def _numeric(frame: pd.DataFrame, columns: list[str], where: str) -> None:
@@ -110,79 +111,148 @@ def _numeric(frame: pd.DataFrame, columns: list[str], where: str) -> None:
         raise MonitoringInputInvalid(f"{where}: non-numeric values in {bad}")
 
 
-def scored(lake_uri: str, window: Window, spec: UseCaseSpec, features: list[str]) -> Scored:
-    """The batch scores of the window (see the module docstring)."""
+def scored(
+    lake_uri: str,
+    window: Window,
+    spec: UseCaseSpec,
+    features: list[str],
+    rate: float | None = None,
+) -> Scored:
+    """The batch scores of the window (see the module docstring).
+
+    Beyond ``monitoring.max_read_rows`` rows in the window (their Parquet footers, read
+    first), a uniform sample by event key hash (:mod:`include.data.sample`) is kept from each
+    row group as it is read, so the window is never held whole; ``rate`` forces one (the
+    drift window's, for another window of the same run). ``rows_total`` stays exact."""
     names = spec.names
     required = [names.tx_key, names.event_ts, *_SCORED_COLUMNS, *features]
-    frames, present, missing, total = [], [], [], 0
+    present, missing, sizes = [], [], {}
     for day in window.days:
         uri = layout.predictions_uri(lake_uri, day)
         if not storage.exists(uri):
             missing.append(day.isoformat())
             continue
         try:
-            frame = pd.read_parquet(io.BytesIO(storage.read_bytes(uri)))
+            sizes[day] = lake.file_rows(uri)
         except Exception as exc:  # noqa: BLE001 (any parse error: the file is malformed)
             raise MonitoringInputInvalid(f"{uri}: not a readable Parquet file: {exc}") from exc
-        absent = [c for c in required if c not in frame.columns]
-        if absent:
-            raise MonitoringInputInvalid(
-                f"{uri}: missing columns {absent}; the champion's features and the scoring "
-                "columns are required (re-run score_transactions for that day)"
-            )
-        _numeric(frame, [SCORE, *features], uri)
-        total += len(frame)
-        frame = frame[frame["scored"].astype(bool)]
-        frames.append(frame[required])
         present.append(day.isoformat())
+    total = sum(sizes.values())
+    if rate is None:
+        rate = sample.rate_for(total, spec.monitoring.max_read_rows)
+    frames = [_read_scored(lake_uri, day, required, features, rate, spec) for day in sizes]
     if frames:
         out = pd.concat(frames, ignore_index=True)
     else:
         out = pd.DataFrame({c: pd.Series(dtype="float64") for c in required})
     versions = out["model_version"].astype(str).value_counts().to_dict() if len(out) else {}
-    return Scored(out, present, missing, total, {str(k): int(v) for k, v in versions.items()})
+    return Scored(
+        out,
+        present,
+        missing,
+        total,
+        {str(k): int(v) for k, v in versions.items()},
+        sample.Sampling(rate, len(out)),
+    )
 
 
-def captured(lake_uri: str, window: Window, spec: UseCaseSpec, features: list[str]) -> pd.DataFrame:
+def _read_scored(
+    lake_uri: str,
+    day: date,
+    required: list[str],
+    features: list[str],
+    rate: float,
+    spec: UseCaseSpec,
+) -> pd.DataFrame:
+    """One day's scored rows, only the ``required`` columns, kept at ``rate`` by key hash
+    row group by row group (one group of the partition decoded at a time)."""
+    import pyarrow.parquet as pq
+
+    uri = layout.predictions_uri(lake_uri, day)
+    try:
+        file = pq.ParquetFile(io.BytesIO(storage.read_bytes(uri)))
+        absent = [c for c in required if c not in file.schema_arrow.names]
+        if absent:
+            raise MonitoringInputInvalid(
+                f"{uri}: missing columns {absent}; the champion's features and the scoring "
+                "columns are required (re-run score_transactions for that day)"
+            )
+        pieces = []
+        for group in range(file.num_row_groups):
+            frame = file.read_row_group(group, columns=required).to_pandas()
+            frame = sample.keep(frame, spec.names.tx_key, rate)
+            pieces.append(frame[frame["scored"].astype(bool)])
+        frame = (
+            pd.concat(pieces, ignore_index=True)
+            if pieces
+            else file.schema_arrow.empty_table().select(required).to_pandas()
+        )
+    except MonitoringInputInvalid:
+        raise
+    except Exception as exc:  # noqa: BLE001 (any parse error: the file is malformed)
+        raise MonitoringInputInvalid(f"{uri}: not a readable Parquet file: {exc}") from exc
+    _numeric(frame, [SCORE, *features], uri)
+    return frame[required]
+
+
+def captured(
+    lake_uri: str, window: Window, spec: UseCaseSpec, features: list[str], rate: float = 1.0
+) -> pd.DataFrame:
     """Scored online requests served in the window: key, served_at, model_version, score and
-    the features as served (one row per request; a transaction asked twice counts twice)."""
+    the features as served (one row per request; a transaction asked twice counts twice).
+    ``rate``: the scored window's sample rate (:attr:`Scored.sampling`): the same
+    transactions are kept, so every skew pair the whole window has among them is kept."""
     key = spec.names.tx_key
     rows: list[dict] = []
     for day in window.days:
         for obj in storage.list_objects(layout.capture_dir(lake_uri, day)):
             if not obj.name.endswith(".jsonl"):
                 continue
-            for n, line in enumerate(storage.read_bytes(obj.uri).decode().splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    if not record.get("scored"):
-                        continue
-                    values = record["features"]
-                    row = {
-                        key: record["transaction_id"],
-                        "served_at": record["served_at"],
-                        "model_version": str(record.get("model_version")),
-                        SCORE: record.get("score"),
-                    }
-                    for f in features:
-                        value = values.get(f)
-                        if value is not None and (
-                            isinstance(value, bool) or not isinstance(value, int | float)
-                        ):
-                            raise ValueError(f"feature {f!r} is not a number: {value!r}")
-                        row[f] = value
-                except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                    raise MonitoringInputInvalid(
-                        f"{obj.uri} line {n}: not a capture record ({type(exc).__name__}: {exc})"
-                    ) from exc
-                rows.append(row)
+            rows.extend(_kept(_capture_rows(obj.uri, key, features), key, rate))
     columns = [key, "served_at", "model_version", SCORE, *features]
     frame = pd.DataFrame(rows, columns=columns)
     for column in [SCORE, *features]:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     return frame
+
+
+def _kept(rows: list[dict], key: str, rate: float) -> list[dict]:
+    if rate >= 1.0 or not rows:
+        return rows
+    hashes = sample.key_hash(pd.Series([r[key] for r in rows]))
+    return [r for r, h in zip(rows, hashes, strict=True) if h < rate]
+
+
+def _capture_rows(uri: str, key: str, features: list[str]) -> list[dict]:
+    """One capture file's scored records as rows (a broken line names the file and line)."""
+    rows: list[dict] = []
+    for n, line in enumerate(storage.read_bytes(uri).decode().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not record.get("scored"):
+                continue
+            values = record["features"]
+            row = {
+                key: record["transaction_id"],
+                "served_at": record["served_at"],
+                "model_version": str(record.get("model_version")),
+                SCORE: record.get("score"),
+            }
+            for f in features:
+                value = values.get(f)
+                if value is not None and (
+                    isinstance(value, bool) or not isinstance(value, int | float)
+                ):
+                    raise ValueError(f"feature {f!r} is not a number: {value!r}")
+                row[f] = value
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise MonitoringInputInvalid(
+                f"{uri} line {n}: not a capture record ({type(exc).__name__}: {exc})"
+            ) from exc
+        rows.append(row)
+    return rows
 
 
 def skew_pairs(
@@ -221,6 +291,8 @@ def labelled(
         if absent:
             uri = layout.partition_uri(lake_uri, names.labels_feed, day)
             raise MonitoringInputInvalid(f"{uri}: missing columns {absent}")
+        # Only the labels of scored rows are held (a sampled window's: its sample's).
+        frame = frame[frame[names.tx_key].isin(current[names.tx_key])]
         frames.append(frame[[names.tx_key, names.label_ts, target]])
     columns = [names.tx_key, SCORE, target]
     if not frames or current.empty:

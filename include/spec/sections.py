@@ -520,6 +520,11 @@ class MonitoringSpec:
     prediction_drift_threshold: Positive = 0.1
     # Each side of a comparison is sampled (seeded) down to this many rows.
     max_rows: Annotated[StrictInt, Field(ge=100)] = 50_000
+    # A window with more scored rows than this is read as a uniform sample of about this
+    # many, kept by a hash of the event key while each partition is read (include.data.sample:
+    # drift, skew and quality then see the same transactions, and the run's memory stays
+    # bounded at any volume). The summary's `sampled` says so; its row counts stay exact.
+    max_read_rows: Annotated[StrictInt, Field(ge=1000)] = 2_000_000
     # Training/serving skew: captured online features vs offline features of the same events.
     skew_threshold: Positive = 0.05
     min_skew_rows: PositiveInt = 200

@@ -69,6 +69,8 @@ def measure(run_day: date, params: dict[str, Any], run_id: str) -> dict[str, Any
         current.frame[names.event_ts],
         mon.min_sample_rows,
     )
+    if current.sampling.rate < 1.0:
+        log.info("window %s read as a sample: %s", win, _sampled(current, spec))
     judged = [f for f in features if warmups[f].judged]
     measured: list[reports.Measured] = []
     if len(current.frame):
@@ -82,7 +84,7 @@ def measure(run_day: date, params: dict[str, Any], run_id: str) -> dict[str, Any
             )
         )
         measured.append(reports.prediction_drift(ref.holdout["score"], current.frame["score"], mon))
-    online = window.captured(lake_uri, win, spec, features)
+    online = window.captured(lake_uri, win, spec, features, current.sampling.rate)
     offline_pairs, online_pairs = window.skew_pairs(online, current.frame, names.tx_key, features)
     if len(offline_pairs):
         measured.append(reports.skew(offline_pairs, online_pairs, features, mon))
@@ -91,6 +93,8 @@ def measure(run_day: date, params: dict[str, Any], run_id: str) -> dict[str, Any
         win, label_days, spec.labels.max_delay_days, chosen=bool(start or end)
     )
     scored_q = current if qwin == win else window.scored(lake_uri, qwin, spec, features)
+    if scored_q.sampling.rate < 1.0:
+        log.info("quality window %s read as a sample: %s", qwin, _sampled(scored_q, spec))
     labelled = window.labelled(lake_uri, qwin, spec, scored_q.frame)
     quality = reports.quality(
         labelled,
@@ -129,6 +133,9 @@ def measure(run_day: date, params: dict[str, Any], run_id: str) -> dict[str, Any
         "champion_age_days": (now.date() - ref.data_end).days,
         "current_rows": len(current.frame),
         "rows_total": current.rows_total,
+        # monitoring.max_read_rows: "-", or how many of how many scored rows were read
+        "sampled": _sampled(current, spec),
+        "quality_sampled": _sampled(scored_q, spec),
         "days_present": current.days_present,
         "days_missing": current.days_missing,
         "scored_by_versions": current.model_versions,
@@ -143,6 +150,10 @@ def measure(run_day: date, params: dict[str, Any], run_id: str) -> dict[str, Any
     }
     outputs.write_summary(folder, summary)
     return summary
+
+
+def _sampled(scored: window.Scored, spec: Any) -> str:
+    return scored.sampling.describe("scored transactions", spec.names.tx_key)
 
 
 def storage_index(folder: str) -> str:

@@ -417,3 +417,82 @@ def test_window_days_cross_a_month_end() -> None:
         "2026-12-01",
         "2026-12-02",
     ]
+
+
+# ------------------------------------------------------- a window over max_read_rows
+def _capped(spec: UseCaseSpec, max_read_rows: int) -> UseCaseSpec:
+    import dataclasses
+
+    monitoring = dataclasses.replace(spec.monitoring, max_read_rows=max_read_rows)
+    return dataclasses.replace(spec, monitoring=monitoring)
+
+
+def _write_in_row_groups(lake_uri: str, day: date, frame: pd.DataFrame) -> None:
+    """As a big day's partition is written: several row groups (read one at a time)."""
+    import io
+
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False, row_group_size=250)
+    storage.write_bytes(layout.predictions_uri(lake_uri, day), buf.getvalue())
+
+
+def test_a_window_over_max_read_rows_is_read_as_a_stable_key_sample(
+    lake_uri, spec, features
+) -> None:
+    for i, day in enumerate((D1, D2, D3)):
+        frame = _predictions(spec, features, day, 1000, unscored=100, seed=i)
+        _write_in_row_groups(lake_uri, day, frame)
+    key = spec.names.tx_key
+    whole = window.scored(lake_uri, WIN, spec, features)  # default cap: 2M, not reached
+
+    got = window.scored(lake_uri, WIN, _capped(spec, 1500), features)
+    again = window.scored(lake_uri, WIN, _capped(spec, 1500), features)
+    fewer = window.scored(lake_uri, WIN, _capped(spec, 1000), features)
+
+    assert whole.sampling.rate == 1.0 and len(whole.frame) == 3000
+    assert got.rows_total == whole.rows_total == 3300  # the window's size stays exact
+    assert got.sampling.rate == pytest.approx(1500 / 3300)
+    # about rate x the 3,000 scored rows (binomial sd ~27), every one a scored row as read
+    assert 1200 < len(got.frame) < 1530 and got.frame["scored"].all()
+    kept = set(got.frame[key])
+    assert kept < set(whole.frame[key])
+    pd.testing.assert_frame_equal(
+        got.frame.reset_index(drop=True),
+        whole.frame[whole.frame[key].isin(kept)].reset_index(drop=True),
+    )
+    assert list(again.frame[key]) == list(got.frame[key])  # the same window, the same sample
+    assert set(fewer.frame[key]) < kept  # a lower cap keeps a subset
+    assert got.sampling.describe("scored transactions", key).startswith(f"{len(got.frame):,} of")
+
+
+def test_a_sampled_window_keeps_the_same_transactions_in_capture_and_labels(
+    lake_uri, spec, features
+) -> None:
+    names, key = spec.names, spec.names.tx_key
+    frame = _predictions(spec, features, D2, 2000, seed=7)
+    _write_in_row_groups(lake_uri, D2, frame)
+    values = {f: 1.0 for f in features}
+    _write_capture(lake_uri, D2, [json.dumps(_record(tx, values)) for tx in frame[key]])
+    labels = [(tx, "2026-11-27T10:00", i % 2) for i, tx in enumerate(frame[key])]
+    later = D3 + timedelta(days=8)  # every event matured by then
+    storage.write_bytes(
+        layout.partition_uri(lake_uri, LABELS_FEED, later),
+        lake.to_parquet_bytes(_labels(spec, labels)),
+    )
+    whole = window.scored(lake_uri, WIN, spec, features)
+
+    got = window.scored(lake_uri, WIN, _capped(spec, 1000), features)
+    online = window.captured(lake_uri, WIN, spec, features, got.sampling.rate)
+    labelled = window.labelled(lake_uri, WIN, spec, got.frame)
+
+    kept = set(got.frame[key])
+    assert 0 < len(kept) < 2000
+    # the capture's sample is the scored window's: every skew pair among them, none else
+    assert set(online[key]) == kept and len(online) == len(kept)
+    off, on = window.skew_pairs(online, got.frame, key, features)
+    assert len(off) == len(on) == len(kept)
+    # labels: those of the kept transactions, exactly as the whole window's read has them
+    full = window.labelled(lake_uri, WIN, spec, whole.frame)
+    expected = full[full[key].isin(kept)].sort_values(key, ignore_index=True)
+    pd.testing.assert_frame_equal(labelled.sort_values(key, ignore_index=True), expected)
+    assert names.target in labelled.columns
