@@ -99,9 +99,13 @@ def build(usecase: UseCase):  # noqa: ANN201 (a DAG)
 
             from include.monitoring.errors import NoChampion
             from include.steps.monitor_drift import measure as run
+            from include.steps.monitor_drift import run_day_of
 
-            when = context.get("data_interval_end") or context.get("logical_date")
-            run_day = (when or pendulum.now("UTC")).date()
+            run_day = run_day_of(
+                getattr(context.get("dag_run"), "run_after", None),
+                context.get("data_interval_end"),
+                context.get("logical_date"),
+            )
             try:
                 summary = run(run_day, params or {}, context["run_id"])
             except NoChampion as exc:  # a young deployment: nothing to monitor yet, no alert

@@ -28,6 +28,20 @@ from include.spec import load_spec
 log = logging.getLogger(__name__)
 
 
+def run_day_of(
+    run_after: datetime | None,
+    data_interval_end: datetime | None = None,
+    logical_date: datetime | None = None,
+) -> date:
+    """The day a run judges the window before: the day it runs on (``run_after``: a
+    scheduled run's data-interval end, a manual run's trigger time). A manual run's
+    inferred interval ends at the schedule's last tick: triggered before the schedule's time
+    of day, that is yesterday, and its window would end two days back, not "the day before
+    the run" that its Params promise."""
+    when = run_after or data_interval_end or logical_date or datetime.now(UTC)
+    return when.astimezone(UTC).date()
+
+
 def measure(run_day: date, params: dict[str, Any], run_id: str) -> dict[str, Any]:
     """Run every comparison of the window (module docstring); returns the summary.
 
@@ -153,7 +167,7 @@ def measure(run_day: date, params: dict[str, Any], run_id: str) -> dict[str, Any
 
 
 def _sampled(scored: window.Scored, spec: Any) -> str:
-    return scored.sampling.describe("scored transactions", spec.names.tx_key)
+    return scored.sampling.describe("scored rows", spec.names.tx_key)
 
 
 def storage_index(folder: str) -> str:
